@@ -1,0 +1,1 @@
+"""Rankwise web application: labeling, projects, exports and the job queue."""

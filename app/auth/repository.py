@@ -1,0 +1,60 @@
+"""Queries for users, sessions and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.models import ApiToken, User, WebSession
+
+
+def user_by_email(db: Session, email: str) -> User | None:
+    return db.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def user_by_public_id(db: Session, public_id: str) -> User | None:
+    return db.scalar(select(User).where(User.public_id == public_id))
+
+
+def session_with_user(db: Session, token_hash: str, now: datetime) -> tuple[WebSession, User] | None:
+    row = db.execute(
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.token_hash == token_hash, WebSession.expires_at > now, User.is_active)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def token_with_user(db: Session, token_hash: str) -> tuple[ApiToken, User] | None:
+    row = db.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None), User.is_active)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def delete_session(db: Session, token_hash: str) -> None:
+    db.execute(delete(WebSession).where(WebSession.token_hash == token_hash))
+
+
+def delete_sessions_of(db: Session, user_id: int) -> None:
+    db.execute(delete(WebSession).where(WebSession.user_id == user_id))
+
+
+def delete_expired_sessions(db: Session, now: datetime) -> None:
+    db.execute(delete(WebSession).where(WebSession.expires_at <= now))
+
+
+def touch_token(db: Session, token_id: int, now: datetime) -> None:
+    db.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+
+
+def tokens_of(db: Session, user_id: int) -> list[ApiToken]:
+    return list(db.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)))
+
+
+def token_by_public_id(db: Session, public_id: str) -> ApiToken | None:
+    return db.scalar(select(ApiToken).where(ApiToken.public_id == public_id))

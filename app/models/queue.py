@@ -1,0 +1,84 @@
+"""Work items and the leases (assignments) that hand them to labelers.
+
+Invariants the database itself enforces, so a bug cannot break them silently:
+an item never has more taken slots (active leases + judgements) than it needs
+(``taken <= required``), and a labeler holds at most one assignment per item.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, CreatedAtMixin, JSONType, PublicIdMixin, str_enum, utcnow
+
+
+class WorkItem(PublicIdMixin, CreatedAtMixin, Base):
+    __tablename__ = "work_items"
+    __table_args__ = (
+        CheckConstraint("taken >= 0 AND taken <= required", name="taken_range"),
+        CheckConstraint("done >= 0 AND done <= taken", name="done_range"),
+        # `next` walks this index: open items of one project in id order.
+        Index("ix_work_items_queue", "project_id", "is_open", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int | None] = mapped_column(
+        ForeignKey("prompts.id", ondelete="CASCADE"), index=True
+    )
+    # Prompt-writing items ask for a prompt of this category.
+    category: Mapped[str | None] = mapped_column(String(64))
+    required: Mapped[int] = mapped_column(default=1)
+    taken: Mapped[int] = mapped_column(default=0)
+    done: Mapped[int] = mapped_column(default=0)
+    is_open: Mapped[bool] = mapped_column(default=True)
+    is_gold: Mapped[bool] = mapped_column(default=False)
+    gold: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class ItemCompletion(Base):
+    """The completions an item shows, in canonical order (A, B for pairwise)."""
+
+    __tablename__ = "item_completions"
+    __table_args__ = (UniqueConstraint("item_id", "completion_id"),)
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    completion_id: Mapped[int] = mapped_column(
+        ForeignKey("completions.id", ondelete="CASCADE"), index=True
+    )
+
+
+class AssignmentStatus(enum.StrEnum):
+    active = "active"
+    submitted = "submitted"
+    skipped = "skipped"
+    expired = "expired"
+
+
+class Assignment(CreatedAtMixin, Base):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("item_id", "user_id"),
+        Index("ix_assignments_user_project_status", "user_id", "project_id", "status"),
+        Index("ix_assignments_project_status_expires", "project_id", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    status: Mapped[AssignmentStatus] = mapped_column(
+        str_enum(AssignmentStatus, "assignment_status"), default=AssignmentStatus.active
+    )
+    leased_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    # Completion public ids in the order this labeler is shown them.
+    shown_order: Mapped[list[str]] = mapped_column(JSONType, default=list)

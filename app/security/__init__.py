@@ -1,0 +1,1 @@
+"""Passwords, sessions, API tokens, CSRF, rate limits and protective middleware."""
