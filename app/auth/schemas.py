@@ -1,0 +1,33 @@
+"""Request and response bodies of the auth endpoints."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from app.models import Role
+
+
+class LoginIn(BaseModel):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    display_name: str
+    role: Role
+
+
+class LoginOut(BaseModel):
+    user: UserOut
+    csrf_token: str = Field(description="send as X-CSRF-Token on state-changing requests")
+
+
+def user_out(user: object) -> UserOut:
+    return UserOut(
+        id=user.public_id,  # type: ignore[attr-defined]
+        email=user.email,  # type: ignore[attr-defined]
+        display_name=user.display_name,  # type: ignore[attr-defined]
+        role=user.role,  # type: ignore[attr-defined]
+    )
