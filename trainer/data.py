@@ -338,9 +338,9 @@ def load_export(path: str | Path, verify_checksums: bool = True) -> Export:
         file = root / name
         if not file.exists():
             raise ContractError(name, None, "listed in manifest.json but missing")
-        if verify_checksums and isinstance(meta, dict) and meta.get("sha256"):
-            if _sha256(file) != meta["sha256"]:
-                raise ContractError(name, None, "sha256 differs from manifest.json")
+        if (verify_checksums and isinstance(meta, dict) and meta.get("sha256")
+                and _sha256(file) != meta["sha256"]):
+            raise ContractError(name, None, "sha256 differs from manifest.json")
         if isinstance(meta, dict) and isinstance(meta.get("records"), int):
             count = sum(1 for line in file.open(encoding="utf-8") if line.strip())
             if count != meta["records"]:
@@ -475,7 +475,9 @@ def build_preference_groups(
         index = {c.id: i for i, c in enumerate(r.completions)}
         seqs = [enc(r.prompt, [{"role": "assistant", "content": c.content}])
                 for c in r.completions]
-        pairs = [(index[w], index[lo], 0.0, None) for w, lo in r.pairs()]
+        pairs: list[tuple[int, int, float, str | None]] = [
+            (index[w], index[lo], 0.0, None) for w, lo in r.pairs()
+        ]
         if not pairs:
             continue  # everything tied: no preference
         if listwise:
@@ -498,7 +500,8 @@ def build_preference_groups(
     for gid, members in by_group.items():
         # Rebuild a listwise group from its expanded pairs: each distinct completion once.
         seq_index: dict[str, int] = {}
-        seqs, pairs = [], []
+        seqs = []
+        pairs = []
         for p in members:
             ij = []
             for msgs in (p.chosen, p.rejected):

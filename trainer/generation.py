@@ -171,7 +171,7 @@ def generate(
 def decode_responses(tokenizer: PreTrainedTokenizerBase, generation: Generation) -> list[str]:
     """Response texts without padding or special tokens (the EOS is the turn's end, not text)."""
     return [
-        tokenizer.decode(ids[mask.bool()].tolist(), skip_special_tokens=True)
+        str(tokenizer.decode(ids[mask.bool()].tolist(), skip_special_tokens=True))
         for ids, mask in zip(generation.response_ids, generation.response_mask, strict=True)
     ]
 
@@ -198,6 +198,7 @@ def sample_completions(
     """
     if k < 1:
         raise ValueError("k must be at least 1")
+    model: PreTrainedModel
     if isinstance(model_path_or_model, str | Path):
         model = AutoModelForCausalLM.from_pretrained(str(model_path_or_model))
         if tokenizer is None:

@@ -239,6 +239,13 @@ class KLController:
     def update(self, current_kl: float, n_steps: int) -> float:
         return self.value
 
+    # accelerate's register_for_checkpointing saves β with the run's checkpoints.
+    def state_dict(self) -> dict[str, float]:
+        return {"value": self.value}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.value = float(state["value"])
+
 
 class FixedKLController(KLController):
     """β stays where it was set (InstructGPT β = 0.02, Llama 2 β = 0.01)."""

@@ -22,7 +22,7 @@ Public API (everything else is private):
   when ``should_stop()`` says so, *after* a resumable checkpoint was written.
 * :class:`Run` — ``log``, ``finish_step``, ``check_cancelled``,
   ``save_checkpoint``, ``resume``, ``iterate``, ``save_final``, ``close``.
-* :func:`make_accelerator`, :func:`make_scheduler`, :func:`make_loader`,
+* :func:`make_accelerator`, :func:`make_optimizer`, :func:`make_scheduler`, :func:`make_loader`,
   :func:`prepare_model` — the same accelerate / data / LoRA / gradient
   checkpointing setup everywhere.
 * :func:`save_final` — ``save_pretrained`` plus an atomic ``rankwise.json``.
@@ -52,7 +52,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import torch
 from accelerate import Accelerator
@@ -69,6 +69,7 @@ __all__ = [
     "lineage",
     "make_accelerator",
     "make_loader",
+    "make_optimizer",
     "make_scheduler",
     "prepare_model",
     "read_manifest",
@@ -76,7 +77,6 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "rankwise.json"
-MixedPrecision = Literal["no", "bf16", "fp16"]
 T = TypeVar("T")
 
 
@@ -104,7 +104,7 @@ class TrainingCancelled(Exception):
 
 
 def make_accelerator(
-    mixed_precision: MixedPrecision = "no",
+    mixed_precision: str = "no",
     gradient_accumulation_steps: int = 1,
     cpu: bool = False,
 ) -> Accelerator:
@@ -117,6 +117,18 @@ def make_accelerator(
         gradient_accumulation_steps=gradient_accumulation_steps,
         cpu=cpu,
     )
+
+
+def make_optimizer(
+    model: torch.nn.Module, learning_rate: float, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters; biases and norm weights (1-D) get no decay."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=learning_rate)
 
 
 def make_scheduler(
@@ -192,8 +204,9 @@ def prepare_model(
         model.gradient_checkpointing_enable(  # type: ignore[operator]
             gradient_checkpointing_kwargs={"use_reentrant": False}
         )
-        if hasattr(model, "config"):
-            model.config.use_cache = False
+        config: Any = getattr(model, "config", None)
+        if config is not None:
+            config.use_cache = False
     if lora:
         try:
             from peft import LoraConfig, get_peft_model
@@ -204,7 +217,7 @@ def prepare_model(
                                  task_type=lora_task_type, target_modules="all-linear",
                                  modules_to_save=lora_modules_to_save)
         if gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
-            model.enable_input_require_grads()  # frozen embeddings still pass gradients
+            model.enable_input_require_grads()  # type: ignore[operator]  # frozen embeddings still pass gradients
         model = get_peft_model(model, peft_config)  # type: ignore[arg-type]
     return model
 

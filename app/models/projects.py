@@ -79,6 +79,9 @@ class Project(PublicIdMixin, CreatedAtMixin, Base):
         CheckConstraint("k_min >= 2 AND k_min <= k_max AND k_max <= 9", name="k_range"),
         CheckConstraint("overlap >= 1 AND overlap <= 50", name="overlap_range"),
         CheckConstraint("lease_seconds >= 30", name="lease_min"),
+        CheckConstraint(
+            "prompts_per_category >= 1 AND prompts_per_category <= 10000", name="prompts_per_category_range"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -105,6 +108,8 @@ class Project(PublicIdMixin, CreatedAtMixin, Base):
     sampling: Mapped[dict[str, Any]] = mapped_column(
         JSONType, default=lambda: {"temperature": 1.0, "top_p": 1.0, "max_tokens": 256}
     )
+    # Prompt-writing projects ask for this many prompts in each category.
+    prompts_per_category: Mapped[int] = mapped_column(default=10, server_default="10")
     archived: Mapped[bool] = mapped_column(default=False)
 
 

@@ -63,11 +63,14 @@ class AssignmentStatus(enum.StrEnum):
     expired = "expired"
 
 
-class Assignment(CreatedAtMixin, Base):
+class Assignment(PublicIdMixin, CreatedAtMixin, Base):
     __tablename__ = "assignments"
     __table_args__ = (
         UniqueConstraint("item_id", "user_id"),
         Index("ix_assignments_user_project_status", "user_id", "project_id", "status"),
+        # `next` starts its search past the newest item the labeler was given, so a
+        # labeler with 50k judgements does not re-probe them all on every request.
+        Index("ix_assignments_user_project_item", "user_id", "project_id", "item_id"),
         Index("ix_assignments_project_status_expires", "project_id", "status", "expires_at"),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +17,24 @@ from trainer.generation import (
     sample_completions,
 )
 from trainer.rl_math import logprobs_from_logits
-from trainer.tiny import build_tiny_model
 
 PROMPTS = [[1, 2, 3], [40, 41, 42, 43, 44, 45, 46], [7], [90, 91, 92, 93]]
 
 
-@pytest.fixture(scope="module", params=["llama", "gpt2"])
-def tiny(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp(f"tiny-{request.param}"), request.param)
+@pytest.fixture
+def tiny(tiny_model: Path) -> Path:
+    """Each test runs on the tiny Llama and the tiny GPT-2 (conftest.py)."""
+    return tiny_model
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    """Tiny models: one intra-op thread. On a shared 2-core box torch's default
+    thread pool spins against other processes and runs 10-20x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _load(path: Path) -> tuple[PreTrainedModel, object]:

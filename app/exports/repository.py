@@ -1,0 +1,423 @@
+"""Every query of the exports domain, scoped to one project.
+
+The ``iter_*`` functions stream: they read with ``yield_per`` (a server-side
+cursor on PostgreSQL) and fetch the rows a batch needs (ranking entries, the
+two completions of a pair) with one extra query per batch, so memory is
+bounded by the batch size, not by the project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.exports.agreement import ItemJudgements, pairwise_comparisons, ranking_comparisons
+from app.models import (
+    Completion,
+    Demonstration,
+    Export,
+    ItemCompletion,
+    PairwiseJudgement,
+    Project,
+    Prompt,
+    PromptSubmission,
+    Ranking,
+    RankingEntry,
+    RankingVerdict,
+    User,
+    WorkItem,
+)
+
+BATCH = 1_000
+Judgement = type[Demonstration] | type[Ranking] | type[PairwiseJudgement]
+
+
+@dataclass(frozen=True)
+class JudgementFilter:
+    project_id: int
+    since: datetime | None = None
+    until: datetime | None = None
+    user_ids: frozenset[int] | None = None
+    excluded_user_ids: frozenset[int] = frozenset()
+    models: tuple[str, ...] | None = None
+
+
+@dataclass
+class CompletionRow:
+    public_id: str
+    content: str
+    model: str
+    tie_group: int | None = None
+    rating: int | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class JudgementRow:
+    """What every judgement kind shares, plus its prompt."""
+
+    public_id: str
+    item_id: int
+    user_id: int
+    created_at: datetime
+    seconds: float
+    shown_order: list[str]
+    prompt_public_id: str
+    prompt_messages: list[dict[str, str]]
+    prompt_category: str | None
+
+
+@dataclass
+class DemonstrationRow(JudgementRow):
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class RankingRow(JudgementRow):
+    item_public_id: str = ""
+    verdict: str = "ranked"
+    reason: str | None = None
+    entries: list[CompletionRow] = field(default_factory=list)
+
+
+@dataclass
+class PairRow(JudgementRow):
+    winner: str = "tie"
+    margin_label: str | None = None
+    safety_a: str | None = None
+    safety_b: str | None = None
+    reason: str | None = None
+    a: CompletionRow | None = None
+    b: CompletionRow | None = None
+
+
+# ---------------------------------------------------------------- projects and users
+
+
+def find_project(db: Session, ref: str) -> Project | None:
+    """A project by public id or slug (admins see every project)."""
+    return db.scalars(select(Project).where(or_(Project.public_id == ref, Project.slug == ref))).first()
+
+
+def users_by_public_id(db: Session, public_ids: Sequence[str]) -> dict[str, int]:
+    rows = db.execute(select(User.public_id, User.id).where(User.public_id.in_(public_ids)))
+    return {pid: uid for pid, uid in rows}
+
+
+def judging_users(db: Session, project_id: int) -> dict[int, str]:
+    """user id -> public id for everyone who judged in the project."""
+    ids: set[int] = set()
+    for model in (Demonstration, Ranking, PairwiseJudgement, PromptSubmission):
+        ids.update(db.scalars(select(model.user_id).where(model.project_id == project_id).distinct()))
+    if not ids:
+        return {}
+    return {uid: pid for uid, pid in db.execute(select(User.id, User.public_id).where(User.id.in_(ids)))}
+
+
+# ---------------------------------------------------------------- judgements
+
+
+def _conditions(model: Judgement, flt: JudgementFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [model.project_id == flt.project_id]
+    if flt.since is not None:
+        conds.append(model.created_at >= flt.since)
+    if flt.until is not None:
+        conds.append(model.created_at < flt.until)
+    if flt.user_ids is not None:
+        conds.append(model.user_id.in_(flt.user_ids))
+    if flt.excluded_user_ids:
+        conds.append(model.user_id.not_in(flt.excluded_user_ids))
+    if flt.models is not None:
+        # Only judgements whose every completion came from one of the listed models.
+        other_model = (
+            select(ItemCompletion.item_id)
+            .join(Completion, Completion.id == ItemCompletion.completion_id)
+            .where(ItemCompletion.item_id == model.item_id, Completion.model_name.not_in(flt.models))
+        )
+        conds.append(~exists(other_model))
+    return conds
+
+
+def _common_columns(model: Judgement) -> tuple[Any, ...]:
+    return (
+        model.id,
+        model.public_id,
+        model.item_id,
+        model.user_id,
+        model.created_at,
+        model.seconds,
+        model.shown_order,
+        Prompt.public_id,
+        Prompt.messages,
+        Prompt.category,
+    )
+
+
+def _common(row: Any) -> dict[str, Any]:
+    return {
+        "public_id": row[1],
+        "item_id": row[2],
+        "user_id": row[3],
+        "created_at": row[4],
+        "seconds": float(row[5] or 0.0),
+        "shown_order": list(row[6] or []),
+        "prompt_public_id": row[7],
+        "prompt_messages": row[8],
+        "prompt_category": row[9],
+    }
+
+
+def _batches(db: Session, stmt: Any) -> Iterator[Sequence[Any]]:
+    yield from db.execute(stmt.execution_options(yield_per=BATCH)).partitions()
+
+
+def count_judgements(db: Session, flt: JudgementFilter) -> dict[str, int]:
+    out = {}
+    for name, model in (("demonstrations", Demonstration), ("rankings", Ranking),
+                        ("pairwise", PairwiseJudgement)):
+        out[name] = db.scalar(select(func.count()).select_from(model).where(*_conditions(model, flt))) or 0
+    return out
+
+
+def iter_demonstrations(db: Session, flt: JudgementFilter) -> Iterator[DemonstrationRow]:
+    stmt = (
+        select(*_common_columns(Demonstration), Demonstration.messages)
+        .join(Prompt, Prompt.id == Demonstration.prompt_id)
+        .where(*_conditions(Demonstration, flt))
+        .order_by(Demonstration.id)
+    )
+    for batch in _batches(db, stmt):
+        for row in batch:
+            yield DemonstrationRow(**_common(row), messages=row[10])
+
+
+def iter_rankings(db: Session, flt: JudgementFilter) -> Iterator[RankingRow]:
+    """Rankings in item order (so an item's rankings are adjacent), with their entries."""
+    stmt = (
+        select(*_common_columns(Ranking), Ranking.verdict, Ranking.reason, WorkItem.public_id)
+        .join(WorkItem, WorkItem.id == Ranking.item_id)
+        .join(Prompt, Prompt.id == WorkItem.prompt_id)
+        .where(*_conditions(Ranking, flt))
+        .order_by(Ranking.item_id, Ranking.id)
+    )
+    for batch in _batches(db, stmt):
+        entries: dict[int, list[CompletionRow]] = {row[0]: [] for row in batch}
+        rows = db.execute(
+            select(
+                RankingEntry.ranking_id, Completion.public_id, Completion.content,
+                Completion.model_name, RankingEntry.tie_group, RankingEntry.rating,
+                RankingEntry.flags,
+            )
+            .join(Completion, Completion.id == RankingEntry.completion_id)
+            .where(RankingEntry.ranking_id.in_(list(entries)))
+            .order_by(RankingEntry.ranking_id, Completion.id)
+        )
+        for rid, cpid, content, model, tie_group, rating, flags in rows:
+            entries[rid].append(CompletionRow(cpid, content, model, tie_group, rating, list(flags or [])))
+        for row in batch:
+            verdict = row[10].value if isinstance(row[10], RankingVerdict) else str(row[10])
+            yield RankingRow(
+                **_common(row), item_public_id=row[12], verdict=verdict, reason=row[11],
+                entries=entries[row[0]],
+            )
+
+
+def iter_pairwise(db: Session, flt: JudgementFilter) -> Iterator[PairRow]:
+    """Pairwise judgements with the item's completions at canonical positions 0 (A) and 1 (B)."""
+    stmt = (
+        select(
+            *_common_columns(PairwiseJudgement), PairwiseJudgement.winner,
+            PairwiseJudgement.margin_label, PairwiseJudgement.safety_a,
+            PairwiseJudgement.safety_b, PairwiseJudgement.reason,
+        )
+        .join(WorkItem, WorkItem.id == PairwiseJudgement.item_id)
+        .join(Prompt, Prompt.id == WorkItem.prompt_id)
+        .where(*_conditions(PairwiseJudgement, flt))
+        .order_by(PairwiseJudgement.id)
+    )
+    for batch in _batches(db, stmt):
+        items = {row[2] for row in batch}
+        sides: dict[tuple[int, int], CompletionRow] = {}
+        rows = db.execute(
+            select(ItemCompletion.item_id, ItemCompletion.position, Completion.public_id,
+                   Completion.content, Completion.model_name)
+            .join(Completion, Completion.id == ItemCompletion.completion_id)
+            .where(ItemCompletion.item_id.in_(items), ItemCompletion.position.in_((0, 1)))
+        )
+        for item_id, position, cpid, content, model in rows:
+            sides[(item_id, position)] = CompletionRow(cpid, content, model)
+        for row in batch:
+            yield PairRow(
+                **_common(row),
+                winner=_value(row[10]) or "tie",
+                margin_label=_value(row[11]),
+                safety_a=_value(row[12]),
+                safety_b=_value(row[13]),
+                reason=row[14],
+                a=sides.get((row[2], 0)),
+                b=sides.get((row[2], 1)),
+            )
+
+
+def _value(v: Any) -> str | None:
+    if v is None:
+        return None
+    return str(getattr(v, "value", v))
+
+
+# ---------------------------------------------------------------- prompts
+
+
+def _unjudged_prompt_conditions(project_id: int) -> list[ColumnElement[bool]]:
+    def judged_through_item(model: type[Ranking] | type[PairwiseJudgement]) -> Any:
+        return exists(
+            select(model.id).join(WorkItem, WorkItem.id == model.item_id)
+            .where(WorkItem.prompt_id == Prompt.id)
+        )
+
+    return [
+        Prompt.project_id == project_id,
+        Prompt.held_out.is_(False),
+        ~exists(select(Demonstration.id).where(Demonstration.prompt_id == Prompt.id)),
+        ~judged_through_item(Ranking),
+        ~judged_through_item(PairwiseJudgement),
+    ]
+
+
+def count_unjudged_prompts(db: Session, project_id: int) -> int:
+    stmt = select(func.count()).select_from(Prompt).where(*_unjudged_prompt_conditions(project_id))
+    return db.scalar(stmt) or 0
+
+
+def iter_unjudged_prompts(db: Session, project_id: int) -> Iterator[tuple[str, list[dict[str, str]], str | None]]:
+    """Prompts (held-out ones excluded) that no demonstration, ranking or pair uses."""
+    stmt = (
+        select(Prompt.public_id, Prompt.messages, Prompt.category)
+        .where(*_unjudged_prompt_conditions(project_id))
+        .order_by(Prompt.id)
+    )
+    for batch in _batches(db, stmt):
+        yield from ((pid, messages, category) for pid, messages, category in batch)
+
+
+def iter_unpooled_submissions(db: Session, flt: JudgementFilter) -> Iterator[tuple[str, list[dict[str, str]], str | None]]:
+    """Written prompts that never entered the prompt pool (their pooled copy is a Prompt)."""
+    stmt = (
+        select(PromptSubmission.public_id, PromptSubmission.messages, PromptSubmission.category)
+        .where(*_conditions(PromptSubmission, flt), PromptSubmission.prompt_id.is_(None))  # type: ignore[arg-type]
+        .order_by(PromptSubmission.id)
+    )
+    for batch in _batches(db, stmt):
+        yield from ((pid, messages, category) for pid, messages, category in batch)
+
+
+# ---------------------------------------------------------------- agreement
+
+
+def iter_shared_item_judgements(db: Session, project_id: int) -> Iterator[ItemJudgements]:
+    """Comparisons per labeler on every item judged by two or more labelers, item by item."""
+    for model in (Ranking, PairwiseJudgement):
+        shared = (
+            select(model.item_id)
+            .where(model.project_id == project_id)
+            .group_by(model.item_id)
+            .having(func.count() >= 2)
+        )
+        if model is Ranking:
+            yield from _shared_rankings(db, project_id, shared)
+        else:
+            yield from _shared_pairwise(db, project_id, shared)
+
+
+def _shared_rankings(db: Session, project_id: int, shared: Any) -> Iterator[ItemJudgements]:
+    stmt = (
+        select(Ranking.item_id, Ranking.user_id, Completion.public_id, RankingEntry.tie_group)
+        .join(RankingEntry, RankingEntry.ranking_id == Ranking.id)
+        .join(Completion, Completion.id == RankingEntry.completion_id)
+        .where(
+            Ranking.project_id == project_id,
+            Ranking.verdict == RankingVerdict.ranked,
+            Ranking.item_id.in_(shared),
+            RankingEntry.tie_group.is_not(None),
+        )
+        .order_by(Ranking.item_id, Ranking.user_id)
+    )
+    current: ItemJudgements | None = None
+    tiers: dict[int, dict[int, list[str]]] = {}
+
+    def finish(item: ItemJudgements) -> ItemJudgements:
+        for user, groups in tiers.items():
+            item.by_labeler[user] = ranking_comparisons(groups[g] for g in sorted(groups))
+        tiers.clear()
+        return item
+
+    for batch in _batches(db, stmt):
+        for item_id, user_id, cpid, tie_group in batch:
+            if current is None or current.item_id != item_id:
+                if current is not None:
+                    yield finish(current)
+                current = ItemJudgements(item_id)
+            tiers.setdefault(user_id, {}).setdefault(tie_group, []).append(cpid)
+    if current is not None:
+        yield finish(current)
+
+
+def _shared_pairwise(db: Session, project_id: int, shared: Any) -> Iterator[ItemJudgements]:
+    a = select(Completion.public_id).join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
+    first = a.where(ItemCompletion.item_id == PairwiseJudgement.item_id, ItemCompletion.position == 0)
+    second = a.where(ItemCompletion.item_id == PairwiseJudgement.item_id, ItemCompletion.position == 1)
+    stmt = (
+        select(
+            PairwiseJudgement.item_id, PairwiseJudgement.user_id, PairwiseJudgement.winner,
+            first.scalar_subquery(), second.scalar_subquery(),
+        )
+        .where(PairwiseJudgement.project_id == project_id, PairwiseJudgement.item_id.in_(shared))
+        .order_by(PairwiseJudgement.item_id)
+    )
+    current: ItemJudgements | None = None
+    for batch in _batches(db, stmt):
+        for item_id, user_id, winner, ca, cb in batch:
+            if current is None or current.item_id != item_id:
+                if current is not None:
+                    yield current
+                current = ItemJudgements(item_id)
+            if ca is not None and cb is not None:
+                current.by_labeler[user_id] = pairwise_comparisons(ca, cb, _value(winner) or "")
+    if current is not None:
+        yield current
+
+
+# ---------------------------------------------------------------- export records
+
+
+def add_export(db: Session, export: Export) -> Export:
+    db.add(export)
+    db.flush()
+    return export
+
+
+def get_export(db: Session, public_id: str) -> Export | None:
+    return db.scalars(select(Export).where(Export.public_id == public_id)).first()
+
+
+def list_exports(db: Session, project_id: int, limit: int = 200) -> Sequence[Export]:
+    stmt = (
+        select(Export).where(Export.project_id == project_id)
+        .order_by(Export.created_at.desc(), Export.id.desc()).limit(limit)
+    )
+    return db.scalars(stmt).all()
+
+
+def project_by_id(db: Session, project_id: int) -> Project | None:
+    return db.get(Project, project_id)
+
+
+def user_public_id(db: Session, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    return db.scalar(select(User.public_id).where(User.id == user_id))

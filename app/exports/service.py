@@ -1,0 +1,618 @@
+"""Dataset exports: the data-contract files (schema_version 1) written from the database.
+
+``write_export`` does the work from one snapshot session and is callable from
+a request, the CLI or (later) a job worker; it streams every kind of record
+to its file and reports progress. ``request_export`` / ``run_export`` record
+each export as an ``Export`` row around it. Spec: /work/shared/design/data-contract.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db import unit_of_work
+from app.errors import InvalidInput, NotFound
+from app.exports import repository as repo
+from app.exports.aggregate import AGGREGATORS, preference_pairs
+from app.exports.agreement import labeler_agreement
+from app.exports.schemas import ALL_KINDS, ExportCreate
+from app.exports.snapshot import snapshot_session
+from app.exports.split import SplitName, split_of
+from app.exports.writer import FileInfo, JsonlWriter, jsonl_to_parquet, parquet_available
+from app.models import Export, Project, TaskKind, User, utcnow
+from app.security.tokens import pseudonym
+
+SCHEMA_VERSION = 1
+# Llama 2 (Touvron et al. 2023), Table 27: the margin m(r) by preference rating.
+MARGIN_SCALES: dict[str, dict[str, float]] = {
+    "small": {"significantly_better": 1.0, "better": 2 / 3, "slightly_better": 1 / 3,
+              "negligibly_better": 0.0},
+    "large": {"significantly_better": 3.0, "better": 2.0, "slightly_better": 1.0,
+              "negligibly_better": 0.0},
+}
+SPLITS: tuple[SplitName, ...] = ("train", "validation")
+SPLIT_FILES = ("sft", "rankings", "pairs", "ratings")
+SINGLE_FILES = ("prompts", "evaluations", "unusable")
+FILE_NAMES = [f"{k}.{s}.jsonl" for k in SPLIT_FILES for s in SPLITS] + [
+    f"{k}.jsonl" for k in SINGLE_FILES
+]
+# Parquet columns per file kind (the JSONL fields; nested objects become JSON text).
+_COMMON = ["labeler", "created_at", "shown_order", "seconds", "prompt_id"]
+PARQUET_COLUMNS = {
+    "sft": ["id", "messages", "category", *_COMMON],
+    "rankings": ["id", "prompt", "completions", "ranking", "ratings", "flags", *_COMMON],
+    "pairs": ["id", "prompt", "chosen", "rejected", "margin_label", "margin", "safety", "source",
+              "group", *_COMMON],
+    "ratings": ["id", "prompt", "completion", "rating", "flags", *_COMMON],
+    "prompts": ["id", "prompt", "category"],
+    "evaluations": ["id", "prompt", "model_a", "model_b", "a", "b", "winner", "margin_label",
+                    *_COMMON],
+    "unusable": ["id", "kind", "prompt", "reason", "verdict", *_COMMON],
+}
+PROGRESS_EVERY = 1_000
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ExportResult:
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    files: dict[str, FileInfo]
+    counts: dict[str, Any]
+
+
+def export_dir(settings: Settings, export_public_id: str) -> Path:
+    return settings.data_dir / "exports" / export_public_id
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _assistant(content: str) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": content}]
+
+
+def _cid(public_id: str) -> str:
+    return f"c_{public_id}"
+
+
+def margin_mapping_for(project: Project, request: ExportCreate) -> tuple[str, dict[str, float]]:
+    if request.margin_mapping is not None:
+        return "custom", {k: float(v) for k, v in request.margin_mapping.items()}
+    scale = request.margin_scale or project.margin_scale.value
+    return scale, dict(MARGIN_SCALES[scale])
+
+
+# ---------------------------------------------------------------- the writer of one export
+
+
+@dataclass
+class _Files:
+    root: Path
+    writers: dict[str, JsonlWriter] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in FILE_NAMES:
+            self.writers[name] = JsonlWriter(self.root / name)
+
+    def split(self, kind: str, split: SplitName) -> JsonlWriter:
+        return self.writers[f"{kind}.{split}.jsonl"]
+
+    def single(self, kind: str) -> JsonlWriter:
+        return self.writers[f"{kind}.jsonl"]
+
+    def close(self) -> dict[str, FileInfo]:
+        return {name: w.close() for name, w in self.writers.items()}
+
+
+class _Run:
+    """The state of one export while it streams: files, labeler ids, counters, progress."""
+
+    def __init__(
+        self, db: Session, settings: Settings, project: Project, request: ExportCreate,
+        files: _Files, progress: Progress | None,
+    ) -> None:
+        self.db, self.project, self.request, self.files = db, project, request, files
+        self.secret = settings.secret_key
+        self.progress = progress
+        self.done = 0
+        self.total = 0
+        self.skipped: dict[str, int] = {}
+        self.judged: dict[str, int] = {}
+        self.user_public: dict[int, str] = {}
+        self.names: dict[int, str] = {}
+        self.margin_name, self.margin = margin_mapping_for(project, request)
+        self.fraction = request.split.validation_fraction
+        self.seed = request.split.seed
+
+    def labeler(self, user_id: int) -> str:
+        name = self.names.get(user_id)
+        if name is None:
+            public = self.user_public.get(user_id) or str(user_id)
+            name = pseudonym(self.secret, self.project.public_id, public)
+            self.names[user_id] = name
+        return name
+
+    def split_of(self, prompt_public_id: str) -> SplitName:
+        return split_of(self.seed, prompt_public_id, self.fraction)
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def tick(self, n: int = 1) -> None:
+        before = self.done // PROGRESS_EVERY
+        self.done += n
+        if self.progress is not None and self.done // PROGRESS_EVERY != before:
+            self.progress(self.done, max(self.total, self.done))
+
+    def common(self, row: repo.JudgementRow) -> dict[str, Any]:
+        return {
+            "labeler": self.labeler(row.user_id),
+            "created_at": _iso(row.created_at),
+            "shown_order": [_cid(c) for c in row.shown_order],
+            "seconds": row.seconds,
+            "prompt_id": f"q_{row.prompt_public_id}",
+        }
+
+    # -------------------------------------------------------- demonstrations
+
+    def demonstrations(self, rows: Iterable[repo.DemonstrationRow]) -> None:
+        for row in rows:
+            self.tick()
+            self.judged["demonstrations"] = self.judged.get("demonstrations", 0) + 1
+            messages = row.messages or []
+            if not messages or messages[-1].get("role") != "assistant":
+                self.skip("demonstration_without_assistant_turn")
+                continue
+            record = {
+                "id": f"d_{row.public_id}",
+                "messages": messages,
+                "category": row.prompt_category,
+                **self.common(row),
+            }
+            self.files.split("sft", self.split_of(row.prompt_public_id)).write(record)
+
+    # -------------------------------------------------------- rankings
+
+    def rankings(self, rows: Iterable[repo.RankingRow], aggregate: str | None) -> None:
+        for _item, group in itertools.groupby(rows, key=lambda r: r.item_id):
+            ranked: list[tuple[repo.RankingRow, list[list[str]]]] = []
+            for row in group:
+                self.tick()
+                self.judged["rankings"] = self.judged.get("rankings", 0) + 1
+                if row.verdict != "ranked":
+                    self.files.single("unusable").write({
+                        "id": f"r_{row.public_id}", "kind": "ranking",
+                        "prompt": row.prompt_messages, "reason": row.reason,
+                        "verdict": row.verdict, **self.common(row),
+                    })
+                    continue
+                tiers = _tie_groups(row.entries)
+                if len(tiers) == 0:
+                    self.skip("ranking_without_entries")
+                    continue
+                ranked.append((row, tiers))
+                self._ratings(row)
+                if aggregate is None:
+                    self._ranking_record(
+                        f"r_{row.public_id}", row, row.entries, tiers,
+                        {_cid(e.public_id): e.rating for e in row.entries if e.rating is not None},
+                        {_cid(e.public_id): e.flags for e in row.entries if e.flags},
+                        self.common(row),
+                    )
+            if aggregate is not None and ranked:
+                self._aggregate(ranked, aggregate)
+
+    def _ratings(self, row: repo.RankingRow) -> None:
+        split = self.split_of(row.prompt_public_id)
+        for e in row.entries:
+            if e.rating is None:
+                continue
+            self.files.split("ratings", split).write({
+                "id": f"g_{row.public_id}:{_cid(e.public_id)}",
+                "prompt": row.prompt_messages,
+                "completion": {"id": _cid(e.public_id), "content": e.content, "model": e.model},
+                "rating": e.rating,
+                "flags": e.flags,
+                **self.common(row),
+            })
+
+    def _ranking_record(
+        self, rid: str, row: repo.RankingRow, entries: list[repo.CompletionRow],
+        tiers: list[list[str]], ratings: dict[str, Any], flags: dict[str, list[str]],
+        common: dict[str, Any],
+    ) -> None:
+        split = self.split_of(row.prompt_public_id)
+        ranked_ids = {c for t in tiers for c in t}
+        completions = [
+            {"id": _cid(e.public_id), "content": e.content, "model": e.model}
+            for e in entries if _cid(e.public_id) in ranked_ids
+        ]
+        if 4 <= len(completions) <= 9:
+            self.files.split("rankings", split).write({
+                "id": rid, "prompt": row.prompt_messages, "completions": completions,
+                "ranking": tiers, "ratings": ratings, "flags": flags, **common,
+            })
+        else:
+            # The contract's rankings hold 4 to 9 completions; smaller ones still give pairs.
+            self.skip("ranking_outside_4_to_9_completions")
+        content = {c["id"]: c["content"] for c in completions}
+        pairs = self.files.split("pairs", split)
+        for w, lo in preference_pairs(tiers):
+            pairs.write({
+                "id": f"{rid}:{w}>{lo}", "prompt": row.prompt_messages,
+                "chosen": _assistant(content[w]), "rejected": _assistant(content[lo]),
+                "margin_label": None, "margin": 0, "source": "ranking", "group": rid,
+                **common,
+            })
+
+    def _aggregate(self, ranked: list[tuple[repo.RankingRow, list[list[str]]]], method: str) -> None:
+        first = ranked[0][0]
+        tiers = AGGREGATORS[method]([t for _, t in ranked])
+        entries: dict[str, repo.CompletionRow] = {}
+        ratings: dict[str, list[int]] = {}
+        flags: dict[str, set[str]] = {}
+        for row, _ in ranked:
+            for e in row.entries:
+                cid = _cid(e.public_id)
+                entries.setdefault(cid, e)
+                if e.rating is not None:
+                    ratings.setdefault(cid, []).append(e.rating)
+                if e.flags:
+                    flags.setdefault(cid, set()).update(e.flags)
+        common = {
+            "labeler": "aggregate",
+            "labelers": len(ranked),
+            "created_at": _iso(max(r.created_at for r, _ in ranked)),
+            "shown_order": [],
+            "seconds": sum(r.seconds for r, _ in ranked),
+            "prompt_id": f"q_{first.prompt_public_id}",
+        }
+        self._ranking_record(
+            f"r_agg_{first.item_public_id}", first, list(entries.values()), tiers,
+            {c: round(sum(v) / len(v), 4) for c, v in ratings.items()},
+            {c: sorted(v) for c, v in flags.items()},
+            common,
+        )
+
+    # -------------------------------------------------------- pairwise and evaluations
+
+    def pairwise(self, rows: Iterable[repo.PairRow], evaluation: bool) -> None:
+        for row in rows:
+            self.tick()
+            self.judged["pairwise"] = self.judged.get("pairwise", 0) + 1
+            if row.a is None or row.b is None:
+                self.skip("pairwise_without_two_completions")
+                continue
+            if evaluation:
+                self.files.single("evaluations").write({
+                    "id": f"e_{row.public_id}", "prompt": row.prompt_messages,
+                    "model_a": row.a.model, "model_b": row.b.model,
+                    "a": _cid(row.a.public_id), "b": _cid(row.b.public_id),
+                    "winner": row.winner, "margin_label": row.margin_label, **self.common(row),
+                })
+                continue
+            if row.winner == "both_bad":
+                self.files.single("unusable").write({
+                    "id": f"p_{row.public_id}", "kind": "pairwise", "prompt": row.prompt_messages,
+                    "reason": row.reason, "verdict": "both_bad", **self.common(row),
+                })
+                continue
+            if row.winner not in ("a", "b"):
+                self.skip("pairwise_tie")
+                continue
+            chosen, rejected = (row.a, row.b) if row.winner == "a" else (row.b, row.a)
+            record: dict[str, Any] = {
+                "id": f"p_{row.public_id}", "prompt": row.prompt_messages,
+                "chosen": _assistant(chosen.content), "rejected": _assistant(rejected.content),
+                "margin_label": row.margin_label,
+                "margin": self.margin.get(row.margin_label, 0.0) if row.margin_label else 0.0,
+            }
+            if self.project.safety_labels and (row.safety_a or row.safety_b):
+                sa, sb = row.safety_a, row.safety_b
+                record["safety"] = {"chosen": sa, "rejected": sb} if row.winner == "a" else {
+                    "chosen": sb, "rejected": sa}
+            record.update({"source": "pairwise", "group": f"p_{row.public_id}", **self.common(row)})
+            self.files.split("pairs", self.split_of(row.prompt_public_id)).write(record)
+
+    # -------------------------------------------------------- prompts
+
+    def prompts(self, rows: Iterable[tuple[str, list[dict[str, str]], str | None]], prefix: str) -> None:
+        out = self.files.single("prompts")
+        for public_id, messages, category in rows:
+            self.tick()
+            out.write({"id": f"{prefix}{public_id}", "prompt": messages, "category": category})
+
+
+def _tie_groups(entries: list[repo.CompletionRow]) -> list[list[str]]:
+    groups: dict[int, list[str]] = {}
+    for e in entries:
+        if e.tie_group is not None:
+            groups.setdefault(e.tie_group, []).append(_cid(e.public_id))
+    return [sorted(groups[g]) for g in sorted(groups)]
+
+
+def resolve_filter(
+    db: Session, project: Project, request: ExportCreate, *, strict: bool
+) -> tuple[repo.JudgementFilter, dict[str, Any]]:
+    """The query filter and what the manifest says about it. ``strict`` refuses unknown
+    labeler ids (a request); a worker re-resolving a recorded request ignores them."""
+    f = request.filters
+    user_ids: frozenset[int] | None = None
+    if f.labelers is not None:
+        found = repo.users_by_public_id(db, f.labelers)
+        missing = [p for p in f.labelers if p not in found]
+        if missing and strict:
+            raise InvalidInput(
+                f"No user has the id {missing[0]}; labelers must be user ids from the users list.",
+                details=[{"field": "filters.labelers", "message": f"unknown user id {m}"}
+                         for m in missing[:20]],
+            )
+        user_ids = frozenset(found.values())
+    flt = repo.JudgementFilter(
+        project_id=project.id, since=f.since, until=f.until, user_ids=user_ids,
+        models=tuple(f.models) if f.models is not None else None,
+    )
+    described: dict[str, Any] = {
+        "since": _iso(f.since) if f.since else None,
+        "until": _iso(f.until) if f.until else None,
+        "min_agreement": f.min_agreement,
+        "labelers": None,
+        "kinds": list(f.kinds) if f.kinds is not None else None,
+        "models": list(f.models) if f.models is not None else None,
+    }
+    return flt, described
+
+
+def write_export(
+    db: Session,
+    settings: Settings,
+    project: Project,
+    request: ExportCreate,
+    out_dir: Path,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Write every file of the contract into ``out_dir`` from ``db``, which should be a
+    snapshot session (``snapshot.snapshot_session``) so all files agree."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flt, described = resolve_filter(db, project, request, strict=False)
+    files = _Files(out_dir)
+    run = _Run(db, settings, project, request, files, progress)
+    try:
+        run.user_public = repo.judging_users(db, project.id)
+        if flt.user_ids is not None:
+            described["labelers"] = sorted(run.labeler(u) for u in flt.user_ids)
+        if request.filters.min_agreement is not None:
+            stats = labeler_agreement(db, project.id)
+            low = frozenset(u for u, s in stats.items()
+                            if s.rate is not None and s.rate < request.filters.min_agreement)
+            flt = repo.JudgementFilter(**{**flt.__dict__, "excluded_user_ids": low})
+            described["excluded_labelers"] = sorted(run.labeler(u) for u in low)
+        kinds = set(request.filters.kinds or ALL_KINDS)
+        evaluation = project.task_kind == TaskKind.evaluation
+        want_pairwise = ("evaluation" if evaluation else "pairwise") in kinds
+        counts = repo.count_judgements(db, flt)
+        unjudged = repo.count_unjudged_prompts(db, project.id) if "prompt" in kinds else 0
+        run.total = (
+            (counts["demonstrations"] if "demonstration" in kinds else 0)
+            + (counts["rankings"] if "ranking" in kinds else 0)
+            + (counts["pairwise"] if want_pairwise else 0)
+            + unjudged
+        )
+        if progress is not None:
+            progress(0, run.total)
+        if "demonstration" in kinds:
+            run.demonstrations(repo.iter_demonstrations(db, flt))
+        if "ranking" in kinds:
+            run.rankings(repo.iter_rankings(db, flt), request.aggregate)
+        if want_pairwise:
+            run.pairwise(repo.iter_pairwise(db, flt), evaluation)
+        if "prompt" in kinds:
+            run.prompts(repo.iter_unjudged_prompts(db, project.id), "q_")
+            run.prompts(repo.iter_unpooled_submissions(db, flt), "w_")
+    finally:
+        infos = files.close()
+    if progress is not None:
+        progress(run.done, max(run.total, run.done))
+
+    parquet: dict[str, FileInfo] = {}
+    if "parquet" in request.formats and parquet_available():
+        for name, info in infos.items():
+            kind = name.split(".")[0]
+            target = out_dir / name.replace(".jsonl", ".parquet")
+            parquet[target.name] = jsonl_to_parquet(out_dir / name, target, PARQUET_COLUMNS[kind])
+            assert parquet[target.name].records == info.records
+
+    record_counts = {name.removesuffix(".jsonl"): info.records for name, info in infos.items()}
+    counts_out: dict[str, Any] = {
+        **record_counts,
+        "judgements": run.judged,
+        "skipped": run.skipped,
+    }
+    manifest: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "created_at": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "project": project.slug,
+        "project_id": project.public_id,
+        "task_kind": project.task_kind.value,
+        "filters": described,
+        "split": {"validation_fraction": run.fraction, "seed": run.seed, "unit": "prompt"},
+        "margin": {"scale": run.margin_name, "mapping": run.margin},
+        "aggregation": request.aggregate,
+        "safety_labels": project.safety_labels,
+        "counts": counts_out,
+        "files": {name: info.as_dict() for name, info in infos.items()},
+    }
+    if parquet:
+        manifest["parquet"] = {name: info.as_dict() for name, info in parquet.items()}
+    manifest_path = out_dir / "manifest.json"
+    body = json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n"
+    manifest_path.write_bytes(body)
+    from app.exports.writer import sha256_file
+
+    return ExportResult(manifest, sha256_file(manifest_path), {**infos, **parquet}, counts_out)
+
+
+# ---------------------------------------------------------------- recorded exports
+
+
+def get_project(db: Session, project_ref: str) -> Project:
+    project = repo.find_project(db, project_ref)
+    if project is None:
+        raise NotFound(f"No project {project_ref!r}.")
+    return project
+
+
+def request_export(db: Session, actor: User | None, project_ref: str, request: ExportCreate) -> Export:
+    """Record an export to run (status "pending"); checks the request against the project."""
+    project = get_project(db, project_ref)
+    resolve_filter(db, project, request, strict=True)
+    if "parquet" in request.formats and not parquet_available():
+        raise InvalidInput("Parquet output needs pyarrow: pip install 'rankwise[parquet]'.")
+    export = Export(
+        project_id=project.id,
+        created_by=actor.id if actor else None,
+        status="pending",
+        filters=request.model_dump(mode="json"),
+    )
+    return repo.add_export(db, export)
+
+
+def run_export(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    export_public_id: str,
+    progress: Progress | None = None,
+    out_dir: Path | None = None,
+) -> None:
+    """Run a recorded export, outside any request transaction (a job worker can call it).
+
+    Files are written to a ``.partial`` folder and renamed when complete, so a
+    folder under exports/ is always a whole export.
+    """
+    with unit_of_work(session_factory) as db:
+        export = repo.get_export(db, export_public_id)
+        if export is None:
+            raise NotFound(f"No export {export_public_id!r}.")
+        export.status = "running"
+        request = ExportCreate.model_validate(export.filters)
+        project_id = export.project_id
+    final = out_dir or export_dir(settings, export_public_id)
+    partial = final.with_name(final.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        with snapshot_session(settings) as snap:
+            project = repo.project_by_id(snap, project_id)
+            if project is None:
+                raise NotFound("The export's project no longer exists.")
+            result = write_export(snap, settings, project, request, partial, progress)
+        if final.exists():
+            shutil.rmtree(final)
+        partial.rename(final)
+    except BaseException as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        with unit_of_work(session_factory) as db:
+            failed = repo.get_export(db, export_public_id)
+            if failed is not None:
+                failed.status = "failed"
+                failed.error = (str(exc) or type(exc).__name__)[:2000]
+        raise
+    with unit_of_work(session_factory) as db:
+        done = repo.get_export(db, export_public_id)
+        assert done is not None
+        done.status = "succeeded"
+        done.counts = {**result.counts, "files": {n: i.as_dict() for n, i in result.files.items()}}
+        done.manifest_sha256 = result.manifest_sha256
+        done.path = str(final.resolve())
+
+
+def get_export(db: Session, export_public_id: str) -> Export:
+    export = repo.get_export(db, export_public_id)
+    if export is None:
+        raise NotFound(f"No export {export_public_id!r}.")
+    return export
+
+
+def list_exports(db: Session, project_ref: str) -> tuple[Project, list[Export]]:
+    project = get_project(db, project_ref)
+    return project, list(repo.list_exports(db, project.id))
+
+
+def files_of(export: Export) -> dict[str, dict[str, Any]]:
+    files = export.counts.get("files") if isinstance(export.counts, dict) else None
+    return dict(files) if isinstance(files, dict) else {}
+
+
+def ready_folder(export: Export) -> Path:
+    """The folder of a finished export, or a 409/404 that says why there is none."""
+    if export.status != "succeeded" or not export.path:
+        from app.errors import Conflict
+
+        raise Conflict(f"Export {export.public_id} is {export.status}; only a finished export can be downloaded.")
+    folder = Path(export.path)
+    if not (folder / "manifest.json").exists():
+        raise NotFound(f"The files of export {export.public_id} are no longer on disk.")
+    return folder
+
+
+def archive_members(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file())
+
+
+def compare(this: Export, other: Export) -> dict[str, Any]:
+    """Counts and per-file differences between two exports."""
+    a, b = files_of(this), files_of(other)
+    counts: dict[str, dict[str, int]] = {}
+    for name in sorted(set(a) | set(b)):
+        if name.endswith(".jsonl"):
+            x = int((a.get(name) or {}).get("records", 0))
+            y = int((b.get(name) or {}).get("records", 0))
+            counts[name.removesuffix(".jsonl")] = {"this": x, "other": y, "delta": x - y}
+    files = {
+        name: {
+            "this": a.get(name),
+            "other": b.get(name),
+            "same": a.get(name) is not None and a.get(name) == b.get(name),
+        }
+        for name in sorted(set(a) | set(b))
+    }
+    return {"export": this.public_id, "other": other.public_id, "counts": counts, "files": files}
+
+
+def iter_archive(folder: Path, fmt: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+    from app.exports.archive import stream_archive
+
+    return stream_archive(folder, archive_members(folder), fmt, chunk)
+
+
+def export_out(db: Session, export: Export) -> dict[str, Any]:
+    project = repo.project_by_id(db, export.project_id)
+    counts = {k: v for k, v in (export.counts or {}).items() if k != "files"}
+    files = {n: f for n, f in files_of(export).items() if n.endswith(".jsonl")}
+    base = f"/api/v1/exports/{export.public_id}/download?format="
+    return {
+        "id": export.public_id,
+        "project": project.public_id if project else "",
+        "status": export.status,
+        "created_at": export.created_at,
+        "created_by": repo.user_public_id(db, export.created_by),
+        "request": export.filters,
+        "counts": counts,
+        "files": files,
+        "parquet": {n: f for n, f in files_of(export).items() if n.endswith(".parquet")},
+        "manifest_sha256": export.manifest_sha256,
+        "error": export.error,
+        "downloads": {"zip": base + "zip", "tar.gz": base + "tar.gz"} if export.status == "succeeded" else {},
+    }

@@ -1,0 +1,60 @@
+"""The jobs API: start, list, watch and cancel background jobs (engineers and admins)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from app.deps import EngineerUser, SessionDep
+from app.jobs import service
+from app.jobs.schemas import JobIn, JobOut, MetricsOut, job_out
+from app.models import JobStatus
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+
+@router.post("", status_code=201)
+def start_job(body: JobIn, db: SessionDep, user: EngineerUser) -> JobOut:
+    """Queue a train, sample, export or diagnostic job; a worker picks it up."""
+    return job_out(service.submit(db, user, body.kind, body.params))
+
+
+@router.get("")
+def list_jobs(
+    db: SessionDep,
+    _user: EngineerUser,
+    status: JobStatus | None = None,
+    kind: str | None = Query(None, max_length=32),
+    limit: int = Query(50, ge=1, le=200),
+    before: str | None = Query(None, min_length=16, max_length=16),
+) -> list[JobOut]:
+    """Jobs, newest first; ``before`` is the last id of the previous page."""
+    jobs = service.listing(db, status=status, kind=kind, limit=limit, before=before)
+    return [job_out(j, with_log=False) for j in jobs]
+
+
+@router.get("/{jid}")
+def get_job(jid: str, db: SessionDep, _user: EngineerUser) -> JobOut:
+    """One job with its progress (step, total, ETA), result, error and log tail."""
+    return job_out(service.get(db, jid))
+
+
+@router.get("/{jid}/metrics")
+def job_metrics(
+    jid: str,
+    db: SessionDep,
+    _user: EngineerUser,
+    after_step: int = Query(-1, ge=-1),
+    limit: int = Query(2000, ge=1, le=10_000),
+) -> MetricsOut:
+    """Metric points after ``after_step``, for live curves that poll."""
+    job = service.get(db, jid)
+    items = service.metrics(db, job, after_step, limit)
+    last = items[-1]["step"] if items else after_step
+    return MetricsOut(status=job.status, items=items, last_step=last)
+
+
+@router.post("/{jid}/cancel")
+def cancel_job(jid: str, db: SessionDep, _user: EngineerUser) -> JobOut:
+    """Cancel: a queued job at once; a running one stops within seconds, keeping its
+    last checkpoint."""
+    return job_out(service.request_cancel(db, service.get(db, jid)))

@@ -1,0 +1,131 @@
+"""Leasing: which item a labeler gets next, and how slots are held and given back.
+
+An item needs ``required`` distinct labelers. ``taken`` counts the slots held by an
+active lease or a judgement; the database refuses ``taken > required``, so two
+labelers can never both hold the last slot. A lease that runs out frees its slot:
+expired leases are reclaimed lazily, a small batch per ``next`` through the index
+``(project_id, status, expires_at)``, never by scanning the project.
+
+On PostgreSQL the candidate item is locked with ``FOR UPDATE SKIP LOCKED``, so
+concurrent labelers spread over different items instead of queueing on one row;
+SQLite runs every write transaction serially (``BEGIN IMMEDIATE``, see app/db.py).
+
+Search order: the oldest open items first (so started items are finished before new
+ones are opened), then the items past the newest one this labeler was ever given (so a
+labeler with 50k judgements does not re-probe them), and only when both are empty a
+full walk of the open items (near the end of a project).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.labeling import repository as repo
+from app.models import Assignment, AssignmentStatus, Project, User, new_public_id
+
+SWEEP_BATCH = 20
+TAKE_ATTEMPTS = 3
+
+
+def reclaim_expired(db: Session, project_id: int, now: datetime) -> int:
+    """Give the slots of expired leases back; returns how many were reclaimed."""
+    expired = repo.expired_leases(db, project_id, now, SWEEP_BATCH)
+    freed: list[int] = []
+    for assignment_id, item_id in expired:
+        if repo.set_status(db, assignment_id, AssignmentStatus.expired, only_if=AssignmentStatus.active):
+            freed.append(item_id)
+    # Lock items in id order so two sweeping transactions cannot deadlock.
+    for item_id in sorted(freed):
+        repo.release_slot(db, item_id)
+    return len(freed)
+
+
+def current_lease(db: Session, project: Project, user: User, now: datetime) -> Assignment | None:
+    """The labeler's unexpired lease on the project; an expired one gives its slot back."""
+    lease = repo.active_assignment(db, user.id, project.id)
+    if lease is None:
+        return None
+    if lease.expires_at > now:
+        return lease
+    if repo.set_status(db, lease.id, AssignmentStatus.expired, only_if=AssignmentStatus.active):
+        repo.release_slot(db, lease.item_id)
+    return None
+
+
+def find_item(db: Session, project_id: int, user_id: int, *, lock: bool) -> int | None:
+    item_id = repo.find_candidate(db, project_id, user_id, after=None, window=True, lock=lock)
+    if item_id is not None:
+        return item_id
+    frontier = repo.frontier(db, user_id, project_id)
+    item_id = repo.find_candidate(db, project_id, user_id, after=frontier, window=False, lock=lock)
+    if item_id is not None or frontier == 0:
+        return item_id
+    return repo.find_candidate(db, project_id, user_id, after=None, window=False, lock=lock)
+
+
+def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assignment | None:
+    """Resume the labeler's lease, or lease them a new item; None when nothing is left."""
+    repo.lock_user(db, user.id)
+    lease = current_lease(db, project, user, now)
+    if lease is not None:
+        return lease
+    reclaim_expired(db, project.id, now)
+    for _ in range(TAKE_ATTEMPTS):
+        item_id = find_item(db, project.id, user.id, lock=True)
+        if item_id is None:
+            return None
+        if repo.take_slot(db, item_id):
+            break
+    else:
+        return None
+    public_id = new_public_id()
+    lease = Assignment(
+        public_id=public_id,
+        item_id=item_id,
+        user_id=user.id,
+        project_id=project.id,
+        status=AssignmentStatus.active,
+        leased_at=now,
+        expires_at=now + timedelta(seconds=project.lease_seconds),
+        shown_order=shown_order(repo.completion_public_ids(db, item_id), public_id),
+    )
+    db.add(lease)
+    db.flush()
+    return lease
+
+
+def shown_order(completion_ids: list[str], seed: str) -> list[str]:
+    """A per-labeler shuffle, reproducible from the assignment (position bias is measured
+    from it, so it is stored rather than recomputed)."""
+    order = list(completion_ids)
+    random.Random(seed).shuffle(order)
+    return order
+
+
+def has_work(db: Session, project_id: int, user_id: int) -> bool:
+    return find_item(db, project_id, user_id, lock=False) is not None
+
+
+def release(db: Session, lease: Assignment, new_status: AssignmentStatus) -> None:
+    """End an active lease without a judgement (skip): its slot goes back to the pool.
+    A lease already reclaimed as expired holds no slot any more."""
+    if repo.set_status(db, lease.id, new_status, only_if=AssignmentStatus.active):
+        repo.release_slot(db, lease.item_id)
+    else:
+        repo.set_status(db, lease.id, new_status, only_if=AssignmentStatus.expired)
+    lease.status = new_status
+
+
+def retake(db: Session, lease: Assignment, now: datetime) -> bool:
+    """Make the lease hold its slot at submit time: a lease that ran out but was not yet
+    reclaimed still holds it; a reclaimed one gets it back only if the slot is still free."""
+    if lease.status == AssignmentStatus.active:
+        return True
+    if lease.status == AssignmentStatus.expired and repo.take_slot(db, lease.item_id):
+        repo.set_status(db, lease.id, AssignmentStatus.active, only_if=AssignmentStatus.expired)
+        lease.status = AssignmentStatus.active
+        return True
+    return False

@@ -1,0 +1,113 @@
+"""The labeling API: the queue, submissions, progress and the judgement browser."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from app.labeling import service
+from app.labeling.schemas import (
+    JudgementOut,
+    JudgementPage,
+    MyProjectOut,
+    ProgressOut,
+    SubmitIn,
+    SubmitOut,
+    TaskOut,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["labeling"])
+
+PublicId = Annotated[str, Path(min_length=1, max_length=32)]
+
+
+def _limit_submits(request: Request, user_id: int) -> None:
+    request.app.state.submit_limiter.hit(f"submit:{user_id}", "submissions")
+
+
+@router.post("/projects/{pid}/next", response_model=TaskOut, responses={204: {"description": "nothing left for you"}})
+def next_task(pid: PublicId, db: SessionDep, user: CurrentUser) -> TaskOut | Response:
+    """Your current task on the project, or a newly leased one; 204 when nothing is left."""
+    task = service.next_task(db, user, pid)
+    if task is None:
+        return Response(status_code=204)
+    return task
+
+
+@router.post("/assignments/{aid}/submit", status_code=201)
+def submit(
+    aid: PublicId,
+    body: SubmitIn,
+    request: Request,
+    response: Response,
+    db: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+) -> SubmitOut:
+    """Store your answer once; the same idempotency key again replays the first answer."""
+    _limit_submits(request, user.id)
+    result = service.submit(db, user, aid, body, settings)
+    if result.replayed:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return result.answer
+
+
+@router.post("/assignments/{aid}/skip", status_code=204)
+def skip(aid: PublicId, request: Request, db: SessionDep, user: CurrentUser) -> None:
+    """Give the task back; it is never offered to you again."""
+    _limit_submits(request, user.id)
+    service.skip(db, user, aid)
+
+
+@router.post("/assignments/{aid}/suggest")
+def suggest(aid: PublicId, db: SessionDep, user: CurrentUser) -> dict[str, str]:
+    """A model-written draft reply to edit (needs the project's sampler)."""
+    return {"content": service.suggest(db, user, aid)}
+
+
+@router.get("/me/projects")
+def my_projects(db: SessionDep, user: CurrentUser) -> list[MyProjectOut]:
+    """The projects you label for, with your counts."""
+    return service.my_projects(db, user)
+
+
+@router.get("/projects/{pid}/progress")
+def progress(pid: PublicId, db: SessionDep, user: CurrentUser) -> ProgressOut:
+    """Admins: the whole project. Labelers: only their own numbers."""
+    return service.project_progress(db, user, pid)
+
+
+@router.get("/projects/{pid}/judgements")
+def browse(
+    pid: PublicId,
+    db: SessionDep,
+    admin: AdminUser,
+    labeler: Annotated[str | None, Query(max_length=32)] = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> JudgementPage:
+    """The project's judgements, newest first, a page at a time."""
+    return service.browse(
+        db, admin, pid, labeler=labeler, kind=kind, since=_utc(since), until=_utc(until), limit=limit, cursor=cursor
+    )
+
+
+@router.get("/judgements/{jid}")
+def judgement(jid: PublicId, db: SessionDep, user: CurrentUser) -> JudgementOut:
+    """One judgement exactly as the labeler saw it (admins, or the labeler who made it)."""
+    return service.judgement_detail(db, user, jid)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

@@ -1,0 +1,495 @@
+"""The labeling rules: hand out tasks, store judgements exactly once, skip, report.
+
+Submit is idempotent: ``UNIQUE(user_id, idempotency_key)`` and ``UNIQUE(item_id,
+user_id)`` back it in the database. The assignment row is locked first, so two
+identical submits racing on PostgreSQL run one after the other and the second
+replays the first's answer; SQLite write transactions are serial anyway.
+
+Lease expired at submit time: if the slot was not yet given to anyone else the
+answer is accepted (the lease re-takes its slot) — refusing work that can still be
+used would only waste the labeler's time; if the slot went to someone else the
+answer is refused with 410 and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.errors import Conflict, DomainError, InvalidInput, LeaseExpired, NotFound
+from app.labeling import progress, queue
+from app.labeling import repository as repo
+from app.labeling.repository import JUDGEMENT_MODELS, Judgement
+from app.labeling.schemas import (
+    CompletionOut,
+    JudgementOut,
+    JudgementPage,
+    JudgementSummary,
+    MessageOut,
+    MyProjectOut,
+    ProgressOut,
+    ProjectBrief,
+    PromptOut,
+    ShownCompletion,
+    SubmitIn,
+    SubmitOut,
+    TaskOut,
+)
+from app.labeling.validation import (
+    Answer,
+    DemoAnswer,
+    PromptAnswer,
+    RankingAnswer,
+    Task,
+    validate,
+)
+from app.models import (
+    Assignment,
+    AssignmentStatus,
+    Demonstration,
+    PairwiseJudgement,
+    Project,
+    Prompt,
+    PromptSubmission,
+    Ranking,
+    RankingEntry,
+    RankingVerdict,
+    Role,
+    User,
+    Winner,
+    new_public_id,
+    utcnow,
+)
+
+NOT_A_MEMBER = "No such project, or you are not a member of it."
+NO_ASSIGNMENT = "No such task for you; ask for the next one."
+
+
+class SamplerUnavailable(DomainError):
+    status_code = 501
+    code = "not_implemented"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    answer: SubmitOut
+    replayed: bool
+
+
+def _member_project(db: Session, user: User, project_public_id: str) -> Project:
+    project = repo.member_project(db, project_public_id, user.id)
+    if project is None:
+        raise NotFound(NOT_A_MEMBER)
+    return project
+
+
+# --- next ---------------------------------------------------------------------------------
+
+
+def next_task(
+    db: Session, user: User, project_public_id: str, now: datetime | None = None
+) -> TaskOut | None:
+    now = now or utcnow()
+    project = _member_project(db, user, project_public_id)
+    if project.archived:
+        raise Conflict("This project is archived; it hands out no more tasks.")
+    lease = queue.lease_next(db, project, user, now)
+    if lease is None:
+        return None
+    return _task_out(db, project, user, lease, now)
+
+
+def _task_out(db: Session, project: Project, user: User, lease: Assignment, now: datetime) -> TaskOut:
+    item = repo.item(db, lease.item_id)
+    prompt = repo.prompt(db, item.prompt_id) if item.prompt_id is not None else None
+    by_id = {c.public_id: c for c, _ in repo.item_completions(db, item.id)}
+    return TaskOut(
+        assignment_id=lease.public_id,
+        item_id=item.public_id,
+        task_kind=project.task_kind,
+        project=ProjectBrief(
+            id=project.public_id,
+            name=project.name,
+            guidelines=project.guidelines,
+            flags=project.flags,
+            categories=project.categories,
+            margin_scale=project.margin_scale.value,
+            safety_labels=project.safety_labels,
+            multi_turn=project.multi_turn,
+            lease_seconds=project.lease_seconds,
+        ),
+        expires_at=lease.expires_at,
+        category=item.category,
+        prompt=_prompt_out(prompt),
+        completions=[CompletionOut(id=cid, content=by_id[cid].content) for cid in lease.shown_order if cid in by_id],
+        progress=progress.labeler_progress(db, project, user, now),
+    )
+
+
+def _prompt_out(prompt: Prompt | None) -> PromptOut | None:
+    if prompt is None:
+        return None
+    return PromptOut(
+        id=prompt.public_id,
+        messages=[MessageOut(role=m["role"], content=m["content"]) for m in prompt.messages],
+        category=prompt.category,
+    )
+
+
+# --- submit -------------------------------------------------------------------------------
+
+
+def submit(
+    db: Session,
+    user: User,
+    assignment_public_id: str,
+    body: SubmitIn,
+    settings: Settings,
+    now: datetime | None = None,
+) -> Submitted:
+    now = now or utcnow()
+    lease = repo.assignment_of_user(db, assignment_public_id, user.id, lock=True)
+    if lease is None:
+        raise NotFound(NO_ASSIGNMENT)
+    project = repo.project_by_id(db, lease.project_id)
+    model = JUDGEMENT_MODELS[project.task_kind]
+    prior = repo.judgement_by_key(db, model, user.id, body.idempotency_key)
+    if prior is not None:
+        return _replay(db, project, user, lease, prior)
+    if repo.judgement_for_item(db, model, lease.item_id, user.id) is not None:
+        raise Conflict("You already judged this item; the first judgement stands and this one was not stored.")
+    if lease.status == AssignmentStatus.skipped:
+        raise Conflict("You skipped this task, so it takes no answer; ask for the next task.")
+    if repo.member_project(db, project.public_id, user.id) is None:
+        raise NotFound(NO_ASSIGNMENT)
+    item = repo.item(db, lease.item_id)
+    answer = validate(body, Task(project, list(lease.shown_order), item.category, settings.max_text_chars))
+    if not queue.retake(db, lease, now):
+        raise LeaseExpired(
+            "Your time on this task ran out and another labeler has taken it; your answer was "
+            "not stored. Ask for the next task."
+        )
+    judgement = _build(db, project, lease, body, answer, now)
+    try:
+        with db.begin_nested():
+            db.add(judgement)
+            db.flush()
+            _add_entries(db, judgement, lease, answer)
+    except IntegrityError:
+        # The unique constraints caught a duplicate the checks above could not see.
+        prior = repo.judgement_by_key(db, model, user.id, body.idempotency_key)
+        if prior is not None:
+            return _replay(db, project, user, lease, prior)
+        raise Conflict("You already judged this item; the first judgement stands.") from None
+    repo.set_status(db, lease.id, AssignmentStatus.submitted, only_if=AssignmentStatus.active)
+    lease.status = AssignmentStatus.submitted
+    repo.record_done(db, lease.item_id)
+    return Submitted(
+        SubmitOut(
+            judgement_id=judgement.public_id,
+            kind=project.task_kind,
+            created_at=judgement.created_at,
+            next_available=queue.has_work(db, project.id, user.id),
+        ),
+        replayed=False,
+    )
+
+
+def _replay(db: Session, project: Project, user: User, lease: Assignment, prior: Judgement) -> Submitted:
+    if prior.item_id != lease.item_id:
+        raise Conflict(
+            "This idempotency key was already used for another task; send a new key for each task."
+        )
+    return Submitted(
+        SubmitOut(
+            judgement_id=prior.public_id,
+            kind=project.task_kind,
+            created_at=prior.created_at,
+            next_available=queue.has_work(db, project.id, user.id),
+        ),
+        replayed=True,
+    )
+
+
+def _build(
+    db: Session, project: Project, lease: Assignment, body: SubmitIn, answer: Answer, now: datetime
+) -> Judgement:
+    common = {
+        "public_id": new_public_id(),
+        "item_id": lease.item_id,
+        "user_id": lease.user_id,
+        "project_id": project.id,
+        "idempotency_key": body.idempotency_key,
+        "seconds": body.seconds,
+        "shown_order": list(lease.shown_order),
+        "created_at": now,
+    }
+    if isinstance(answer, PromptAnswer):
+        prompt = Prompt(
+            project_id=project.id,
+            external_id=f"labeler-{common['public_id']}",
+            messages=answer.messages,
+            category=answer.category,
+            source="labeler",
+        )
+        db.add(prompt)
+        db.flush()
+        return PromptSubmission(**common, messages=answer.messages, category=answer.category, prompt_id=prompt.id)
+    if isinstance(answer, DemoAnswer):
+        item = repo.item(db, lease.item_id)
+        prompt_row = repo.prompt(db, item.prompt_id) if item.prompt_id is not None else None
+        if prompt_row is None:
+            raise InvalidInput("This task has no prompt to answer; ask an admin to check the project.")
+        return Demonstration(
+            **common,
+            prompt_id=prompt_row.id,
+            messages=[*prompt_row.messages, *answer.turns],
+            prompt_turns=len(prompt_row.messages),
+        )
+    if isinstance(answer, RankingAnswer):
+        return Ranking(**common, verdict=RankingVerdict(answer.verdict), reason=answer.reason)
+    canonical = repo.completion_public_ids(db, lease.item_id)
+    if answer.verdict == "both_bad":
+        winner = Winner.both_bad
+    else:
+        winner = Winner.a if answer.preferred == canonical[0] else Winner.b
+    return PairwiseJudgement(
+        **common,
+        winner=winner,
+        margin_label=answer.margin_label,
+        safety_a=answer.safety.get(canonical[0]),
+        safety_b=answer.safety.get(canonical[1]) if len(canonical) > 1 else None,
+        reason=answer.reason,
+    )
+
+
+def _add_entries(db: Session, judgement: Judgement, lease: Assignment, answer: Answer) -> None:
+    if not isinstance(answer, RankingAnswer) or answer.verdict != "ranked":
+        return
+    ids = {c.public_id: c.id for c, _ in repo.item_completions(db, lease.item_id)}
+    for group_index, group in enumerate(answer.groups):
+        for cid in group:
+            db.add(
+                RankingEntry(
+                    ranking_id=judgement.id,
+                    completion_id=ids[cid],
+                    tie_group=group_index,
+                    rating=answer.ratings.get(cid),
+                    flags=answer.flags.get(cid, []),
+                )
+            )
+    db.flush()
+
+
+# --- skip, suggest --------------------------------------------------------------------------
+
+
+def skip(db: Session, user: User, assignment_public_id: str) -> None:
+    """The item goes back to the pool and is never offered to this labeler again."""
+    lease = repo.assignment_of_user(db, assignment_public_id, user.id, lock=True)
+    if lease is None:
+        raise NotFound(NO_ASSIGNMENT)
+    if lease.status == AssignmentStatus.skipped:
+        return
+    if lease.status == AssignmentStatus.submitted:
+        raise Conflict("You already submitted this task; it cannot be skipped any more.")
+    queue.release(db, lease, AssignmentStatus.skipped)
+
+
+def suggest(db: Session, user: User, assignment_public_id: str) -> str:
+    lease = repo.assignment_of_user(db, assignment_public_id, user.id, lock=False)
+    if lease is None:
+        raise NotFound(NO_ASSIGNMENT)
+    project = repo.project_by_id(db, lease.project_id)
+    if project.sampler_model_id is None:
+        raise Conflict("This project has no sampler model, so there are no suggestions; write the reply yourself.")
+    raise SamplerUnavailable("Model suggestions are not available yet; write the reply yourself.")
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def my_projects(db: Session, user: User, now: datetime | None = None) -> list[MyProjectOut]:
+    now = now or utcnow()
+    out = []
+    for project in repo.member_projects(db, user.id):
+        p = progress.labeler_progress(db, project, user, now)
+        out.append(
+            MyProjectOut(
+                id=project.public_id,
+                name=project.name,
+                task_kind=project.task_kind,
+                done_today=p.done_today,
+                done_total=p.done_total,
+                remaining=p.remaining,
+            )
+        )
+    return out
+
+
+def _visible_project(db: Session, user: User, project_public_id: str) -> Project:
+    if user.role == Role.admin:
+        project = repo.project_by_public_id(db, project_public_id)
+        if project is None:
+            raise NotFound("No such project.")
+        return project
+    return _member_project(db, user, project_public_id)
+
+
+def project_progress(db: Session, user: User, project_public_id: str) -> ProgressOut:
+    project = _visible_project(db, user, project_public_id)
+    return progress.project_progress(db, project, user, admin=user.role == Role.admin, now=utcnow())
+
+
+VERDICT_FILTERS: dict[str, tuple[str, object]] = {
+    "ranked": ("verdict", RankingVerdict.ranked),
+    "not_rankable": ("verdict", RankingVerdict.not_rankable),
+    "both_bad": ("winner", Winner.both_bad),
+}
+
+
+def browse(
+    db: Session,
+    admin: User,
+    project_public_id: str,
+    *,
+    labeler: str | None,
+    kind: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> JudgementPage:
+    project = _visible_project(db, admin, project_public_id)
+    model = JUDGEMENT_MODELS[project.task_kind]
+    user_id = None
+    if labeler:
+        found = repo.user_by_public_id(db, labeler)
+        if found is None:
+            raise InvalidInput(f"No labeler with id '{labeler}'.")
+        user_id = found.id
+    verdict = None
+    if kind and kind != project.task_kind.value:
+        if kind not in VERDICT_FILTERS or not hasattr(model, VERDICT_FILTERS[kind][0]):
+            raise InvalidInput(f"Unknown kind '{kind}' for this project; use {project.task_kind.value} or a verdict.")
+        verdict = VERDICT_FILTERS[kind]
+    rows = repo.browse(
+        db, model, project.id, user_id=user_id, since=since, until=until, verdict=verdict,
+        before_id=_decode_cursor(cursor), limit=limit,
+    )
+    items = [
+        JudgementSummary(
+            id=j.public_id,
+            kind=project.task_kind,
+            labeler=u.display_name,
+            created_at=j.created_at,
+            seconds=j.seconds,
+            summary=_summary(j),
+        )
+        for j, u in rows
+    ]
+    next_cursor = _encode_cursor(rows[-1][0].id) if len(rows) == limit else None
+    return JudgementPage(items=items, next_cursor=next_cursor)
+
+
+def _encode_cursor(value: int) -> str:
+    return base64.urlsafe_b64encode(f"j:{value}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = raw.partition(":")
+        if prefix != "j":
+            raise ValueError(raw)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("The cursor is not one this server gave out; start again without it.") from None
+
+
+def _summary(j: Judgement) -> str:
+    if isinstance(j, Ranking):
+        if j.verdict == RankingVerdict.not_rankable:
+            return f"not rankable: {(j.reason or '')[:80]}"
+        return f"ranked {len(j.shown_order)} answers"
+    if isinstance(j, PairwiseJudgement):
+        if j.winner == Winner.both_bad:
+            return "both bad"
+        return f"{j.winner.value.upper()} {(j.margin_label.value if j.margin_label else '').replace('_', ' ')}"
+    text = j.messages[-1]["content"] if j.messages else ""
+    return text[:80]
+
+
+def judgement_detail(db: Session, viewer: User, judgement_public_id: str) -> JudgementOut:
+    judgement = repo.judgement_by_public_id(db, judgement_public_id)
+    is_admin = viewer.role == Role.admin
+    if judgement is None or (not is_admin and judgement.user_id != viewer.id):
+        raise NotFound("No such judgement, or it is not yours.")
+    project = repo.project_by_id(db, judgement.project_id)
+    item = repo.item(db, judgement.item_id)
+    labeler = repo.user(db, judgement.user_id)
+    pairs = repo.item_completions(db, item.id)
+    completions = {c.public_id: c for c, _ in pairs}
+    # Labelers never see model names (evaluations are blind); admins do.
+    names = repo.model_names(db, [c for c, _ in pairs]) if is_admin else {}
+    prompt = repo.prompt(db, item.prompt_id) if item.prompt_id is not None else None
+    return JudgementOut(
+        id=judgement.public_id,
+        kind=project.task_kind,
+        project={"id": project.public_id, "name": project.name},
+        labeler={"id": labeler.public_id, "display_name": labeler.display_name},
+        item_id=item.public_id,
+        created_at=judgement.created_at,
+        seconds=judgement.seconds,
+        shown_order=list(judgement.shown_order),
+        prompt=_prompt_out(prompt),
+        completions=[
+            ShownCompletion(id=cid, content=completions[cid].content, model=names.get(completions[cid].id))
+            for cid in judgement.shown_order
+            if cid in completions
+        ],
+        answer=_answer(db, judgement, [c.public_id for c, _ in pairs], {c.id: c.public_id for c, _ in pairs}),
+    )
+
+
+def _answer(db: Session, j: Judgement, canonical: list[str], public: dict[int, str]) -> dict[str, object]:
+    if isinstance(j, Ranking):
+        entries = repo.ranking_entries(db, j.id)
+        groups: dict[int, list[str]] = {}
+        for e in sorted(entries, key=lambda e: (e.tie_group or 0, j.shown_order.index(public[e.completion_id]))):
+            groups.setdefault(e.tie_group or 0, []).append(public[e.completion_id])
+        return {
+            "verdict": j.verdict.value,
+            "reason": j.reason,
+            "ranking": [groups[g] for g in sorted(groups)],
+            "ratings": {public[e.completion_id]: e.rating for e in entries if e.rating is not None},
+            "flags": {public[e.completion_id]: e.flags for e in entries if e.flags},
+        }
+    if isinstance(j, PairwiseJudgement):
+        preferred = None
+        if j.winner in (Winner.a, Winner.b) and canonical:
+            preferred = canonical[0] if j.winner == Winner.a else canonical[1]
+        safety = {}
+        if j.safety_a and canonical:
+            safety[canonical[0]] = j.safety_a.value
+        if j.safety_b and len(canonical) > 1:
+            safety[canonical[1]] = j.safety_b.value
+        return {
+            "verdict": "both_bad" if j.winner == Winner.both_bad else "preferred",
+            "preferred": preferred,
+            "winner": j.winner.value,
+            "margin_label": j.margin_label.value if j.margin_label else None,
+            "safety": safety,
+            "reason": j.reason,
+        }
+    if isinstance(j, Demonstration):
+        return {"messages": j.messages, "prompt_turns": j.prompt_turns}
+    return {"messages": j.messages, "category": j.category}

@@ -1,0 +1,1 @@
+"""Server-rendered pages: the labeler's work screens and the admin screens."""

@@ -1,0 +1,111 @@
+import { api, el, notice, renderMarkdown } from "./api.js";
+import { startWork } from "./work.js";
+
+const conversation = document.getElementById("conversation");
+const turnsBox = document.getElementById("turns");
+const addBtn = document.getElementById("add-turn");
+const suggestBtn = document.getElementById("suggest");
+const suggestStatus = document.getElementById("suggest-status");
+let ctxRef = null;
+
+function roleName(role) {
+  return { user: "User", assistant: "Assistant", system: "System" }[role] || role;
+}
+
+// turns[0] is always the assistant reply; further turns come in (user, assistant)
+// pairs so the list alternates and ends with the assistant, as the API requires.
+function turnEditor(role, index, content) {
+  const id = `turn-${index}`;
+  const removable = index > 0 && role === "user";
+  const box = el("div", { class: `turn ${role}`, dataset: { role } },
+    el("div", { class: "row" },
+      el("label", { for: id }, index === 0 ? "Assistant reply" : `${roleName(role)} (turn ${index + 1})`),
+      el("span", { class: "spacer" }),
+      removable ? el("button", {
+        type: "button", class: "small danger", "aria-label": `Remove turns ${index + 1} and ${index + 2}`,
+        onclick: () => { removePair(index); },
+      }, "Remove this exchange") : null),
+    el("textarea", { id, rows: index === 0 ? 12 : 6, maxlength: 32000, "data-autofocus": index === 0 ? true : null }));
+  box.querySelector("textarea").value = content || "";
+  return box;
+}
+
+function readTurns() {
+  return [...turnsBox.querySelectorAll(".turn")].map((t) => ({
+    role: t.dataset.role, content: t.querySelector("textarea").value,
+  }));
+}
+
+function drawTurns(turns) {
+  turnsBox.replaceChildren(...turns.map((t, i) => turnEditor(t.role, i, t.content)));
+}
+
+function removePair(index) {
+  const turns = readTurns();
+  turns.splice(index, 2);
+  drawTurns(turns);
+  ctxRef.saveDraft();
+  const last = turnsBox.querySelectorAll("textarea");
+  if (last.length) last[last.length - 1].focus();
+}
+
+addBtn.addEventListener("click", () => {
+  const turns = readTurns();
+  turns.push({ role: "user", content: "" }, { role: "assistant", content: "" });
+  drawTurns(turns);
+  ctxRef.saveDraft();
+  turnsBox.querySelectorAll("textarea")[turns.length - 2].focus();
+});
+
+suggestBtn.addEventListener("click", async () => {
+  const task = ctxRef.task;
+  if (!task) return;
+  suggestBtn.disabled = true;
+  notice(suggestStatus, "info", "Asking the model for a draft…");
+  try {
+    const { data } = await api("POST", `/assignments/${encodeURIComponent(task.assignment_id)}/suggest`);
+    const areas = turnsBox.querySelectorAll(".turn[data-role='assistant'] textarea");
+    const target = areas[areas.length - 1];
+    if (target.value.trim() && !window.confirm("Replace your reply with the model's draft?")) {
+      notice(suggestStatus, "", "");
+      return;
+    }
+    target.value = data.content || "";
+    ctxRef.saveDraft();
+    notice(suggestStatus, "ok", "The model's draft is in the reply box; edit it before submitting.");
+    target.focus();
+  } catch (err) {
+    const text = err.status === 501 || err.status === 409 || err.status === 404
+      ? `No suggestion available: ${err.message}`
+      : err.message;
+    notice(suggestStatus, "warn", text);
+  } finally {
+    suggestBtn.disabled = false;
+  }
+});
+
+startWork({
+  async render(task, ctx, draft) {
+    ctxRef = ctx;
+    notice(suggestStatus, "", "");
+    const messages = (task.prompt && task.prompt.messages) || [];
+    const html = await renderMarkdown(messages.map((m) => m.content));
+    conversation.replaceChildren(...messages.map((m, i) => el("div", { class: `message ${m.role}` },
+      el("div", { class: "role" }, roleName(m.role)),
+      el("div", { class: "md", html: html[i] }))));
+    const multi = Boolean(task.project && task.project.multi_turn);
+    addBtn.hidden = !multi;
+    let turns = (draft && Array.isArray(draft.turns) && draft.turns.length) ? draft.turns : [{ role: "assistant", content: "" }];
+    if (!multi) turns = turns.slice(0, 1);
+    drawTurns(turns);
+  },
+  draftData: () => ({ turns: readTurns() }),
+  validate() {
+    const turns = readTurns();
+    const blank = turns.findIndex((t) => !t.content.trim());
+    if (blank === 0) return "Write the assistant reply before submitting.";
+    if (blank > 0) return `Turn ${blank + 1} (${roleName(turns[blank].role)}) is empty: write it or remove that exchange.`;
+    return null;
+  },
+  collect: () => ({ turns: readTurns() }),
+});

@@ -1,0 +1,116 @@
+"""The job lifecycle in the database: claim, heartbeat, reaper, cancel."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import unit_of_work
+from app.errors import Conflict
+from app.jobs import service
+from app.models import Job, JobStatus, utcnow
+
+
+def queue_jobs(db: Session, n: int, kind: str = "diagnostic") -> list[int]:
+    ids = [service.enqueue(db, kind, {"steps": 1}).id for _ in range(n)]
+    db.commit()
+    return ids
+
+
+class TestClaim:
+    def test_each_job_is_claimed_exactly_once_by_concurrent_workers(
+        self, db: Session, session_factory: sessionmaker[Session]
+    ) -> None:
+        ids = queue_jobs(db, 24)
+        claimed: list[tuple[str, int]] = []
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(8)
+
+        def worker(name: str) -> None:
+            try:
+                barrier.wait()
+                while True:
+                    with unit_of_work(session_factory) as s:
+                        job = service.claim(s, name)
+                        if job is None:
+                            return
+                        claimed.append((name, job.id))
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors
+        assert sorted(job_id for _, job_id in claimed) == sorted(ids)
+        db.expire_all()
+        rows = {j.id: j for j in db.query(Job).all()}
+        assert all(rows[i].status == JobStatus.running for i in ids)
+        assert {rows[job_id].worker for _, job_id in claimed} == {n for n, _ in claimed}
+        assert all(rows[job_id].worker == name for name, job_id in claimed)
+
+    def test_claims_the_oldest_job_of_the_kinds_asked_for(self, db: Session) -> None:
+        first = queue_jobs(db, 1, "export")[0]
+        second = queue_jobs(db, 1, "diagnostic")[0]
+        job = service.claim(db, "w", kinds=["diagnostic"])
+        assert job is not None and job.id == second
+        job = service.claim(db, "w")
+        assert job is not None and job.id == first
+        assert service.claim(db, "w") is None
+
+
+class TestReaper:
+    def test_a_job_whose_worker_stopped_heartbeating_fails_with_the_reason(
+        self, db: Session
+    ) -> None:
+        queue_jobs(db, 2)
+        stale = service.claim(db, "host-a:1")
+        fresh = service.claim(db, "host-b:2")
+        assert stale is not None and fresh is not None
+        stale.heartbeat_at = utcnow() - timedelta(minutes=5)
+        db.commit()
+        reaped = service.reap_stale(db, timedelta(seconds=60))
+        db.commit()
+        assert [j.id for j in reaped] == [stale.id]
+        assert stale.status == JobStatus.failed
+        assert "'host-a:1' stopped heartbeating" in (stale.error or "")
+        assert fresh.status == JobStatus.running
+
+    def test_a_reaped_worker_cannot_overwrite_the_verdict(self, db: Session) -> None:
+        queue_jobs(db, 1)
+        job = service.claim(db, "w")
+        assert job is not None
+        job.heartbeat_at = utcnow() - timedelta(minutes=5)
+        service.reap_stale(db, timedelta(seconds=60))
+        assert service.succeed(db, job.id, "w", {"late": True}) is False
+        assert service.heartbeat(db, job.id, "w") == (False, False)
+        assert job.status == JobStatus.failed
+
+
+class TestCancel:
+    def test_a_queued_job_is_cancelled_at_once(self, db: Session) -> None:
+        job = service.enqueue(db, "diagnostic", {})
+        service.request_cancel(db, job)
+        assert job.status == JobStatus.cancelled
+        assert service.claim(db, "w") is None
+
+    def test_a_running_job_is_flagged_for_its_worker(self, db: Session) -> None:
+        queue_jobs(db, 1)
+        job = service.claim(db, "w")
+        assert job is not None
+        service.request_cancel(db, job)
+        assert job.status == JobStatus.running
+        assert service.heartbeat(db, job.id, "w") == (True, True)
+
+    def test_a_finished_job_cannot_be_cancelled(self, db: Session) -> None:
+        queue_jobs(db, 1)
+        job = service.claim(db, "w")
+        assert job is not None
+        service.succeed(db, job.id, "w", {})
+        with pytest.raises(Conflict, match="already succeeded"):
+            service.request_cancel(db, job)

@@ -1,0 +1,623 @@
+"""RLHF with PPO: InstructGPT §3.5 (Ouyang et al. 2022, arXiv:2203.02155), after
+Ziegler et al. 2019 (arXiv:1909.08593) and Stiennon et al. 2020 (arXiv:2009.01325).
+
+Four models:
+
+    π_θ     policy, initialised from the SFT model            trainable
+    π_ref   reference, a frozen copy of the SFT model          frozen
+    r_φ     reward model (or Llama 2's helpful + safety pair)  frozen
+    V_ψ     value model, initialised from the reward model     trainable
+
+Objective maximised (training.md §3):
+
+    E_{x∼D, y∼π_θ}[ r_φ(x, y) − β·log(π_θ(y|x) / π_ref(y|x)) ]  + γ_ptx·E_{demos}[log π_θ]
+
+One iteration of the loop in :meth:`PPOTrainer.train` (the algorithm box):
+
+    1. roll out   y ∼ π_θ(·|x) for a batch of prompts (sampling, KV cache)
+    2. score      r_φ(x, y), one number per sample
+    3. evaluate   log π_θ_old(y_t), log π_ref(y_t), V_old(s_t) on every response token
+    4. reward     r_t = −β·(log π_old − log π_ref), plus r_φ at the last token
+    5. advantage  GAE(γ, λ) on V_old, whitened over the batch
+    6. learn      ppo_epochs passes of minibatch updates: clipped surrogate + clipped
+                  value loss (− entropy bonus) (+ γ_ptx · SFT loss on demonstrations)
+    7. adapt β    toward the target KL (Ziegler et al. 2019), if asked
+
+Layout of a rollout: generation left-pads prompts (generation.py); for every
+forward pass after that the batch is re-packed *right*-padded — prompt tokens,
+then response tokens, then padding — so positions are plain 0..L−1 and every
+model (policy, reference, value, reward) reads it as it would one unpadded
+sequence. ``positions[b, t]`` is where response token t of row b sits; its
+log-probability and value are read from the logits/hidden state at
+``positions − 1``, the state *before* the token was chosen.
+
+A "step" of the run (``Run.step``, progress, checkpoints) is one PPO iteration:
+a rollout and all the updates made on it; checkpoints fall between iterations
+so a resumed run continues with the next prompt batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, cast
+
+import torch
+from torch import Tensor, nn
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+)
+
+from trainer.chat import IGNORE_INDEX, encode_prompt
+from trainer.config import CommonConfig
+from trainer.data import PromptRecord, build_prompts, build_sft_examples, load_export
+from trainer.generation import Generation, decode_responses, generate
+from trainer.losses import sft_loss
+from trainer.reward_model import load_reward_model, per_token_values
+from trainer.rl_math import (
+    AdaptiveKLController,
+    FixedKLController,
+    KLController,
+    entropy_from_logits,
+    gae,
+    kl_penalized_rewards,
+    logprobs_from_logits,
+    masked_mean,
+    masked_whiten,
+    policy_loss,
+    value_loss,
+)
+from trainer.runtime import (
+    ProgressCallback,
+    Run,
+    lineage,
+    make_accelerator,
+    make_scheduler,
+    prepare_model,
+)
+from trainer.scoring import (
+    RewardFunction,
+    RewardModelOptions,
+    Samples,
+    freeze,
+    scorer_from_options,
+)
+
+__all__ = [
+    "Experience",
+    "PPOConfig",
+    "PPOTrainer",
+    "pack_right",
+    "train",
+]
+
+
+# ---------------------------------------------------------------- configuration
+
+
+@dataclass
+class PPOConfig(RewardModelOptions, CommonConfig):
+    """PPO on the export's prompts (``prompts.jsonl``, else the prompts of its training
+    records). ``model`` is the SFT policy; ``batch_size`` is the PPO minibatch."""
+
+    value_model: str | None = field(
+        default=None,
+        metadata={"help": "Initial value model (default: the reward model, as OpenRLHF and "
+                          "InstructGPT do). Any causal-LM folder works: a fresh scalar head is "
+                          "added. Must share the policy's tokenizer."},
+    )
+    steps: int = field(
+        default=0,
+        metadata={"help": "PPO iterations (rollout + updates); 0 = epochs × ⌈prompts / "
+                          "(rollout_batch_size × processes)⌉."},
+    )
+    rollout_batch_size: int = field(
+        default=16,
+        metadata={"help": "Prompts sampled per iteration per process (one response each)."},
+    )
+    batch_size: int = field(
+        default=4,
+        metadata={"help": "PPO minibatch: rollout rows per device per micro-batch."},
+    )
+    ppo_epochs: int = field(
+        default=4,
+        metadata={"help": "Passes of minibatch updates over each rollout batch (TRL: 4)."},
+    )
+    learning_rate: float = field(
+        default=3e-6,
+        metadata={"help": "Policy learning rate (InstructGPT: 9.65e-6 at 1.3B; TRL 3e-6)."},
+    )
+    value_learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "Value-model learning rate (default: learning_rate)."},
+    )
+    lr_scheduler: str = field(
+        default="constant",
+        metadata={"help": "transformers schedule over all PPO updates."},
+    )
+    max_length: int = field(
+        default=256,
+        metadata={"help": "Longest prompt in tokens (left-truncated); also caps the RM input "
+                          "at max_length + max_new_tokens."},
+    )
+    max_new_tokens: int = field(
+        default=64,
+        metadata={"help": "Longest sampled response."},
+    )
+    temperature: float = field(
+        default=1.0,
+        metadata={"help": "Sampling temperature; log-probs are computed at the same "
+                          "temperature so the importance ratio is exact."},
+    )
+    kl_coef: float = field(
+        default=0.02,
+        metadata={"help": "β, weight of the per-token KL penalty (InstructGPT 0.02, Llama 2 "
+                          "0.01, DeepSpeed-Chat 0.1); the start value when adaptive_kl."},
+    )
+    adaptive_kl: bool = field(
+        default=False,
+        metadata={"help": "Adapt β toward target_kl (Ziegler et al. 2019 §2.2)."},
+    )
+    target_kl: float = field(
+        default=6.0,
+        metadata={"help": "Target KL(π‖π_ref) per response, in nats (Ziegler et al.: 6–10)."},
+    )
+    kl_horizon: float = field(
+        default=10_000,
+        metadata={"help": "Adaptive controller horizon in episodes: K_β = rollout size / "
+                          "horizon."},
+    )
+    gamma: float = field(
+        default=1.0,
+        metadata={"help": "Discount γ of GAE (InstructGPT: 1, no discount)."},
+    )
+    lam: float = field(
+        default=0.95,
+        metadata={"help": "GAE λ (TRL, OpenRLHF: 0.95)."},
+    )
+    clip_range: float = field(
+        default=0.2,
+        metadata={"help": "PPO ε: the ratio π_θ/π_old is clipped to [1−ε, 1+ε]."},
+    )
+    clip_range_value: float = field(
+        default=0.2,
+        metadata={"help": "Value clip: V may move ±this from V_old per rollout."},
+    )
+    vf_coef: float = field(
+        default=0.1,
+        metadata={"help": "Weight of the value loss in the joint loss (TRL: 0.1)."},
+    )
+    entropy_coef: float = field(
+        default=0.0,
+        metadata={"help": "Weight of the entropy bonus (0 = off, as in InstructGPT)."},
+    )
+    score_clip: float | None = field(
+        default=None,
+        metadata={"help": "Clip r_φ to ±this before adding it (DeepSpeed-Chat: 5)."},
+    )
+    whiten_scores: bool = field(
+        default=False,
+        metadata={"help": "Whiten r_φ over each rollout batch (Llama 2's WHITEN; the paper "
+                          "does not say which statistics, we use the batch's)."},
+    )
+    missing_eos_penalty: float | None = field(
+        default=None,
+        metadata={"help": "Subtract this from the score of responses cut at max_new_tokens "
+                          "(no EOS), so the policy learns to finish (TRL)."},
+    )
+    ptx_coef: float = field(
+        default=0.0,
+        metadata={"help": "γ of PPO-ptx: weight of the SFT loss on the export's "
+                          "demonstrations mixed into each update (InstructGPT: 27.8; 0 = off)."},
+    )
+    ptx_batch_size: int = field(
+        default=4,
+        metadata={"help": "Demonstrations per PPO-ptx micro-batch."},
+    )
+    save_value_model: bool = field(
+        default=False,
+        metadata={"help": "Also save the trained value model to out/value_model."},
+    )
+    log_samples: int = field(
+        default=2,
+        metadata={"help": "Sample (prompt, response, score) triples written to "
+                          "out/samples.jsonl per iteration (0 = none)."},
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("rollout_batch_size", "ppo_epochs", "max_new_tokens", "ptx_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.temperature <= 0:
+            raise ValueError("temperature must be positive (PPO needs a sampling policy)")
+        if not 0 < self.clip_range < 1:
+            raise ValueError("clip_range must be in (0, 1)")
+
+
+# ---------------------------------------------------------------- rollouts
+
+
+@dataclass
+class Experience:
+    """A scored rollout, packed right-padded. B rows, L = P + R columns, R response slots."""
+
+    input_ids: Tensor       # [B, L] prompt ⊕ response ⊕ padding
+    attention_mask: Tensor  # [B, L]
+    positions: Tensor       # [B, R] column of response token t in input_ids
+    response_ids: Tensor    # [B, R]
+    mask: Tensor            # [B, R] 1 on real response tokens (through the first EOS)
+    old_logprobs: Tensor    # [B, R] log π_old(y_t), the sampling policy
+    ref_logprobs: Tensor    # [B, R] log π_ref(y_t)
+    old_values: Tensor      # [B, R] V_old(s_t)
+    advantages: Tensor      # [B, R] whitened GAE
+    returns: Tensor         # [B, R] value targets
+
+    def rows(self, index: Tensor) -> Experience:
+        return Experience(**{k: v[index] for k, v in self.__dict__.items()})
+
+
+def pack_right(generation: Generation, pad_id: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Left-padded (prompt, response) -> right-padded prompt ⊕ response.
+
+    Returns (input_ids [B, L], attention_mask [B, L], positions [B, R]) with
+    L = longest prompt + R; ``input_ids[b, positions[b, t]] == response_ids[b, t]``.
+    """
+    prompt_lengths = generation.prompt_mask.sum(-1)  # [B]
+    B, P = generation.prompt_ids.shape
+    R = generation.response_ids.shape[1]
+    input_ids = torch.full((B, P + R), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((B, P + R), dtype=torch.long)
+    positions = prompt_lengths[:, None] + torch.arange(R)[None, :]  # [B, R]
+    for b in range(B):
+        n = int(prompt_lengths[b])
+        input_ids[b, :n] = generation.prompt_ids[b, P - n:]
+        attention_mask[b, :n] = 1
+    input_ids.scatter_(1, positions, generation.response_ids)
+    attention_mask.scatter_(1, positions, generation.response_mask.long())
+    return input_ids, attention_mask, positions
+
+
+def _gather_steps(x: Tensor, positions: Tensor) -> Tensor:
+    """x [B, L, ...] at positions − 1 -> [B, R, ...]: the state before each response token."""
+    index = (positions - 1).clamp(min=0)
+    if x.dim() == 2:
+        return x.gather(1, index)
+    return x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))
+
+
+def _disable_dropout(model: nn.Module) -> None:
+    """Dropout would make π_θ ≠ π_old on the very first minibatch (ratio ≠ 1 for
+    no reason) and makes values noisy; RLHF implementations turn it off
+    (Huang et al. 2024, arXiv:2403.17031)."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+        for name, value in list(vars(module).items()):
+            if "dropout" in name and isinstance(value, float):
+                setattr(module, name, 0.0)
+
+
+# ---------------------------------------------------------------- the trainer
+
+
+class PPOTrainer:
+    """Holds the four models and runs the loop. ``reward_fn`` replaces the reward
+    models (``config.reward_model`` may then be empty)."""
+
+    def __init__(
+        self,
+        config: PPOConfig,
+        *,
+        reward_fn: RewardFunction | None = None,
+        callback: ProgressCallback | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        if not config.data or not config.model or not config.out:
+            raise ValueError("PPO needs data, model and out")
+        if reward_fn is None and not config.reward_model:
+            raise ValueError("PPO needs a reward_model (or a reward function)")
+        self.config = cfg = config
+        torch.manual_seed(cfg.seed)
+        self.accelerator = acc = make_accelerator(cast(Any, cfg.mixed_precision),
+                                                  cfg.gradient_accumulation_steps)
+
+        # Data: the prompt set, and the demonstrations for PPO-ptx.
+        self.export = load_export(cfg.data)
+        self.tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(cfg.model)
+        self.pad_id = int(self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
+                          else self.tokenizer.eos_token_id)
+        self.prompts = build_prompts(self.export)
+        if not self.prompts:
+            raise ValueError(f"{cfg.data}: the export has no prompts to train PPO on")
+        self.prompt_ids = [self._encode_prompt(p) for p in self.prompts]
+        self.demos = (build_sft_examples(self.export.sft.get("train", []), self.tokenizer,
+                                         cfg.max_length + cfg.max_new_tokens)
+                      if cfg.ptx_coef > 0 else [])
+        if cfg.ptx_coef > 0 and not self.demos:
+            raise ValueError("ptx_coef > 0 needs demonstrations (sft.train.jsonl) in the export")
+
+        # Models. The reference is a second, frozen load of the SFT weights.
+        policy: nn.Module = AutoModelForCausalLM.from_pretrained(cfg.model)
+        self.ref_policy: nn.Module = freeze(AutoModelForCausalLM.from_pretrained(cfg.model))
+        value_path = cfg.value_model or cfg.reward_model or cfg.model
+        # The value head starts from the RM's helpfulness head (a fresh one on a plain LM).
+        value: Any = load_reward_model(value_path)
+        if value.config.vocab_size != cast(Any, policy).config.vocab_size:
+            raise ValueError(f"value model {value_path} does not share the policy's vocabulary; "
+                             "set value_model to a folder with the policy's tokenizer")
+        for m in (policy, value, self.ref_policy):
+            _disable_dropout(m)
+        lora_kwargs: dict[str, Any] = dict(lora=cfg.lora, lora_r=cfg.lora_r,
+                                           lora_alpha=cfg.lora_alpha,
+                                           lora_dropout=cfg.lora_dropout)
+        policy = prepare_model(policy, gradient_checkpointing=cfg.gradient_checkpointing,
+                               **lora_kwargs)
+        value = prepare_model(value, gradient_checkpointing=cfg.gradient_checkpointing,
+                              lora_task_type="SEQ_CLS", lora_modules_to_save=["score"],
+                              **lora_kwargs)
+        self.reward_fn: RewardFunction = reward_fn or scorer_from_options(
+            cfg, cfg.max_length + cfg.max_new_tokens, acc.device)
+
+        # One AdamW over both trainable models (eps 1e-5: Huang et al. 2024, detail 3).
+        optimizer = torch.optim.AdamW(
+            [{"params": [p for p in policy.parameters() if p.requires_grad],
+              "lr": cfg.learning_rate},
+             {"params": [p for p in value.parameters() if p.requires_grad],
+              "lr": cfg.value_learning_rate or cfg.learning_rate}],
+            eps=1e-5, weight_decay=cfg.weight_decay,
+        )
+        world = acc.num_processes
+        self.total_steps = cfg.steps or cfg.epochs * math.ceil(
+            len(self.prompts) / (cfg.rollout_batch_size * world))
+        micro = math.ceil(cfg.rollout_batch_size / cfg.batch_size)
+        updates = self.total_steps * cfg.ppo_epochs * math.ceil(micro / cfg.gradient_accumulation_steps)
+        scheduler = make_scheduler(optimizer, acc, updates, cfg.warmup_ratio, cfg.lr_scheduler)
+        self.policy, self.value_model, self.optimizer, self.scheduler = acc.prepare(
+            policy, value, optimizer, scheduler)
+        self.ref_policy.to(acc.device)
+
+        self.kl_ctl: KLController = (
+            AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon)
+            if cfg.adaptive_kl else FixedKLController(cfg.kl_coef))
+        acc.register_for_checkpointing(self.kl_ctl)  # β is part of the resumable state
+        self.run = Run(cfg.out, "ppo", acc, self.total_steps, callback=callback,
+                       should_stop=should_stop, save_every=cfg.save_steps)
+        self._perms: dict[int, list[int]] = {}
+
+    # ------------------------------------------------------------ data
+
+    def _encode_prompt(self, record: PromptRecord) -> list[int]:
+        return encode_prompt(self.tokenizer, record.prompt, self.config.max_length)
+
+    def _prompt_batch(self, step: int) -> list[int]:
+        """This process's prompt indices for iteration ``step``: a stream of per-epoch
+        permutations (seeded, so a resumed run picks up the same order), cut into
+        global batches, each split across processes."""
+        n, world = len(self.prompts), self.accelerator.num_processes
+        size = self.config.rollout_batch_size * world
+        picked = []
+        for q in range(step * size, (step + 1) * size):
+            epoch, i = divmod(q, n)
+            if epoch not in self._perms:
+                g = torch.Generator().manual_seed(self.config.seed + epoch)
+                self._perms = {epoch: torch.randperm(n, generator=g).tolist()}
+            picked.append(self._perms[epoch][i])
+        return picked[self.accelerator.process_index::world]
+
+    def _ptx_batch(self, draw: int) -> tuple[Tensor, Tensor, Tensor]:
+        """A right-padded micro-batch of demonstrations (input_ids, attention_mask, labels)."""
+        cfg = self.config
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + draw)
+        idx = torch.randint(len(self.demos), (cfg.ptx_batch_size,), generator=g).tolist()
+        rows = [self.demos[i] for i in idx]
+        width = max(len(r.input_ids) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for b, r in enumerate(rows):
+            ids[b, :len(r.input_ids)] = torch.tensor(r.input_ids)
+            labels[b, :len(r.labels)] = torch.tensor(r.labels)
+            mask[b, :len(r.input_ids)] = 1
+        dev = self.accelerator.device
+        return ids.to(dev), mask.to(dev), labels.to(dev)
+
+    # ------------------------------------------------------------ model passes
+
+    def _response_logits(self, model: nn.Module, exp_ids: Tensor, exp_mask: Tensor,
+                         positions: Tensor) -> Tensor:
+        """Logits that chose each response token, at the sampling temperature. [B, R, V]."""
+        logits = model(input_ids=exp_ids, attention_mask=exp_mask, use_cache=False).logits
+        return _gather_steps(logits, positions).float() / self.config.temperature
+
+    def _response_values(self, exp_ids: Tensor, exp_mask: Tensor, positions: Tensor) -> Tensor:
+        """V(s_t) for each response token: the value head on the state before it. [B, R]."""
+        values = per_token_values(self.value_model, exp_ids, exp_mask)  # [B, L]
+        return _gather_steps(values.float(), positions)
+
+    # ------------------------------------------------------------ 1–5: rollout to advantages
+
+    @torch.no_grad()
+    def rollout(self, indices: list[int]) -> tuple[Samples, Tensor]:
+        """Sample one response per prompt with the current policy and score it -> (samples, r [B])."""
+        cfg = self.config
+        policy = self.accelerator.unwrap_model(self.policy)
+        generation = generate(policy, self.tokenizer, [self.prompt_ids[i] for i in indices],
+                              max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature)
+        samples = Samples([self.prompts[i] for i in indices], generation,
+                          decode_responses(self.tokenizer, generation))
+        scores = self.reward_fn(samples).float().cpu()  # [B]
+        if cfg.missing_eos_penalty is not None:
+            scores = torch.where(samples.ended, scores, scores - cfg.missing_eos_penalty)
+        return samples, scores
+
+    @torch.no_grad()
+    def make_experience(self, samples: Samples, scores: Tensor) -> tuple[Experience, dict[str, float]]:
+        """log-probs, values, KL-shaped rewards and GAE advantages for a scored rollout."""
+        cfg, dev = self.config, self.accelerator.device
+        ids, attn, positions = pack_right(samples.generation, self.pad_id)
+        ids, attn, positions = ids.to(dev), attn.to(dev), positions.to(dev)
+        response_ids = samples.generation.response_ids.to(dev)
+        mask = samples.generation.response_mask.to(dev).float()
+        self.policy.eval()
+        self.value_model.eval()
+        with self.accelerator.autocast():
+            logits = self._response_logits(self.policy, ids, attn, positions)
+            old_logprobs = logprobs_from_logits(logits, response_ids)
+            entropy = masked_mean(entropy_from_logits(logits), mask)
+            del logits
+            ref_logits = self._response_logits(self.ref_policy, ids, attn, positions)
+            ref_logprobs = logprobs_from_logits(ref_logits, response_ids)
+            del ref_logits
+            old_values = self._response_values(ids, attn, positions) * mask
+        scores = scores.to(dev)
+        if cfg.whiten_scores and scores.numel() > 1:
+            scores = (scores - scores.mean()) / (scores.std() + 1e-8)
+        # r_t = −β·(log π_old − log π_ref) per token, + r_φ at the last token.
+        rewards, kl = kl_penalized_rewards(scores, old_logprobs, ref_logprobs, mask,
+                                           self.kl_ctl.value, cfg.score_clip)
+        advantages, returns = gae(rewards, old_values, mask, cfg.gamma, cfg.lam)
+        advantages = masked_whiten(advantages, mask)
+        exp = Experience(ids, attn, positions, response_ids, mask, old_logprobs * mask,
+                         ref_logprobs * mask, old_values, advantages, returns)
+        stats = {
+            "score": scores.mean().item(),
+            "kl": kl.sum(-1).mean().item(),  # per response, nats: Σ_t log π_old/π_ref
+            "non_score_reward": (rewards.sum(-1) - scores).mean().item(),
+            "entropy": entropy.item(),
+            "response_length": mask.sum(-1).mean().item(),
+            "value_mean": masked_mean(old_values, mask).item(),
+            "return_mean": masked_mean(returns, mask).item(),
+        }
+        return exp, stats
+
+    # ------------------------------------------------------------ 6: PPO updates
+
+    def learn(self, exp: Experience, step: int) -> dict[str, float]:
+        """``ppo_epochs`` passes of shuffled minibatch updates on one experience batch."""
+        cfg, acc = self.config, self.accelerator
+        self.policy.train()
+        self.value_model.train()
+        totals: dict[str, float] = {}
+        n_minibatches = 0
+        B = exp.input_ids.shape[0]
+        g = torch.Generator().manual_seed(cfg.seed * 7919 + step)
+        for epoch in range(cfg.ppo_epochs):
+            order = torch.randperm(B, generator=g).to(exp.input_ids.device)
+            for start in range(0, B, cfg.batch_size):
+                mb = exp.rows(order[start:start + cfg.batch_size])
+                with acc.accumulate(self.policy, self.value_model):
+                    logits = self._response_logits(self.policy, mb.input_ids,
+                                                   mb.attention_mask, mb.positions)
+                    logprobs = logprobs_from_logits(logits, mb.response_ids)
+                    pg = policy_loss(logprobs, mb.old_logprobs, mb.advantages, mb.mask,
+                                     cfg.clip_range)
+                    entropy = masked_mean(entropy_from_logits(logits), mb.mask)
+                    del logits
+                    values = self._response_values(mb.input_ids, mb.attention_mask,
+                                                   mb.positions)
+                    vf = value_loss(values, mb.old_values, mb.returns, mb.mask,
+                                    cfg.clip_range_value)
+                    loss = pg.loss + cfg.vf_coef * vf.loss - cfg.entropy_coef * entropy
+                    ptx = torch.zeros((), device=loss.device)
+                    if cfg.ptx_coef > 0:
+                        # PPO-ptx (InstructGPT eq. 2): keep the likelihood of human
+                        # demonstrations up, against the "alignment tax".
+                        ids, attn, labels = self._ptx_batch(step * 10_007 + n_minibatches)
+                        ptx = sft_loss(self.policy(input_ids=ids, attention_mask=attn,
+                                                   use_cache=False).logits, labels)
+                        loss = loss + cfg.ptx_coef * ptx
+                    acc.backward(loss)
+                    if acc.sync_gradients and cfg.max_grad_norm > 0:
+                        acc.clip_grad_norm_(
+                            list(self.policy.parameters()) + list(self.value_model.parameters()),
+                            cfg.max_grad_norm)
+                    self.optimizer.step()
+                    self.scheduler.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                batch_stats = {
+                    "policy_loss": pg.loss.item(), "value_loss": vf.loss.item(),
+                    "clip_fraction": pg.clip_fraction.item(), "approx_kl": pg.approx_kl.item(),
+                    "value_clip_fraction": vf.clip_fraction.item(),
+                    "ptx_loss": ptx.item(), "entropy_train": entropy.item(),
+                }
+                for k, v in batch_stats.items():
+                    totals[k] = totals.get(k, 0.0) + v
+                n_minibatches += 1
+            del epoch
+        out = {k: v / max(1, n_minibatches) for k, v in totals.items()}
+        if cfg.ptx_coef <= 0:
+            out.pop("ptx_loss")
+        return out
+
+    # ------------------------------------------------------------ the loop
+
+    def _reduce(self, stats: dict[str, float]) -> dict[str, float]:
+        if self.accelerator.num_processes == 1:
+            return stats
+        keys = sorted(stats)
+        t = torch.tensor([stats[k] for k in keys], device=self.accelerator.device)
+        t = self.accelerator.reduce(t, reduction="mean")
+        return dict(zip(keys, t.tolist(), strict=True))
+
+    def train(self) -> dict[str, float]:
+        """Run the PPO iterations, save the policy, return the last iteration's metrics."""
+        cfg, run = self.config, self.run
+        if cfg.resume:
+            run.resume()
+        metrics: dict[str, float] = {}
+        while run.step < self.total_steps:
+            step = run.step
+            indices = self._prompt_batch(step)
+            # 1–2. Sample y ∼ π_θ(·|x) and score it with the reward model.
+            samples, scores = self.rollout(indices)
+            # 3–5. Log-probs of π_old and π_ref, values, KL-shaped rewards, GAE.
+            exp, rollout_stats = self.make_experience(samples, scores)
+            # 6. Several epochs of clipped-surrogate minibatch updates on this batch.
+            learn_stats = self.learn(exp, step)
+            metrics = self._reduce({**rollout_stats, **learn_stats,
+                                    "beta": self.kl_ctl.value,
+                                    "lr": self.scheduler.get_last_lr()[0]})
+            # 7. Move β toward the target KL with this batch's measured KL.
+            self.kl_ctl.update(metrics["kl"], cfg.rollout_batch_size * self.accelerator.num_processes)
+            if cfg.log_samples and self.accelerator.is_main_process:
+                self._log_samples(step, samples, scores)
+            run.finish_step(metrics)
+        base, parent = lineage(cfg.model)
+        run.save_final(self.policy, self.tokenizer, kind="ppo", base_model=base,
+                       manifest_sha256=self.export.manifest_sha256, config=asdict(cfg),
+                       metrics=metrics, parent=parent,
+                       extra={"reward_model": cfg.reward_model or None,
+                              "safety_reward_model": cfg.safety_reward_model})
+        if cfg.save_value_model and self.accelerator.is_main_process:
+            value = self.accelerator.unwrap_model(self.value_model)
+            if hasattr(value, "merge_and_unload"):
+                value = value.merge_and_unload()
+            value.save_pretrained(run.out_dir / "value_model")
+            self.tokenizer.save_pretrained(run.out_dir / "value_model")
+        return metrics
+
+    def _log_samples(self, step: int, samples: Samples, scores: Tensor) -> None:
+        import json
+
+        with (self.run.out_dir / "samples.jsonl").open("a", encoding="utf-8") as fh:
+            for i in range(min(self.config.log_samples, len(samples.texts))):
+                fh.write(json.dumps({"step": step, "prompt_id": samples.prompts[i].id,
+                                     "prompt": samples.prompts[i].prompt,
+                                     "response": samples.texts[i],
+                                     "score": float(scores[i])}) + "\n")
+
+
+def train(
+    config: PPOConfig,
+    *,
+    callback: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    reward_fn: RewardFunction | None = None,
+) -> dict[str, float]:
+    """Train a policy with PPO against the reward model(s); see :class:`PPOConfig`."""
+    return PPOTrainer(config, reward_fn=reward_fn, callback=callback,
+                      should_stop=should_stop).train()

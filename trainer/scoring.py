@@ -1,0 +1,176 @@
+"""Scoring samples with reward models — shared by PPO and best-of-K.
+
+:class:`Samples` is what a reward function sees (prompt records, sampled token
+ids, decoded texts); :class:`RewardFunction` is the interface (one scalar per
+sample); :class:`RewardModelScorer` implements it with the frozen reward
+model(s) of trainer/reward_model.py, including Llama 2's helpful/safety
+combination (arXiv:2307.09288 §3.2.3). :class:`RewardModelOptions` holds the
+config fields both stages share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+from torch import Tensor, nn
+from transformers import AutoTokenizer, PreTrainedTokenizerBase
+
+from trainer.chat import encode_prompt_completion
+from trainer.data import PromptRecord
+from trainer.generation import Generation
+from trainer.reward_model import (
+    RunningMoments,
+    combine_rewards,
+    load_reward_model,
+    reward_heads,
+    score,
+)
+
+__all__ = [
+    "RewardFunction",
+    "RewardModelOptions",
+    "RewardModelScorer",
+    "Samples",
+    "freeze",
+    "scorer_from_options",
+]
+
+
+@dataclass
+class RewardModelOptions:
+    reward_model: str = field(
+        default="",
+        metadata={"help": "Reward model folder (Rankwise reward-model output). With two heads "
+                          "(objective 'both') head 0 is helpfulness, head 1 safety."},
+    )
+    safety_reward_model: str | None = field(
+        default=None,
+        metadata={"help": "Separate safety reward model; enables Llama 2's combination rule "
+                          "R = R_safety if the prompt is a safety prompt or "
+                          "σ(R_safety) < safety_threshold, else R_helpful."},
+    )
+    safety_threshold: float = field(
+        default=0.15,
+        metadata={"help": "Llama 2's threshold on the safety score, in probability (sigmoid) "
+                          "space."},
+    )
+    safety_categories: list[str] = field(
+        default_factory=lambda: ["safety"],
+        metadata={"help": "Prompt categories that count as safety prompts (IS_SAFETY(p))."},
+    )
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """eval mode (no dropout) and no gradients: the reference and reward models."""
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+@dataclass(frozen=True)
+class Samples:
+    """What a reward function sees: the prompts, the sampled tokens and their texts."""
+
+    prompts: list[PromptRecord]
+    generation: Generation
+    texts: list[str]
+
+    @property
+    def ended(self) -> Tensor:
+        """[B] bool: the response stopped on EOS rather than at max_new_tokens."""
+        lengths = self.generation.response_mask.sum(-1)
+        width = self.generation.response_mask.shape[1]
+        return lengths < width if width else torch.zeros(len(self.texts), dtype=torch.bool)
+
+
+class RewardFunction(Protocol):
+    """r(x, y): one scalar per sample, [B]. :class:`RewardModelScorer` implements it
+    with reward models; tests pass rule-based ones."""
+
+    def __call__(self, samples: Samples) -> Tensor: ...
+
+
+class RewardModelScorer:
+    """r_φ(x, y) from frozen reward model(s) (trainer/reward_model.py).
+
+    Each response is decoded and re-encoded with the reward model's own tokenizer
+    and chat template — exactly the prompt ⊕ completion layout the RM was trained
+    on (trainer/chat.py), whatever tokenizer the policy has.
+
+    With a safety model (``safety_path``, or a second "safety" head on the same
+    trunk) the two scores are combined by Llama 2's rule (§3.2.3): the safety
+    score on safety prompts or where σ(R_s) < ``safety_threshold``, else the
+    helpfulness score, then whitened with running statistics.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        safety_path: str | None = None,
+        safety_threshold: float = 0.15,
+        safety_categories: set[str] | None = None,
+        max_length: int = 512,
+        device: torch.device | str = "cpu",
+        batch_size: int = 16,
+    ) -> None:
+        self.device, self.max_length, self.batch_size = torch.device(device), max_length, batch_size
+        self.threshold = safety_threshold
+        self.safety_categories = safety_categories or {"safety"}
+        self.model = freeze(load_reward_model(path)).to(self.device)
+        self.tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(path)
+        heads = reward_heads(self.model)
+        self.helpful_head = heads.index("helpful") if "helpful" in heads else 0
+        self.safety: tuple[nn.Module, PreTrainedTokenizerBase, int] | None = None
+        if safety_path:
+            safety_model = freeze(load_reward_model(safety_path)).to(self.device)
+            s_heads = reward_heads(safety_model)
+            self.safety = (safety_model, AutoTokenizer.from_pretrained(safety_path),
+                           s_heads.index("safety") if "safety" in s_heads else 0)
+        elif "safety" in heads and len(heads) > 1:
+            self.safety = (self.model, self.tokenizer, heads.index("safety"))
+        self.moments = RunningMoments()
+
+    @torch.no_grad()
+    def _scores(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, head: int,
+                samples: Samples) -> Tensor:
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        rows = [
+            encode_prompt_completion(tokenizer, rec.prompt,
+                                     [{"role": "assistant", "content": text}],
+                                     self.max_length).input_ids
+            for rec, text in zip(samples.prompts, samples.texts, strict=True)
+        ]
+        out = []
+        for start in range(0, len(rows), self.batch_size):
+            chunk = rows[start:start + self.batch_size]
+            width = max(len(r) for r in chunk)
+            ids = torch.full((len(chunk), width), int(pad), dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for b, r in enumerate(chunk):
+                ids[b, :len(r)] = torch.tensor(r, dtype=torch.long)
+                mask[b, :len(r)] = 1
+            out.append(score(model, ids.to(self.device), mask.to(self.device))[:, head])
+        return torch.cat(out).float().cpu()
+
+    def __call__(self, samples: Samples) -> Tensor:
+        helpful = self._scores(self.model, self.tokenizer, self.helpful_head, samples)
+        if self.safety is None:
+            return helpful
+        safety = self._scores(*self.safety, samples)
+        is_safety = torch.tensor([rec.category in self.safety_categories
+                                  for rec in samples.prompts])
+        return combine_rewards(helpful, safety, is_safety, self.threshold, self.moments)
+
+
+def scorer_from_options(
+    options: RewardModelOptions, max_length: int, device: torch.device | str
+) -> RewardModelScorer:
+    return RewardModelScorer(
+        options.reward_model, safety_path=options.safety_reward_model,
+        safety_threshold=options.safety_threshold,
+        safety_categories=set(options.safety_categories),
+        max_length=max_length, device=device,
+    )
