@@ -292,6 +292,28 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(handler=cmd_worker)
 
 
+# --- export ----------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from app.exports import command
+
+    settings = _settings()
+    engine, factory = _migrated_session_factory(settings)
+    try:
+        return command.run(args, settings, factory)
+    finally:
+        engine.dispose()
+
+
+def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from app.exports import command
+
+    p = sub.add_parser("export", help="write a dataset export (data-contract files) to a folder")
+    command.add_arguments(p)
+    p.set_defaults(handler=cmd_export)
+
+
 SUBCOMMANDS: list[Registrar] = [
     _add_serve,
     _add_migrate,
@@ -301,6 +323,7 @@ SUBCOMMANDS: list[Registrar] = [
     _add_demo,
     _add_train,
     _add_worker,
+    _add_export,
 ]
 
 

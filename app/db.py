@@ -74,3 +74,35 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class ConcurrencyGate:
+    """Pure-ASGI middleware: at most ``limit`` requests run at once; the rest wait on the
+    event loop, not in a worker thread.
+
+    FastAPI runs a request's sync dependencies and its route in separate thread-pool
+    hops, and the unit of work's transaction spans them. Without a gate, a burst larger
+    than the thread pool can fill every thread with requests blocked in ``BEGIN
+    IMMEDIATE`` while the request holding SQLite's write lock waits for a free thread to
+    finish — stalling until the busy timeout. Keeping in-flight requests below the
+    thread pool (and the connection pool) makes that impossible.
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._semaphore: Any = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._semaphore is None:
+            import anyio
+            import anyio.to_thread
+
+            limiter = anyio.to_thread.current_default_thread_limiter()
+            limiter.total_tokens = max(limiter.total_tokens, self.limit + 8)
+            self._semaphore = anyio.Semaphore(self.limit)
+        async with self._semaphore:
+            await self.app(scope, receive, send)

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
 from app.config import Settings, get_settings
-from app.db import make_engine, make_session_factory
+from app.db import ConcurrencyGate, make_engine, make_session_factory
 from app.errors import DomainError, NotAuthenticated, RateLimited
 from app.migrate import upgrade
 from app.security.middleware import BodySizeLimit, CrossSiteGuard, SecurityHeaders
@@ -119,5 +119,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(CrossSiteGuard)
+    app.add_middleware(ConcurrencyGate, limit=settings.pool_size)
     app.add_middleware(SecurityHeaders)
     return app

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -27,6 +28,10 @@ from app.db import make_engine
 from app.main import create_app
 from app.migrate import upgrade
 from app.models import Base
+from app.security import passwords
+
+# Argon2id at production cost takes ~0.1 s a hash; the tests create hundreds of users.
+passwords.configure(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 PG_ADMIN_URL = os.environ.get("RANKWISE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"

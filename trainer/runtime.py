@@ -201,9 +201,12 @@ def prepare_model(
     imported only when asked for). ``lora_modules_to_save`` keeps new heads (the reward
     model's ``score``) fully trainable."""
     if gradient_checkpointing:
-        model.gradient_checkpointing_enable(  # type: ignore[operator]
-            gradient_checkpointing_kwargs={"use_reentrant": False}
-        )
+        # transformers 5 renamed it (the old name warns); keep both for older versions.
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)  # type: ignore[operator]
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)  # type: ignore[operator]
         config: Any = getattr(model, "config", None)
         if config is not None:
             config.use_cache = False

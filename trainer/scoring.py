@@ -40,6 +40,8 @@ __all__ = [
 
 @dataclass
 class RewardModelOptions:
+    """Which reward model(s) score samples; a base of PPOConfig and BestOfKConfig."""
+
     reward_model: str = field(
         default="",
         metadata={"help": "Reward model folder (Rankwise reward-model output). With two heads "

@@ -21,14 +21,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.db import unit_of_work
-from app.errors import InvalidInput, NotFound
+from app.errors import Conflict, InvalidInput, NotFound
 from app.exports import repository as repo
 from app.exports.aggregate import AGGREGATORS, preference_pairs
 from app.exports.agreement import labeler_agreement
 from app.exports.schemas import ALL_KINDS, ExportCreate
 from app.exports.snapshot import snapshot_session
 from app.exports.split import SplitName, split_of
-from app.exports.writer import FileInfo, JsonlWriter, jsonl_to_parquet, parquet_available
+from app.exports.writer import (
+    FileInfo,
+    JsonlWriter,
+    dumps_str,
+    jsonl_to_parquet,
+    parquet_available,
+    sha256_file,
+)
 from app.models import Export, Project, TaskKind, User, utcnow
 from app.security.tokens import pseudonym
 
@@ -248,15 +255,18 @@ class _Run:
         else:
             # The contract's rankings hold 4 to 9 completions; smaller ones still give pairs.
             self.skip("ranking_outside_4_to_9_completions")
-        content = {c["id"]: c["content"] for c in completions}
+        # A ranking of K gives up to C(K,2) pairs sharing one prompt and K contents:
+        # encode those once and join the pieces (the pairs are most of an export's bytes).
+        turn = {c["id"]: '[{"role":"assistant","content":' + dumps_str(c["content"]) + "}]"
+                for c in completions}
+        head = '{"id":'
+        middle = ',"prompt":' + dumps_str(row.prompt_messages) + ',"chosen":'
+        tail = (',"margin_label":null,"margin":0,"source":"ranking","group":' + dumps_str(rid)
+                + "," + dumps_str(common)[1:])
         pairs = self.files.split("pairs", split)
         for w, lo in preference_pairs(tiers):
-            pairs.write({
-                "id": f"{rid}:{w}>{lo}", "prompt": row.prompt_messages,
-                "chosen": _assistant(content[w]), "rejected": _assistant(content[lo]),
-                "margin_label": None, "margin": 0, "source": "ranking", "group": rid,
-                **common,
-            })
+            line = head + dumps_str(f"{rid}:{w}>{lo}") + middle + turn[w] + ',"rejected":' + turn[lo] + tail
+            pairs.write_json(line.encode("utf-8"))
 
     def _aggregate(self, ranked: list[tuple[repo.RankingRow, list[list[str]]]], method: str) -> None:
         first = ranked[0][0]
@@ -460,8 +470,6 @@ def write_export(
     manifest_path = out_dir / "manifest.json"
     body = json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n"
     manifest_path.write_bytes(body)
-    from app.exports.writer import sha256_file
-
     return ExportResult(manifest, sha256_file(manifest_path), {**infos, **parquet}, counts_out)
 
 
@@ -519,6 +527,8 @@ def run_export(
                 raise NotFound("The export's project no longer exists.")
             result = write_export(snap, settings, project, request, partial, progress)
         if final.exists():
+            if out_dir is not None:  # never delete a folder someone else chose
+                raise Conflict(f"{final} already exists; choose a new folder.")
             shutil.rmtree(final)
         partial.rename(final)
     except BaseException as exc:
@@ -558,8 +568,6 @@ def files_of(export: Export) -> dict[str, dict[str, Any]]:
 def ready_folder(export: Export) -> Path:
     """The folder of a finished export, or a 409/404 that says why there is none."""
     if export.status != "succeeded" or not export.path:
-        from app.errors import Conflict
-
         raise Conflict(f"Export {export.public_id} is {export.status}; only a finished export can be downloaded.")
     folder = Path(export.path)
     if not (folder / "manifest.json").exists():

@@ -26,8 +26,12 @@ class FileInfo:
         return {"records": self.records, "sha256": self.sha256}
 
 
+def dumps_str(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return dumps_str(record).encode("utf-8")
 
 
 class JsonlWriter:
@@ -40,7 +44,11 @@ class JsonlWriter:
         self._fh = path.open("wb", buffering=1 << 20)
 
     def write(self, record: dict[str, Any]) -> None:
-        line = dumps(record) + b"\n"
+        self.write_json(dumps(record))
+
+    def write_json(self, encoded: bytes) -> None:
+        """One record already encoded as a JSON object (no newline)."""
+        line = encoded + b"\n"
         self._hash.update(line)
         self._fh.write(line)
         self.records += 1

@@ -13,8 +13,8 @@ from app.labeling.schemas import DayCount, ItemCounts, LabelerProgress, LabelerS
 from app.models import Project, User
 
 # Counting every open item of a million-item project on each `next` would cost more than
-# the lease itself; beyond this the UI shows "10000+".
-REMAINING_CAP = 10_000
+# the lease itself; beyond this the UI shows "1000+".
+REMAINING_CAP = 1_000
 
 
 def start_of_day(now: datetime) -> datetime:
@@ -23,10 +23,9 @@ def start_of_day(now: datetime) -> datetime:
 
 def labeler_progress(db: Session, project: Project, user: User, now: datetime) -> LabelerProgress:
     model = repo.JUDGEMENT_MODELS[project.task_kind]
+    total, today = repo.count_user_judgements(db, model, project.id, user.id, since=start_of_day(now))
     return LabelerProgress(
-        done_today=repo.count_user_judgements(db, model, project.id, user.id, since=start_of_day(now)),
-        done_total=repo.count_user_judgements(db, model, project.id, user.id),
-        remaining=repo.count_open_items(db, project.id, REMAINING_CAP),
+        done_today=today, done_total=total, remaining=repo.count_open_items(db, project.id, REMAINING_CAP)
     )
 
 

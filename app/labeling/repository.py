@@ -82,7 +82,10 @@ def member_projects(db: Session, user_id: int) -> list[Project]:
 
 
 def lock_user(db: Session, user_id: int) -> None:
-    """Serialise one labeler's `next` calls (PostgreSQL; SQLite transactions are serial)."""
+    """Serialise one labeler's `next` calls (PostgreSQL; SQLite write transactions are
+    serial already, so it skips the round trip)."""
+    if db.get_bind().dialect.name == "sqlite":
+        return
     # NO KEY UPDATE: inserts that reference the user (FOR KEY SHARE) are not blocked.
     db.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
 
@@ -277,10 +280,6 @@ def judgement_by_key(db: Session, model: JudgementModel, user_id: int, key: str)
     return db.scalar(select(model).where(model.user_id == user_id, model.idempotency_key == key))  # type: ignore[return-value]
 
 
-def judgement_for_item(db: Session, model: JudgementModel, item_id: int, user_id: int) -> Judgement | None:
-    return db.scalar(select(model).where(model.item_id == item_id, model.user_id == user_id))  # type: ignore[return-value]
-
-
 def judgement_by_public_id(db: Session, public_id: str) -> Judgement | None:
     for model in (Ranking, PairwiseJudgement, Demonstration, PromptSubmission):
         found = db.scalar(select(model).where(model.public_id == public_id))
@@ -339,12 +338,15 @@ def browse(
 
 
 def count_user_judgements(
-    db: Session, model: JudgementModel, project_id: int, user_id: int, since: datetime | None = None
-) -> int:
-    query = select(func.count()).select_from(model).where(model.user_id == user_id, model.project_id == project_id)
-    if since is not None:
-        query = query.where(model.created_at >= since)
-    return int(db.scalar(query) or 0)
+    db: Session, model: JudgementModel, project_id: int, user_id: int, since: datetime
+) -> tuple[int, int]:
+    """(all, since `since`) judgements of the user in the project, walking (user_id, created_at)."""
+    row = db.execute(
+        select(func.count(), func.sum(case((model.created_at >= since, 1), else_=0))).where(
+            model.user_id == user_id, model.project_id == project_id
+        )
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 def count_open_items(db: Session, project_id: int, cap: int) -> int:

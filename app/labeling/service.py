@@ -162,7 +162,8 @@ def submit(
     prior = repo.judgement_by_key(db, model, user.id, body.idempotency_key)
     if prior is not None:
         return _replay(db, project, user, lease, prior)
-    if repo.judgement_for_item(db, model, lease.item_id, user.id) is not None:
+    if lease.status == AssignmentStatus.submitted:
+        # One assignment per (item, labeler): a submitted one means the item is judged.
         raise Conflict("You already judged this item; the first judgement stands and this one was not stored.")
     if lease.status == AssignmentStatus.skipped:
         raise Conflict("You skipped this task, so it takes no answer; ask for the next task.")

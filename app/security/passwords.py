@@ -12,6 +12,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("rankwise-dummy-password-for-timing")
 
+
+def configure(hasher: PasswordHasher) -> None:
+    """Swap the hasher (tests use cheap parameters); existing hashes are rehashed at login."""
+    global _hasher, _DUMMY_HASH
+    _hasher = hasher
+    _DUMMY_HASH = hasher.hash("rankwise-dummy-password-for-timing")
+
 MIN_PASSWORD_LENGTH = 10
 
 

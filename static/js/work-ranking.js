@@ -171,7 +171,9 @@ function buildCard(c, index, flagsSet, draft) {
     const cid = e.dataTransfer.getData("text/plain");
     if (cid && cid !== c.id && ranks[c.id]) setRank(cid, ranks[c.id]);
   });
+  // Only long answers get the collapse control; short ones are read at a glance.
   if ((c.content || "").length > LONG_CHARS || (c.content || "").split("\n").length > 12) toggleCollapse(card, true);
+  else toggle.hidden = true;
   return card;
 }
 
@@ -195,7 +197,7 @@ function onCardKey(e, card, cid) {
     if (cards[i - 1]) cards[i - 1].focus();
   } else if (e.key === "e") {
     e.preventDefault();
-    toggleCollapse(card);
+    if (!card.querySelector("button.toggle").hidden) toggleCollapse(card);
   } else if (e.key === "c") {
     e.preventDefault();
     toggleMark(cid);

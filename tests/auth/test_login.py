@@ -82,3 +82,19 @@ class TestApiTokens:
         r = client.get("/api/v1/auth/me", headers={"Authorization": "Bearer rw_forged"})
         assert r.status_code == 401
         assert "invalid" in r.json()["detail"]
+
+
+class TestRehash:
+    def test_a_hash_made_with_old_parameters_is_upgraded_at_login(
+        self, client: TestClient, db: Session
+    ) -> None:
+        from argon2 import PasswordHasher
+
+        user = make_user(db)
+        old = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=1).hash(PASSWORD)
+        user.password_hash = old
+        db.commit()
+        login(client, user)
+        db.refresh(user)
+        assert user.password_hash != old
+        assert user.password_hash.startswith("$argon2id$")

@@ -46,7 +46,7 @@ def _labeler(
                     service.skip(db, user, task.assignment_id)
                 continue
             body = SubmitIn(
-                idempotency_key=f"u{user.id}-n{n}",
+                idempotency_key=f"user-{user.id}-task-{n}",
                 verdict="ranked",
                 ranking=[[c.id] for c in task.completions],
                 seconds=1.0,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -30,8 +30,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 SHOTS = Path("/tmp/rankwise-shots")
-LAPTOP = {"width": 1366, "height": 768}
-TABLET = {"width": 820, "height": 1180}
+LAPTOP: ViewportSize = {"width": 1366, "height": 768}
+TABLET: ViewportSize = {"width": 820, "height": 1180}
 SECRET = "e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 
 
@@ -78,7 +78,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             proc.kill()
             pytest.fail("the uvicorn server did not start")
         time.sleep(0.2)
-    engine = make_engine(Settings(env="test", data_dir=data, database_url=url, secret_key=SECRET))
+    engine = make_engine(
+        Settings.model_validate({"env": "test", "data_dir": data, "database_url": url, "secret_key": SECRET})
+    )
     try:
         yield Server(base, make_session_factory(engine))
     finally:

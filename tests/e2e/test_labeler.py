@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from playwright.sync_api import Page, Route, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import pytest
 from app.models import Demonstration, PairwiseJudgement, PromptSubmission, Ranking, RankingEntry
 from tests.e2e.conftest import Server, log_in, shot
 from tests.factories import (
@@ -31,7 +33,7 @@ def _start(server: Server, db: Session, page: Page, kind: str, **settings: objec
     return user, project
 
 
-def _judgements(db: Session, model: type, project_id: int) -> list:  # type: ignore[type-arg]
+def _judgements(db: Session, model: Any, project_id: int) -> list[Any]:
     db.expire_all()
     return list(db.scalars(select(model).where(model.project_id == project_id)))
 
@@ -40,7 +42,7 @@ class TestRanking:
     def test_a_six_way_ranking_with_a_tie_by_keyboard_alone(
         self, server: Server, db: Session, page: Page
     ) -> None:
-        user, project = _start(server, db, page, "ranking")
+        _, project = _start(server, db, page, "ranking")
         make_ranking_item(db, project, k=6)
         page.goto(f"{server.url}/projects/{project.public_id}/work")
         cards = page.locator(".rcard")
@@ -95,7 +97,7 @@ class TestPairwise:
         page.locator("#prompt").click()
         page.keyboard.press("Enter")
         expect(page.locator("#status")).to_contain_text("safety label on both answers")
-        page.locator("#safety-a").get_by_label("Safe").check()
+        page.locator("#safety-a").get_by_label("Safe", exact=True).check()
         page.locator("#safety-b").get_by_label("Unsafe").check()
         shot(page, "pairwise")
         page.get_by_role("button", name="Submit").click()
@@ -171,14 +173,14 @@ class TestDrafts:
     def test_a_lost_answer_is_retried_with_the_same_key_and_stored_once(
         self, server: Server, db: Session, page: Page
     ) -> None:
-        user, project = _start(server, db, page, "demonstration")
+        _, project = _start(server, db, page, "demonstration")
         make_demo_item(db, project)
         page.goto(f"{server.url}/projects/{project.public_id}/work")
         page.get_by_label("Assistant reply").fill("Stored exactly once.")
         keys: list[str] = []
 
         def lose_first_answer(route: Route) -> None:
-            keys.append(route.request.post_data_json["idempotency_key"])
+            keys.append((route.request.post_data_json or {})["idempotency_key"])
             if len(keys) == 1:
                 route.fetch()  # the server stores it, but the answer never arrives
                 route.abort("connectionreset")

@@ -87,7 +87,7 @@ class TestSplit:
     def test_no_prompt_on_both_sides_and_the_seed_reproduces_it(self, world: World, export: Exporter) -> None:
         request = {"split": {"validation_fraction": 0.5, "seed": 42}}
         first, r1 = export(world.project, **request)
-        second, r2 = export(world.project, **request)
+        _, r2 = export(world.project, **request)
         sides: dict[str, set[str]] = {"train": set(), "validation": set()}
         for kind in ("sft", "rankings", "pairs", "ratings"):
             for side in sides:

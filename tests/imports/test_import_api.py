@@ -141,12 +141,13 @@ class TestCompletionImport:
 
     def test_completions_make_ranking_items_with_k_completions(self, client: TestClient, db: Session) -> None:
         admin = bearer(db, make_user(db, Role.admin))
-        proj = project(db, TaskKind.ranking, k_min=4, k_max=5)
-        self._prompts(client, admin, proj.public_id)
+        pid = project(db, TaskKind.ranking, k_min=4, k_max=5).public_id
+        self._prompts(client, admin, pid)
         q2 = db.scalar(select(Prompt.public_id).where(Prompt.external_id == "q2"))
+        db.rollback()  # end the read: SQLite lets one writer at a time
         lines = [{"prompt_id": "q1", "content": f"answer {i}", "model": "sft-v1"} for i in range(6)]
         lines += [{"prompt_id": q2, "content": f"other {i}", "model": "sft-v1", "id": f"o{i}"} for i in range(3)]
-        r = _upload(client, admin, proj.public_id, "completions", _jsonl(*lines))
+        r = _upload(client, admin, pid, "completions", _jsonl(*lines))
         assert r.status_code == 200, r.text
         assert (r.json()["stored"], r.json()["items"]) == (9, 1)
         assert _count(db, ItemCompletion) == 5

@@ -86,6 +86,7 @@ class TestReaper:
         job = service.claim(db, "w")
         assert job is not None
         job.heartbeat_at = utcnow() - timedelta(minutes=5)
+        db.flush()
         service.reap_stale(db, timedelta(seconds=60))
         assert service.succeed(db, job.id, "w", {"late": True}) is False
         assert service.heartbeat(db, job.id, "w") == (False, False)

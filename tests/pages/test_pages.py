@@ -171,10 +171,8 @@ class TestLabelerPages:
             "prompt_writing": "work-prompt.js",
         }
         projects = {kind: make_project(db, kind) for kind in pages}
-        add_member(db, projects["ranking"], user)
-        for kind in pages:
-            if kind != "ranking":
-                add_member(db, projects[kind], user)
+        for p in projects.values():
+            add_member(db, p, user)
         login(client, user)
         for kind, script in pages.items():
             r = client.get(f"/projects/{projects[kind].public_id}/work")

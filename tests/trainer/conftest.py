@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from trainer.tiny import build_tiny_model
+
+# The tiny models are too small to gain from intra-op threads, and on a shared
+# machine two threads per process fight over the cores: 1 thread is ~4x faster here.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.trainer.export_factory import synthetic_export
 from trainer.generation import Generation, generate
-from trainer.ppo import PPOConfig, PPOTrainer, Samples, pack_right, train
+from trainer.ppo import PPOConfig, PPOTrainer, pack_right, train
 from trainer.reward_model import load_reward_model
 from trainer.runtime import TrainingCancelled, read_manifest
+from trainer.scoring import Samples
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -202,8 +203,9 @@ class TestPPOResume:
 
 
 def test_config_from_flat_dict_and_validation() -> None:
-    cfg = PPOConfig(**{"data": "d", "model": "m", "out": "o", "reward_model": "rm",
-                       "kl_coef": 0.01, "adaptive_kl": True, "ppo_epochs": 2})
+    flat: dict[str, Any] = {"data": "d", "model": "m", "out": "o", "reward_model": "rm",
+                            "kl_coef": 0.01, "adaptive_kl": True, "ppo_epochs": 2}
+    cfg = PPOConfig(**flat)
     assert cfg.kl_coef == 0.01 and cfg.gamma == 1.0 and cfg.lam == 0.95
     with pytest.raises(ValueError):
         PPOConfig(temperature=0.0)

@@ -1,0 +1,132 @@
+"""``rankwise demo``: demo accounts and one project of each task kind.
+
+There is no default admin account: each run generates fresh passwords for the
+three demo accounts and prints them (a second run resets them, so the printed
+ones always work). Everything else is created once; running the demo again
+adds nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import unit_of_work
+from app.demo_data import EVALUATION, PAIRWISE, PROMPTS, RANKING
+from app.models import Completion, Project, Prompt, Role, TaskKind, User, WorkItem
+from app.projects import items
+from app.projects import repository as projects_repo
+from app.projects import service as projects
+from app.projects.schemas import ProjectCreate
+from app.security.passwords import hash_password
+from app.users import repository as users_repo
+from app.users import service as users
+
+ACCOUNTS = [
+    ("admin@example.com", "Demo Admin", Role.admin),
+    ("alice@example.com", "Alice (labeler)", Role.labeler),
+    ("bob@example.com", "Bob (labeler)", Role.labeler),
+]
+
+GUIDELINES = """\
+**Be helpful, honest and harmless** (InstructGPT's labeling criteria).
+
+- Prefer answers that do what the user asked, in the form they asked for.
+- An answer that states something false is worse than one that is vague.
+- Flag content that would be inappropriate for a customer-facing assistant.
+- When answers are equally good, say so: ties are allowed.
+"""
+
+PROJECTS: list[tuple[str, str, TaskKind, dict[str, object]]] = [
+    ("demo-prompts", "Write prompts", TaskKind.prompt_writing, {"prompts_per_category": 2}),
+    ("demo-demonstrations", "Write ideal answers", TaskKind.demonstration, {"multi_turn": True}),
+    ("demo-ranking", "Rank answers", TaskKind.ranking, {"k_min": 4, "k_max": 9, "overlap": 2}),
+    ("demo-pairwise", "Compare answers", TaskKind.pairwise, {"safety_labels": True, "overlap": 2}),
+    ("demo-evaluation", "Model vs model", TaskKind.evaluation, {}),
+]
+
+
+@dataclass
+class DemoResult:
+    accounts: list[tuple[Role, str, str]] = field(default_factory=list)
+    projects: list[tuple[str, TaskKind, int]] = field(default_factory=list)
+
+
+def _account(db: Session, email: str, name: str, role: Role) -> tuple[User, str]:
+    password = users.generate_password()
+    user = users_repo.by_email(db, email)
+    if user is None:
+        user = users.create(db, None, email, name, role, password).user
+    else:
+        user.password_hash = hash_password(password)
+        db.flush()
+    return user, password
+
+
+def _completions_for(kind: TaskKind) -> dict[str, list[tuple[str, str]]]:
+    return {TaskKind.ranking: RANKING, TaskKind.pairwise: PAIRWISE, TaskKind.evaluation: EVALUATION}.get(kind, {})
+
+
+def _seed_prompts(db: Session, project: Project) -> None:
+    texts = _completions_for(project.task_kind)
+    wanted = [p for p in PROMPTS if project.task_kind == TaskKind.demonstration or p[0] in texts]
+    have = {
+        p.external_id: p for p in db.scalars(select(Prompt).where(Prompt.project_id == project.id))
+    }
+    for ext, category, text in wanted:
+        prompt = have.get(ext)
+        if prompt is None:
+            prompt = Prompt(
+                project_id=project.id,
+                external_id=ext,
+                messages=[{"role": "user", "content": text}],
+                category=category,
+                source="demo",
+                held_out=project.task_kind == TaskKind.evaluation,
+            )
+            db.add(prompt)
+            db.flush()
+        stored = set(db.scalars(select(Completion.external_id).where(Completion.prompt_id == prompt.id)))
+        new = [
+            Completion(prompt_id=prompt.id, external_id=f"{ext}-{i}", content=content, model_name=model)
+            for i, (model, content) in enumerate(texts.get(ext, []))
+            if f"{ext}-{i}" not in stored
+        ]
+        db.add_all(new)
+        db.flush()
+        items.sync_prompt(db, project, prompt)
+
+
+def seed(factory: sessionmaker[Session]) -> DemoResult:
+    result = DemoResult()
+    with unit_of_work(factory) as db:
+        accounts = [(_account(db, email, name, role), role) for email, name, role in ACCOUNTS]
+        admin = accounts[0][0][0]
+        labelers = [user.public_id for (user, _), role in accounts if role == Role.labeler]
+        result.accounts = [(role, user.email, pw) for (user, pw), role in accounts]
+        for slug, name, kind, extra in PROJECTS:
+            project = projects_repo.by_slug(db, slug)
+            if project is None:
+                body = ProjectCreate.model_validate(
+                    {"name": name, "slug": slug, "task_kind": kind, "guidelines": GUIDELINES, **extra}
+                )
+                project = projects.create(db, admin, body)
+                projects.set_members(db, admin, project, labelers)
+            _seed_prompts(db, project)
+            result.projects.append((name, kind, len(items_of(db, project))))
+    return result
+
+
+def items_of(db: Session, project: Project) -> list[int]:
+    return list(db.scalars(select(WorkItem.id).where(WorkItem.project_id == project.id)))
+
+
+def describe(result: DemoResult, host: str, port: int) -> str:
+    lines = ["Rankwise demo is ready.", "", "Accounts (passwords are new on every run):"]
+    lines += [f"  {role.value:<8} {email:<22} {password}" for role, email, password in result.accounts]
+    lines += ["", "Projects:"]
+    lines += [f"  {name:<22} {kind.value:<15} {n} items" for name, kind, n in result.projects]
+    lines += ["", f"Open http://{host}:{port}/ and log in."]
+    return "\n".join(lines)

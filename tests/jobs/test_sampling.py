@@ -1,0 +1,44 @@
+"""The sample job: K completions per prompt from an endpoint into the ranking queue."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.jobs import service
+from app.jobs.worker import Worker, WorkerOptions
+from app.models import Completion, ItemCompletion, Job, JobStatus, Role, WorkItem
+from app.registry import service as registry
+from tests.factories import make_project, make_prompt, make_user
+from tests.registry.fake_openai import fake_openai_server
+
+
+class TestSampleJob:
+    def test_completions_from_an_endpoint_enter_the_ranking_queue(
+        self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
+    ) -> None:
+        admin = make_user(db, Role.admin)
+        project = make_project(db, "ranking", k_min=4, k_max=9)
+        prompts = [make_prompt(db, project, f"Question {i}?") for i in range(3)]
+        db.commit()
+        with fake_openai_server() as (url, fake):
+            model = registry.register_endpoint(db, admin, name="ep", base_url=url,
+                                               endpoint_model="fake", api_key=None)
+            job = service.submit(db, admin, "sample", {
+                "project_id": project.public_id, "model_id": model.public_id, "k": 5,
+                "temperature": 0.7, "concurrency": 2})
+            db.commit()
+            Worker(settings, WorkerOptions(name="w", poll_seconds=0.1, max_jobs=1),
+                   session_factory).run_forever()
+            assert fake.state.max_in_flight <= 2
+        db.expire_all()
+        done = db.get(Job, job.id)
+        assert done is not None and done.status == JobStatus.succeeded, done and done.error
+        assert done.result["completions"] == 15 and done.result["items"] == 3
+        completions = db.query(Completion).all()
+        assert {c.prompt_id for c in completions} == {p.id for p in prompts}
+        assert all(c.model_version_id == model.id and c.sampling["temperature"] == 0.7
+                   for c in completions)
+        items = db.query(WorkItem).filter_by(project_id=project.id).all()
+        assert len(items) == 3
+        assert db.query(ItemCompletion).count() == 15

@@ -1,0 +1,124 @@
+"""The worker: jobs run in a child process, report progress, fail, cancel, and are
+reaped when the worker dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.db import unit_of_work
+from app.jobs import service
+from app.jobs.worker import Worker, WorkerOptions
+from app.models import Job, JobMetric, JobStatus
+
+
+def options(**kw: object) -> WorkerOptions:
+    values: dict[str, object] = {"name": "test-worker", "poll_seconds": 0.1,
+                                 "heartbeat_seconds": 0.3, "cancel_grace_seconds": 5.0,
+                                 "max_jobs": 1}
+    values.update(kw)
+    return WorkerOptions(**values)  # type: ignore[arg-type]
+
+
+def queue(db: Session, **params: object) -> Job:
+    job = service.enqueue(db, "diagnostic", dict(params))
+    db.commit()
+    return job
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def fresh(factory: sessionmaker[Session], job_id: int) -> Job:
+    with unit_of_work(factory) as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        s.expunge(job)
+        return job
+
+
+class TestWorker:
+    def test_a_job_runs_to_success_with_progress_metrics_and_log(
+        self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
+    ) -> None:
+        job = queue(db, steps=3, step_seconds=0.05)
+        Worker(settings, options(), session_factory).run_forever()
+        done = fresh(session_factory, job.id)
+        assert done.status == JobStatus.succeeded, done.error
+        assert done.result == {"steps": 3}
+        assert done.progress["step"] == 3 and done.progress["total"] == 3
+        steps = [m.step for m in db.query(JobMetric).filter_by(job_id=job.id).order_by(JobMetric.step)]
+        assert steps == [1, 2, 3]
+        assert "step 3/3" in done.log_tail
+
+    def test_a_job_that_raises_is_failed_with_its_error(
+        self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
+    ) -> None:
+        job = queue(db, steps=5, step_seconds=0.0, fail_at=2)
+        Worker(settings, options(), session_factory).run_forever()
+        done = fresh(session_factory, job.id)
+        assert done.status == JobStatus.failed
+        assert done.error == "RuntimeError: diagnostic failure requested at step 2"
+        assert "Traceback" in done.log_tail
+
+    def test_cancelling_a_running_job_stops_it_within_seconds(
+        self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
+    ) -> None:
+        job = queue(db, steps=2000, step_seconds=0.05)
+        worker = Worker(settings, options(), session_factory)
+        thread = threading.Thread(target=worker.run_forever)
+        thread.start()
+        wait_for(lambda: fresh(session_factory, job.id).progress.get("step", 0) >= 2)
+        with unit_of_work(session_factory) as s:
+            service.request_cancel(s, service.get(s, job.public_id))
+        asked = time.monotonic()
+        thread.join(30)
+        assert time.monotonic() - asked < 5
+        done = fresh(session_factory, job.id)
+        assert done.status == JobStatus.cancelled
+        assert 2 <= done.result["stopped_at_step"] < 2000
+
+
+class TestDeadWorker:
+    def test_a_killed_worker_leaves_a_job_the_reaper_fails_with_a_reason(
+        self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
+    ) -> None:
+        job = queue(db, steps=2000, step_seconds=0.05)
+        env = {**os.environ, "RANKWISE_DATABASE_URL": settings.database_url,
+               "RANKWISE_DATA_DIR": str(settings.data_dir), "RANKWISE_ENV": "test",
+               "RANKWISE_SECRET_KEY": settings.secret_key}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.jobs.worker", "--poll", "0.1", "--heartbeat", "0.3"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(lambda: fresh(session_factory, job.id).progress.get("step", 0) >= 1, 60)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        time.sleep(1.5)
+        with unit_of_work(session_factory) as s:
+            reaped = service.reap_stale(s, timedelta(seconds=1))
+        assert [j.id for j in reaped] == [job.id]
+        done = fresh(session_factory, job.id)
+        assert done.status == JobStatus.failed
+        assert "stopped heartbeating" in (done.error or "")
+        # The orphaned child noticed and exited: no more progress arrives.
+        step = done.progress["step"]
+        time.sleep(1.0)
+        assert fresh(session_factory, job.id).progress["step"] == step
