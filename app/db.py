@@ -9,6 +9,8 @@ queues behind the busy timeout. Write transactions are kept short.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,11 +53,59 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.close()
 
+    writer = _WriterLock(SQLITE_BUSY_TIMEOUT_MS / 1000)
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        dbapi_conn = conn.connection.dbapi_connection
+        writer.acquire(dbapi_conn)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release(dbapi_conn)
+            raise
 
+    dialect: Any = engine.dialect
+    for name in ("do_commit", "do_rollback"):
+        original = getattr(dialect, name)
+
+        def _end(dbapi_conn: Any, _original: Any = original) -> None:
+            try:
+                _original(dbapi_conn)
+            finally:
+                writer.release(dbapi_conn)
+
+        setattr(dialect, name, _end)
     return engine
+
+
+class _WriterLock:
+    """One write transaction at a time within this process, handed over at once.
+
+    SQLite's busy handler polls with sleeps that grow to 100 ms, so under load a
+    waiting transaction oversleeps the moment the lock is free; queueing in-process
+    writers on a lock wakes the next one immediately. Other processes still
+    coordinate through the busy timeout.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._holder: Any = None
+        self._timeout = timeout
+
+    def acquire(self, dbapi_conn: Any) -> None:
+        dbapi_conn = getattr(dbapi_conn, "dbapi_connection", dbapi_conn)  # unwrap the pool proxy
+        if self._holder is dbapi_conn:
+            return
+        if not self._lock.acquire(timeout=self._timeout):
+            raise sqlite3.OperationalError("database is locked (waited for another writer)")
+        self._holder = dbapi_conn
+
+    def release(self, dbapi_conn: Any) -> None:
+        dbapi_conn = getattr(dbapi_conn, "dbapi_connection", dbapi_conn)
+        if self._holder is dbapi_conn:
+            self._holder = None
+            self._lock.release()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

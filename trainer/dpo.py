@@ -24,7 +24,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trainer.collate import collate_pairs, pad_token_id
 from trainer.config import DPOConfig
-from trainer.data import build_pairs, load_export
+from trainer.data import ContractError, build_pairs, load_export
 from trainer.losses import dpo_loss, sequence_logprobs
 from trainer.runtime import (
     ProgressCallback,
@@ -91,7 +91,8 @@ def train(
     val_set = build_pairs(export, "validation", tokenizer, config.max_length,
                           expand_rankings=config.expand_rankings)
     if not train_set:
-        raise ValueError(f"{config.data}: no preference pairs (pairs/rankings.train.jsonl)")
+        raise ContractError("pairs.train.jsonl", None,
+                            "no preference pairs (nor rankings.train.jsonl to expand)")
 
     policy: nn.Module = AutoModelForCausalLM.from_pretrained(config.model)
     # The reference is a separate frozen copy, never passed to accelerator.prepare:

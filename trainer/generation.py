@@ -53,6 +53,7 @@ class Generation:
     prompt_mask: Tensor     # [B, P] 1 on real prompt tokens
     response_ids: Tensor    # [B, R] right-padded with the pad id after the first EOS
     response_mask: Tensor   # [B, R] 1 up to and including the first EOS
+    ended: Tensor           # [B] bool: the row stopped on EOS (not cut at max_new_tokens)
 
     @property
     def input_ids(self) -> Tensor:
@@ -165,7 +166,9 @@ def generate(
     else:
         response_mask = response_mask_after_eos(response_ids, eos_ids)
         response_ids = response_ids.masked_fill(response_mask == 0, pad_id)
-    return Generation(prompt_ids, prompt_mask, response_ids, response_mask)
+    # Finished rows hold an EOS (generate pads them after it); cut rows never do.
+    ended = torch.isin(response_ids, torch.tensor(eos_ids)).any(-1)
+    return Generation(prompt_ids, prompt_mask, response_ids, response_mask, ended)
 
 
 def decode_responses(tokenizer: PreTrainedTokenizerBase, generation: Generation) -> list[str]:

@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
 import torch
+from accelerate.utils import set_seed
 from torch import Tensor, nn
 from transformers import (
     AutoModelForCausalLM,
@@ -51,7 +52,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from trainer.chat import IGNORE_INDEX, encode_prompt
+from trainer.chat import encode_prompt
+from trainer.collate import collate_sft
 from trainer.config import CommonConfig
 from trainer.data import PromptRecord, build_prompts, build_sft_examples, load_export
 from trainer.generation import Generation, decode_responses, generate
@@ -321,7 +323,7 @@ class PPOTrainer:
         if reward_fn is None and not config.reward_model:
             raise ValueError("PPO needs a reward_model (or a reward function)")
         self.config = cfg = config
-        torch.manual_seed(cfg.seed)
+        set_seed(cfg.seed)
         self.accelerator = acc = make_accelerator(cast(Any, cfg.mixed_precision),
                                                   cfg.gradient_accumulation_steps)
 
@@ -408,22 +410,14 @@ class PPOTrainer:
             picked.append(self._perms[epoch][i])
         return picked[self.accelerator.process_index::world]
 
-    def _ptx_batch(self, draw: int) -> tuple[Tensor, Tensor, Tensor]:
-        """A right-padded micro-batch of demonstrations (input_ids, attention_mask, labels)."""
+    def _ptx_batch(self, draw: int) -> dict[str, Tensor]:
+        """A micro-batch of demonstrations, drawn with replacement (a seeded draw, so a
+        resumed run sees the same ones): input_ids, attention_mask, labels [B, T]."""
         cfg = self.config
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + draw)
         idx = torch.randint(len(self.demos), (cfg.ptx_batch_size,), generator=g).tolist()
-        rows = [self.demos[i] for i in idx]
-        width = max(len(r.input_ids) for r in rows)
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for b, r in enumerate(rows):
-            ids[b, :len(r.input_ids)] = torch.tensor(r.input_ids)
-            labels[b, :len(r.labels)] = torch.tensor(r.labels)
-            mask[b, :len(r.input_ids)] = 1
-        dev = self.accelerator.device
-        return ids.to(dev), mask.to(dev), labels.to(dev)
+        batch = collate_sft([self.demos[i] for i in idx], self.pad_id)
+        return {k: v.to(self.accelerator.device) for k, v in batch.items()}
 
     # ------------------------------------------------------------ model passes
 
@@ -451,7 +445,7 @@ class PPOTrainer:
                           decode_responses(self.tokenizer, generation))
         scores = self.reward_fn(samples).float().cpu()  # [B]
         if cfg.missing_eos_penalty is not None:
-            scores = torch.where(samples.ended, scores, scores - cfg.missing_eos_penalty)
+            scores = torch.where(generation.ended, scores, scores - cfg.missing_eos_penalty)
         return samples, scores
 
     @torch.no_grad()
@@ -486,7 +480,7 @@ class PPOTrainer:
         stats = {
             "score": scores.mean().item(),
             "kl": kl.sum(-1).mean().item(),  # per response, nats: Σ_t log π_old/π_ref
-            "non_score_reward": (rewards.sum(-1) - scores).mean().item(),
+            "non_score_reward": (-self.kl_ctl.value * kl.sum(-1)).mean().item(),
             "entropy": entropy.item(),
             "response_length": mask.sum(-1).mean().item(),
             "value_mean": masked_mean(old_values, mask).item(),
@@ -505,7 +499,7 @@ class PPOTrainer:
         n_minibatches = 0
         B = exp.input_ids.shape[0]
         g = torch.Generator().manual_seed(cfg.seed * 7919 + step)
-        for epoch in range(cfg.ppo_epochs):
+        for _ in range(cfg.ppo_epochs):
             order = torch.randperm(B, generator=g).to(exp.input_ids.device)
             for start in range(0, B, cfg.batch_size):
                 mb = exp.rows(order[start:start + cfg.batch_size])
@@ -526,9 +520,11 @@ class PPOTrainer:
                     if cfg.ptx_coef > 0:
                         # PPO-ptx (InstructGPT eq. 2): keep the likelihood of human
                         # demonstrations up, against the "alignment tax".
-                        ids, attn, labels = self._ptx_batch(step * 10_007 + n_minibatches)
-                        ptx = sft_loss(self.policy(input_ids=ids, attention_mask=attn,
-                                                   use_cache=False).logits, labels)
+                        demos = self._ptx_batch(step * 10_007 + n_minibatches)
+                        logits = self.policy(input_ids=demos["input_ids"],
+                                             attention_mask=demos["attention_mask"],
+                                             use_cache=False).logits
+                        ptx = sft_loss(logits, demos["labels"])
                         loss = loss + cfg.ptx_coef * ptx
                     acc.backward(loss)
                     if acc.sync_gradients and cfg.max_grad_norm > 0:
@@ -547,7 +543,6 @@ class PPOTrainer:
                 for k, v in batch_stats.items():
                     totals[k] = totals.get(k, 0.0) + v
                 n_minibatches += 1
-            del epoch
         out = {k: v / max(1, n_minibatches) for k, v in totals.items()}
         if cfg.ptx_coef <= 0:
             out.pop("ptx_loss")

@@ -30,7 +30,13 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 from trainer.chat import encode_prompt_completion
 from trainer.collate import MARGIN_LABELS, collate_groups, pad_token_id, right_pad
 from trainer.config import RewardConfig
-from trainer.data import Export, PreferenceGroup, build_preference_groups, load_export
+from trainer.data import (
+    ContractError,
+    Export,
+    PreferenceGroup,
+    build_preference_groups,
+    load_export,
+)
 from trainer.losses import center_rewards_penalty, grouped_ranking_loss
 from trainer.reward_model import load_reward_model, score, set_reward_offset
 from trainer.runtime import (
@@ -156,10 +162,10 @@ def train(
     train_items = _groups(export, "train", tokenizer, config, heads)
     val_items = _groups(export, "validation", tokenizer, config, heads)
     if not train_items:
-        raise ValueError(f"{config.data}: no comparisons for the {config.objective!r} objective "
-                         "(rankings.train.jsonl / pairs.train.jsonl)")
+        raise ContractError("rankings.train.jsonl", None, "no comparisons (nor pairs.train.jsonl)"
+                            f" for the {config.objective!r} objective")
 
-    model = load_reward_model(config.model, heads)
+    model: nn.Module = load_reward_model(config.model, heads)
     model = prepare_model(model, gradient_checkpointing=config.gradient_checkpointing,
                           lora=config.lora, lora_r=config.lora_r, lora_alpha=config.lora_alpha,
                           lora_dropout=config.lora_dropout, lora_task_type="SEQ_CLS",

@@ -28,7 +28,12 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+)
 
 __all__ = [
     "HEADS_KEY",
@@ -65,7 +70,7 @@ def load_reward_model(
     path: str | Path,
     heads: Sequence[str] | None = None,
     torch_dtype: torch.dtype | None = None,
-) -> nn.Module:
+) -> PreTrainedModel:
     """A reward model from ``path``.
 
     A folder saved by the RM trainer loads as is (``heads``, if given, must match).
@@ -88,7 +93,7 @@ def load_reward_model(
     kwargs: dict[str, Any] = {"num_labels": len(names)}
     if torch_dtype is not None:
         kwargs["dtype"] = torch_dtype
-    model = AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+    model: PreTrainedModel = AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
     if model.config.pad_token_id is None:
         tok = AutoTokenizer.from_pretrained(path)
         model.config.pad_token_id = (
@@ -99,8 +104,7 @@ def load_reward_model(
         setattr(model.config, OFFSET_KEY, [0.0] * len(names))
         model.config.id2label = dict(enumerate(names))
         model.config.label2id = {n: i for i, n in enumerate(names)}
-    module: nn.Module = model
-    return module
+    return model
 
 
 def _score_module(model: nn.Module) -> nn.Module:

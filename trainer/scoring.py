@@ -79,13 +79,6 @@ class Samples:
     generation: Generation
     texts: list[str]
 
-    @property
-    def ended(self) -> Tensor:
-        """[B] bool: the response stopped on EOS rather than at max_new_tokens."""
-        lengths = self.generation.response_mask.sum(-1)
-        width = self.generation.response_mask.shape[1]
-        return lengths < width if width else torch.zeros(len(self.texts), dtype=torch.bool)
-
 
 class RewardFunction(Protocol):
     """r(x, y): one scalar per sample, [B]. :class:`RewardModelScorer` implements it

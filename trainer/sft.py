@@ -27,7 +27,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from trainer.chat import IGNORE_INDEX
 from trainer.collate import collate_sft, pad_token_id
 from trainer.config import SFTConfig
-from trainer.data import build_sft_examples, load_export
+from trainer.data import ContractError, build_sft_examples, load_export
 from trainer.losses import sft_loss
 from trainer.runtime import (
     ProgressCallback,
@@ -74,7 +74,7 @@ def train(
     train_set = build_sft_examples(export.sft.get("train", []), tokenizer, config.max_length)
     val_set = build_sft_examples(export.sft.get("validation", []), tokenizer, config.max_length)
     if not train_set:
-        raise ValueError(f"{config.data}: no demonstrations (sft.train.jsonl)")
+        raise ContractError("sft.train.jsonl", None, "no demonstrations to train on")
 
     model: nn.Module = AutoModelForCausalLM.from_pretrained(config.model)
     model = prepare_model(model, gradient_checkpointing=config.gradient_checkpointing,

@@ -8,6 +8,7 @@ each export as an ``Export`` row around it. Spec: /work/shared/design/data-contr
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import shutil
@@ -408,7 +409,7 @@ def write_export(
             stats = labeler_agreement(db, project.id)
             low = frozenset(u for u, s in stats.items()
                             if s.rate is not None and s.rate < request.filters.min_agreement)
-            flt = repo.JudgementFilter(**{**flt.__dict__, "excluded_user_ids": low})
+            flt = dataclasses.replace(flt, excluded_user_ids=low)
             described["excluded_labelers"] = sorted(run.labeler(u) for u in low)
         kinds = set(request.filters.kinds or ALL_KINDS)
         evaluation = project.task_kind == TaskKind.evaluation

@@ -297,7 +297,7 @@ def start_in_background(settings: Settings) -> subprocess.Popen[bytes]:
     """``rankwise serve``'s local worker: a separate process (the web process never runs
     jobs or imports torch) that exits when the server process does."""
     env = {**os.environ, "RANKWISE_DATABASE_URL": settings.database_url,
-           "RANKWISE_DATA_DIR": str(settings.data_dir), "RANKWISE_SECRET_KEY": settings.secret_key}
+           "RANKWISE_DATA_DIR": str(settings.data_dir)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.jobs.worker", "--parent-pid", str(os.getpid())], env=env
     )

@@ -22,6 +22,7 @@ import random
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.labeling import repository as repo
 from app.models import Assignment, AssignmentStatus, Project, User, new_public_id
@@ -116,7 +117,8 @@ def release(db: Session, lease: Assignment, new_status: AssignmentStatus) -> Non
         repo.release_slot(db, lease.item_id)
     else:
         repo.set_status(db, lease.id, new_status, only_if=AssignmentStatus.expired)
-    lease.status = new_status
+    # The UPDATE above already stored it; keep the loaded object in step without a flush.
+    set_committed_value(lease, "status", new_status)
 
 
 def retake(db: Session, lease: Assignment, now: datetime) -> bool:
@@ -126,6 +128,6 @@ def retake(db: Session, lease: Assignment, now: datetime) -> bool:
         return True
     if lease.status == AssignmentStatus.expired and repo.take_slot(db, lease.item_id):
         repo.set_status(db, lease.id, AssignmentStatus.active, only_if=AssignmentStatus.expired)
-        lease.status = AssignmentStatus.active
+        set_committed_value(lease, "status", AssignmentStatus.active)
         return True
     return False

@@ -60,6 +60,15 @@ def member_project(db: Session, project_public_id: str, user_id: int) -> Project
     )
 
 
+def is_member(db: Session, project_id: int, user_id: int) -> bool:
+    found = db.scalar(
+        select(ProjectMember.user_id).where(
+            ProjectMember.project_id == project_id, ProjectMember.user_id == user_id
+        )
+    )
+    return found is not None
+
+
 def project_by_public_id(db: Session, project_public_id: str) -> Project | None:
     return db.scalar(select(Project).where(Project.public_id == project_public_id))
 

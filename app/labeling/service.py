@@ -167,7 +167,7 @@ def submit(
         raise Conflict("You already judged this item; the first judgement stands and this one was not stored.")
     if lease.status == AssignmentStatus.skipped:
         raise Conflict("You skipped this task, so it takes no answer; ask for the next task.")
-    if repo.member_project(db, project.public_id, user.id) is None:
+    if not repo.is_member(db, project.id, user.id):
         raise NotFound(NO_ASSIGNMENT)
     item = repo.item(db, lease.item_id)
     answer = validate(body, Task(project, list(lease.shown_order), item.category, settings.max_text_chars))
@@ -189,7 +189,6 @@ def submit(
             return _replay(db, project, user, lease, prior)
         raise Conflict("You already judged this item; the first judgement stands.") from None
     repo.set_status(db, lease.id, AssignmentStatus.submitted, only_if=AssignmentStatus.active)
-    lease.status = AssignmentStatus.submitted
     repo.record_done(db, lease.item_id)
     return Submitted(
         SubmitOut(

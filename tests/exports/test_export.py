@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.config import Settings
+from app.exports.snapshot import snapshot_session
 from app.models import TaskKind, Winner
 from tests.exports import factories as f
 from tests.exports.conftest import Exporter, World, both, records
@@ -174,6 +177,14 @@ class TestSnapshot:
         later, _ = export(world.project)
         assert public_id.encode() in b"".join(p.read_bytes() for p in later.iterdir())
 
+    def test_the_snapshot_is_read_only_and_repeatable(self, settings: Settings) -> None:
+        with snapshot_session(settings) as snap:
+            if settings.is_sqlite:
+                assert snap.execute(text("PRAGMA query_only")).scalar() == 1
+            else:
+                assert snap.execute(text("SHOW transaction_isolation")).scalar() == "repeatable read"
+                assert snap.execute(text("SHOW transaction_read_only")).scalar() == "on"
+
     def test_progress_reaches_the_total(self, world: World, export: Exporter) -> None:
         calls: list[tuple[int, int]] = []
         export(world.project, progress=lambda d, t: calls.append((d, t)))
@@ -190,3 +201,17 @@ class TestHuggingFaceDatasets:
         assert pairs[0]["chosen"][0]["role"] == "assistant"
         sft = load_dataset("json", data_files=str(folder / "sft.train.jsonl"), split="train")
         assert "messages" in sft.column_names and len(sft) == world.expected["sft"]
+
+
+class TestParquet:
+    def test_parquet_files_have_the_jsonl_rows(self, world: World, export: Exporter) -> None:
+        import pyarrow.parquet as pq
+
+        folder, result = export(world.project, formats=["jsonl", "parquet"])
+        for name, meta in result.manifest["parquet"].items():
+            table = pq.read_table(folder / name)
+            assert table.num_rows == meta["records"]
+            assert table.num_rows == result.manifest["files"][name.replace(".parquet", ".jsonl")]["records"]
+        pairs = pq.read_table(folder / "pairs.train.parquet").to_pylist()
+        assert pairs and pairs[0]["chosen"][0]["role"] == "assistant"
+        load_export(folder)  # Parquet files beside the JSONL do not upset the reader

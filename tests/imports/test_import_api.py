@@ -45,7 +45,7 @@ class TestPromptImport:
         assert (body["ok"], body["lines"], body["valid"], body["stored"], body["items"]) == (True, 2, 2, 2, 2)
         assert body["preview"][0]["prompt"] == [{"role": "user", "content": "Explain TCP vs UDP."}]
         rows = db.scalars(select(Prompt).order_by(Prompt.id)).all()
-        assert [p.external_id for p in rows][0] == "q1" and rows[1].messages[0]["role"] == "system"
+        assert rows[0].external_id == "q1" and rows[1].messages[0]["role"] == "system"
         assert set(db.scalars(select(WorkItem.required))) == {2}
 
     def test_one_bad_line_stores_nothing_and_is_named(self, client: TestClient, db: Session) -> None:

@@ -70,7 +70,7 @@ class TestEndpointClient:
     def test_a_request_that_hangs_times_out(self, server: tuple[str, FakeOpenAI]) -> None:
         url, _ = server
         started = time.monotonic()
-        with pytest.raises(EndpointError, match="no answer within 0.3 s"):
+        with pytest.raises(EndpointError, match=r"no answer within 0\.3 s"):
             client(url, timeout=0.3, max_retries=1).chat_many_sync([user("hang")], PARAMS)
         assert time.monotonic() - started < 3
 
@@ -79,7 +79,7 @@ class TestEndpointClient:
     ) -> None:
         url, app = server
         before = app.state.requests
-        with pytest.raises(EndpointError, match="HTTP 401.*Check the API key") as err:
+        with pytest.raises(EndpointError, match=r"HTTP 401.*Check the API key") as err:
             client(url).chat_many_sync([user("deny")], PARAMS)
         assert app.state.requests == before + 1
         assert "sk-secret-123" not in str(err.value)

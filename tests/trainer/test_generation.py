@@ -100,15 +100,18 @@ class TestGenerate:
         torch.manual_seed(3)
         gen = generate(model, tok, PROMPTS * 16, max_new_tokens=64, temperature=1.5)  # type: ignore[arg-type]
         ended = 0
-        for ids, mask in zip(gen.response_ids.tolist(), gen.response_mask.tolist(), strict=True):
+        rows = zip(gen.response_ids.tolist(), gen.response_mask.tolist(), gen.ended.tolist(),
+                   strict=True)
+        for ids, mask, flagged in rows:
             n = sum(mask)
             assert mask == [1] * n + [0] * (len(mask) - n)  # a prefix mask
             assert eos not in ids[: n - 1]                   # no EOS before the last kept token
+            assert flagged == (ids[n - 1] == eos)            # ``ended`` ⇔ it stopped on EOS
             if n < len(ids) or ids[n - 1] == eos:
                 ended += 1
                 assert ids[n - 1] == eos                     # the kept part ends on the EOS
                 assert all(t == pad for t in ids[n:])        # and nothing real follows
-        assert ended >= 1
+        assert 1 <= ended < len(gen.ended)
 
     def test_sampling_is_reproducible_under_a_seed_and_varies_without(self, tiny: Path) -> None:
         model, tok = _load(tiny)

@@ -83,6 +83,7 @@ class TestPackRight:
             prompt_mask=torch.tensor([[0, 0, 1, 1], [1, 1, 1, 1]]),
             response_ids=torch.tensor([[11, 12, 0], [13, 0, 0]]),
             response_mask=torch.tensor([[1, 1, 0], [1, 0, 0]]),
+            ended=torch.tensor([True, True]),
         )
         ids, mask, positions = pack_right(gen, pad)
         assert ids.tolist() == [[5, 6, 11, 12, 0, 0, 0], [7, 8, 9, 10, 13, 0, 0]]

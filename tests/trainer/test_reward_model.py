@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import nn
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, PreTrainedModel
 
 from trainer.reward_model import (
     OFFSET_KEY,
@@ -31,7 +30,7 @@ def right_pad(seqs: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tens
     return ids, mask
 
 
-def rm(path: Path, heads: list[str] | None = None) -> nn.Module:
+def rm(path: Path, heads: list[str] | None = None) -> PreTrainedModel:
     model = load_reward_model(path, heads)
     model.eval()
     return model

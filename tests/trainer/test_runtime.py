@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ def rm_config(export: Path, model: Path, out: Path, **overrides: object) -> Rewa
     return RewardConfig(**base)  # type: ignore[arg-type]
 
 
-def stop_after(n: int) -> object:
+def stop_after(n: int) -> Callable[[], bool]:
     calls = {"n": 0}
 
     def should_stop() -> bool:
@@ -59,7 +60,7 @@ class TestRun:
     def test_cancellation_saves_a_checkpoint_first(self, tmp_path: Path) -> None:
         accelerator = make_accelerator()
         model = accelerator.prepare(torch.nn.Linear(2, 1))
-        run = Run(tmp_path, "x", accelerator, 10, should_stop=stop_after(2),  # type: ignore[arg-type]
+        run = Run(tmp_path, "x", accelerator, 10, should_stop=stop_after(2),
                   progress_bar=False)
         run.finish_step()
         with pytest.raises(TrainingCancelled) as info:
@@ -87,7 +88,7 @@ class TestRun:
         run = Run(tmp_path, "x", accelerator, 8, progress_bar=False)
         seen = [(e, b.tolist()) for e, b in run.iterate(loader, 2)]
         assert len(seen) == 8 and seen[0][1] != seen[4][1]
-        assert sorted(sum((b for _, b in seen[:4]), [])) == list(range(8))
+        assert sorted(x for _, b in seen[:4] for x in b) == list(range(8))
         run.step = 5  # as if resumed after 5 updates
         assert [(e, b.tolist()) for e, b in run.iterate(loader, 2)] == seen[5:]
 
