@@ -76,6 +76,17 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
                 writer.release(dbapi_conn)
 
         setattr(dialect, name, _end)
+
+    # A connection that leaves the pool's hands without a commit or rollback (closed,
+    # invalidated) must not keep every other writer waiting.
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, _record: Any) -> None:
+        writer.release(dbapi_conn)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(dbapi_conn: Any, _record: Any, _exc: Any) -> None:
+        writer.release(dbapi_conn)
+
     return engine
 
 
