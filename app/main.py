@@ -76,12 +76,12 @@ def _include_routers(app: FastAPI) -> None:
     from app.auth.router import router as auth_router
     from app.exports.router import router as exports_router
     from app.imports.router import router as imports_router
+    from app.jobs.pages import router as jobs_pages_router
+    from app.jobs.router import router as jobs_router
     from app.labeling.router import router as labeling_router
     from app.pages.router import router as pages_router
-    from app.jobs.router import router as jobs_router
-    from app.jobs.pages import router as jobs_pages_router
-    from app.registry.router import router as registry_router
     from app.projects.router import router as projects_router
+    from app.registry.router import router as registry_router
     from app.users.router import router as users_router
 
     for router in (auth_router, exports_router, labeling_router, projects_router, imports_router, users_router, pages_router, jobs_router, registry_router, jobs_pages_router):

@@ -7,7 +7,9 @@ token). This prints, per rollout batch size, the response tokens produced per
 second for generation alone, for scoring alone (RM + three forwards), and for
 the whole rollout, on the offline tiny model (CPU by default)::
 
-    python bench/bench_ppo_rollout.py --batch-sizes 4 16 64 --max-new-tokens 32
+    python bench/bench_ppo_rollout.py --batch-sizes 4 16 64 --threads 1 2>/dev/null
+
+(figures go to stdout; model-loading chatter to stderr).
 
 Tokens are counted from the response mask (real tokens up to and including
 EOS), so early-stopping rows do not inflate the figure.
@@ -17,17 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from transformers import AutoTokenizer
-
-from trainer.ppo import PPOConfig, PPOTrainer
-from trainer.reward_model import load_reward_model
-from trainer.tiny import build_tiny_model
 
 
 def _export(root: Path, n: int) -> Path:
@@ -49,7 +45,12 @@ def main() -> None:
     parser.add_argument("--arch", choices=["llama", "gpt2"], default="llama")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     args = parser.parse_args()
-    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in a benchmark
+    from transformers import AutoTokenizer
+
+    from trainer.ppo import PPOConfig, PPOTrainer
+    from trainer.reward_model import load_reward_model
+    from trainer.tiny import build_tiny_model
+
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -71,6 +72,7 @@ def main() -> None:
                             max_new_tokens=args.max_new_tokens, steps=args.repeats + 1,
                             log_samples=0)
             trainer = PPOTrainer(cfg)
+            trainer.run.close()  # the run's progress bar would only show 0/N here
             gen_s = score_s = 0.0
             tokens = 0
             for step in range(args.repeats + 1):  # the first is a warm-up

@@ -32,7 +32,7 @@ from bench_next_scaling import SECRET, database, p99, seed_ranking_project  # no
 from app.db import make_engine  # noqa: E402
 
 
-def start_server(settings_url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(settings_url: str, data_dir: Path, port: int, workers: int, pool: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "RANKWISE_ENV": "test",
@@ -41,11 +41,11 @@ def start_server(settings_url: str, data_dir: Path, port: int, workers: int) -> 
         "RANKWISE_SECRET_KEY": SECRET,
         "RANKWISE_START_WORKER": "false",
         "RANKWISE_SUBMIT_RATE_PER_MINUTE": "1000000",
-        "RANKWISE_POOL_SIZE": "60",
+        "RANKWISE_POOL_SIZE": str(pool),
     }
     cmd = [
         sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-        "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
+        "--port", str(port), "--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "120", "--workers", str(workers),
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--overlap", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--pool", type=int, default=60, help="RANKWISE_POOL_SIZE: connections and in-flight requests")
     args = ap.parse_args(argv)
     with database(args.db) as settings:
         engine = make_engine(settings)
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
             with engine.connect() as conn:
                 conn.execute(text("ANALYZE"))
                 conn.commit()
-        proc = start_server(settings.database_url, settings.data_dir, args.port, args.workers)
+        proc = start_server(settings.database_url, settings.data_dir, args.port, args.workers, args.pool)
         try:
             judged, next_ms, submit_ms, failures, elapsed = asyncio.run(
                 run(f"http://127.0.0.1:{args.port}", tokens, project, args.duration, args.warmup)

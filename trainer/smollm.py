@@ -22,6 +22,7 @@ import argparse
 import hashlib
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -57,6 +58,21 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _detach_gguf_quantizer(model: Any) -> None:
+    """transformers keeps its GGUF quantizer attached even when it dequantised every
+    weight on load (no matmul kernel on CPU), and then refuses ``save_pretrained``.
+    Once every parameter is an ordinary float tensor the model is a plain dense
+    one: drop the quantizer and its config entry so it saves as such."""
+    if not all(p.is_floating_point() and type(p) is torch.nn.Parameter
+               for p in model.parameters()):
+        raise RuntimeError("the GGUF weights were not dequantised; cannot save a dense model")
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    if "is_quantized" in vars(model):
+        model.is_quantized = False
+
+
 def convert_smollm2(out_dir: str | Path, gguf_path: str | Path | None = None,
                     force: bool = False) -> Path:
     """Convert the packaged GGUF into a Hugging Face folder at ``out_dir``; return it.
@@ -77,6 +93,7 @@ def convert_smollm2(out_dir: str | Path, gguf_path: str | Path | None = None,
     model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name,
                                                  dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+    _detach_gguf_quantizer(model)
     if tokenizer.pad_token is None:
         # SmolLM2 has no pad token; batching needs one and EOS is the usual stand-in
         # (every Rankwise mask comes from attention_mask, never from the pad id).

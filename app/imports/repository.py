@@ -72,12 +72,3 @@ def insert_prompts(db: Session, rows: Sequence[dict[str, Any]]) -> None:
 def insert_completions(db: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         db.execute(insert(Completion), list(rows))
-
-
-def prompts_by_ids(db: Session, project_id: int, ids: Sequence[int]) -> list[Prompt]:
-    out: list[Prompt] = []
-    for batch in chunks(ids):
-        query = select(Prompt).where(Prompt.project_id == project_id, Prompt.id.in_(batch))
-        out.extend(db.scalars(query))
-    out.sort(key=lambda p: p.id)
-    return out

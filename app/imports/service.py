@@ -254,8 +254,7 @@ def import_completions(
     repo.insert_completions(db, rows)
     report.stored += len(rows)
     db.flush()
-    for prompt in repo.prompts_by_ids(db, project.id, list(touched)):
-        report.items += items.sync_prompt(db, project, prompt)
+    report.items = items.sync_prompts(db, project, list(touched))
     audit.record(
         db, actor, "completions.import", project.slug,
         {"project": project.public_id, "file": filename[:200], "stored": report.stored, "items": report.items},

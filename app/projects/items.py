@@ -21,68 +21,76 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from app.models import Completion, ItemCompletion, Project, Prompt, TaskKind, WorkItem
+from app.models import Completion, Project, Prompt, TaskKind
 from app.projects import repository as repo
 
 PAIRED_KINDS = frozenset({TaskKind.pairwise, TaskKind.evaluation})
 COMPLETION_KINDS = PAIRED_KINDS | {TaskKind.ranking}
 
+# (prompt id, completion ids in canonical order) for each item to create
+Plan = list[tuple[int, list[int]]]
 
-def _new_item(db: Session, project: Project, prompt: Prompt | None, completion_ids: Sequence[int], category: str | None = None) -> WorkItem:
-    item = WorkItem(
-        project_id=project.id,
-        prompt_id=prompt.id if prompt is not None else None,
-        category=category if prompt is None else prompt.category,
-        required=project.overlap,
+
+def _plan_demonstration(db: Session, prompt_ids: Sequence[int]) -> Plan:
+    have = repo.prompts_with_items(db, prompt_ids)
+    return [(pid, []) for pid in prompt_ids if pid not in have]
+
+
+def _plan_ranking(db: Session, project: Project, prompt_ids: Sequence[int]) -> Plan:
+    have = repo.prompts_with_items(db, prompt_ids)
+    waiting = [pid for pid in prompt_ids if pid not in have]
+    by_prompt = repo.completion_ids_by_prompt(db, waiting)
+    return [
+        (pid, by_prompt[pid][: project.k_max])
+        for pid in waiting
+        if len(by_prompt.get(pid, [])) >= project.k_min
+    ]
+
+
+def _plan_pairs(db: Session, prompt_ids: Sequence[int]) -> Plan:
+    used = repo.completion_ids_in_items(db, prompt_ids)
+    by_prompt = repo.completion_ids_by_prompt(db, prompt_ids)
+    plan: Plan = []
+    for pid in prompt_ids:
+        free = [cid for cid in by_prompt.get(pid, []) if cid not in used]
+        plan += [(pid, free[i : i + 2]) for i in range(0, len(free) - 1, 2)]
+    return plan
+
+
+def sync_prompts(db: Session, project: Project, prompt_ids: Sequence[int]) -> int:
+    """Create whatever items these prompts and their completions now allow; returns
+    how many. Bulk queries, so an import of many thousand prompts stays quick."""
+    ids = list(dict.fromkeys(prompt_ids))
+    if not ids or project.task_kind == TaskKind.prompt_writing:
+        return 0
+    repo.lock_project(db, project.id)
+    if project.task_kind == TaskKind.demonstration:
+        plan = _plan_demonstration(db, ids)
+    elif project.task_kind == TaskKind.ranking:
+        plan = _plan_ranking(db, project, ids)
+    else:
+        plan = _plan_pairs(db, ids)
+    categories = repo.prompt_categories(db, [pid for pid, _ in plan])
+    item_ids = repo.insert_items(
+        db,
+        [
+            {"project_id": project.id, "prompt_id": pid, "category": categories.get(pid), "required": project.overlap}
+            for pid, _ in plan
+        ],
     )
-    db.add(item)
-    db.flush()
-    db.add_all(
-        ItemCompletion(item_id=item.id, position=pos, completion_id=cid)
-        for pos, cid in enumerate(completion_ids)
+    repo.insert_item_completions(
+        db,
+        [
+            {"item_id": item_id, "position": pos, "completion_id": cid}
+            for item_id, (_, completion_ids) in zip(item_ids, plan, strict=True)
+            for pos, cid in enumerate(completion_ids)
+        ],
     )
-    return item
-
-
-def _sync_ranking(db: Session, project: Project, prompt: Prompt) -> int:
-    if repo.prompt_has_item(db, prompt.id):
-        return 0
-    ids = repo.completion_ids(db, prompt.id)
-    if len(ids) < project.k_min:
-        return 0
-    _new_item(db, project, prompt, ids[: project.k_max])
-    return 1
-
-
-def _sync_pairs(db: Session, project: Project, prompt: Prompt) -> int:
-    used = repo.completion_ids_in_items(db, prompt.id)
-    free = [cid for cid in repo.completion_ids(db, prompt.id) if cid not in used]
-    pairs = [free[i : i + 2] for i in range(0, len(free) - 1, 2)]
-    for pair in pairs:
-        _new_item(db, project, prompt, pair)
-    return len(pairs)
-
-
-def _sync_demonstration(db: Session, project: Project, prompt: Prompt) -> int:
-    if repo.prompt_has_item(db, prompt.id):
-        return 0
-    _new_item(db, project, prompt, [])
-    return 1
+    return len(plan)
 
 
 def sync_prompt(db: Session, project: Project, prompt: Prompt) -> int:
-    """Create whatever items the prompt and its completions now allow; returns how many."""
-    repo.lock_prompt(db, prompt.id)
-    if project.task_kind == TaskKind.demonstration:
-        made = _sync_demonstration(db, project, prompt)
-    elif project.task_kind == TaskKind.ranking:
-        made = _sync_ranking(db, project, prompt)
-    elif project.task_kind in PAIRED_KINDS:
-        made = _sync_pairs(db, project, prompt)
-    else:
-        made = 0
-    db.flush()
-    return made
+    return sync_prompts(db, project, [prompt.id])
 
 
 def add_prompts(db: Session, project: Project, prompts: Sequence[Prompt]) -> int:
@@ -90,7 +98,7 @@ def add_prompts(db: Session, project: Project, prompts: Sequence[Prompt]) -> int
     completion-based kinds wait for completions."""
     if project.task_kind != TaskKind.demonstration:
         return 0
-    return sum(sync_prompt(db, project, prompt) for prompt in prompts)
+    return sync_prompts(db, project, [p.id for p in prompts])
 
 
 def add_completions(
@@ -99,7 +107,7 @@ def add_completions(
     """Called after ``completions`` of ``prompt`` are stored (import or sampler job)."""
     if not completions or project.task_kind not in COMPLETION_KINDS:
         return 0
-    return sync_prompt(db, project, prompt)
+    return sync_prompts(db, project, [prompt.id])
 
 
 def ensure_prompt_writing_items(db: Session, project: Project) -> int:
@@ -108,18 +116,19 @@ def ensure_prompt_writing_items(db: Session, project: Project) -> int:
         return 0
     repo.lock_project(db, project.id)
     have = repo.prompt_writing_counts(db, project.id)
-    made = 0
-    for category in project.categories:
-        for _ in range(project.prompts_per_category - have.get(category, 0)):
-            _new_item(db, project, None, [], category=category)
-            made += 1
-    db.flush()
-    return made
+    rows = [
+        {"project_id": project.id, "prompt_id": None, "category": category, "required": project.overlap}
+        for category in project.categories
+        for _ in range(project.prompts_per_category - have.get(category, 0))
+    ]
+    return len(repo.insert_items(db, rows))
 
 
 def backfill(db: Session, project: Project) -> int:
-    """Items for prompts stored before the project could make them (e.g. after a kind's
-    settings changed); idempotent like everything here."""
+    """Items for every prompt of the project that can have one and has none yet
+    (after an import, or when k_min / k_max changed); idempotent like everything here."""
     if project.task_kind == TaskKind.prompt_writing:
         return ensure_prompt_writing_items(db, project)
-    return sum(sync_prompt(db, project, p) for p in repo.prompts_without_items(db, project.id))
+    if project.task_kind == TaskKind.demonstration:
+        return sync_prompts(db, project, repo.prompts_without_items(db, project.id))
+    return sync_prompts(db, project, repo.prompts_with_completions(db, project.id))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -87,31 +88,66 @@ def replace_members(db: Session, project_id: int, user_ids: Iterable[int]) -> No
 # --- work items ------------------------------------------------------------
 
 
-def lock_prompt(db: Session, prompt_id: int) -> None:
-    """Serialises item creation per prompt on PostgreSQL (SQLite writers are already serial)."""
-    db.execute(select(Prompt.id).where(Prompt.id == prompt_id).with_for_update())
-
-
 def lock_project(db: Session, project_id: int) -> None:
-    db.execute(select(Project.id).where(Project.id == project_id).with_for_update())
+    """Serialises item creation per project on PostgreSQL (SQLite writers are serial
+    already). FOR NO KEY UPDATE, because inserting prompts or completions takes a KEY
+    SHARE lock on the project row, which FOR UPDATE would wait on: two imports would
+    deadlock."""
+    db.execute(select(Project.id).where(Project.id == project_id).with_for_update(key_share=True))
 
 
-def prompt_has_item(db: Session, prompt_id: int) -> bool:
-    return db.scalar(select(WorkItem.id).where(WorkItem.prompt_id == prompt_id).limit(1)) is not None
+def prompts_with_items(db: Session, prompt_ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for batch in _chunks(prompt_ids):
+        found.update(db.scalars(select(WorkItem.prompt_id).where(WorkItem.prompt_id.in_(batch)).distinct()))
+    return found
 
 
-def completion_ids(db: Session, prompt_id: int) -> list[int]:
-    """In import order."""
-    return list(db.scalars(select(Completion.id).where(Completion.prompt_id == prompt_id).order_by(Completion.id)))
+def prompt_categories(db: Session, prompt_ids: Sequence[int]) -> dict[int, str | None]:
+    found: dict[int, str | None] = {}
+    for batch in _chunks(prompt_ids):
+        found.update({pid: cat for pid, cat in db.execute(select(Prompt.id, Prompt.category).where(Prompt.id.in_(batch)))})
+    return found
 
 
-def completion_ids_in_items(db: Session, prompt_id: int) -> set[int]:
-    query = (
-        select(ItemCompletion.completion_id)
-        .join(WorkItem, WorkItem.id == ItemCompletion.item_id)
-        .where(WorkItem.prompt_id == prompt_id)
-    )
-    return set(db.scalars(query))
+def completion_ids_by_prompt(db: Session, prompt_ids: Sequence[int]) -> dict[int, list[int]]:
+    """Each prompt's completions in import order."""
+    found: dict[int, list[int]] = {}
+    for batch in _chunks(prompt_ids):
+        query = select(Completion.prompt_id, Completion.id).where(Completion.prompt_id.in_(batch))
+        for pid, cid in db.execute(query.order_by(Completion.id)):
+            found.setdefault(pid, []).append(cid)
+    return found
+
+
+def completion_ids_in_items(db: Session, prompt_ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for batch in _chunks(prompt_ids):
+        query = (
+            select(ItemCompletion.completion_id)
+            .join(WorkItem, WorkItem.id == ItemCompletion.item_id)
+            .where(WorkItem.prompt_id.in_(batch))
+        )
+        found.update(db.scalars(query))
+    return found
+
+
+def insert_items(db: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Bulk insert; the new ids come back in the order of ``rows``."""
+    if not rows:
+        return []
+    query = insert(WorkItem).returning(WorkItem.id, sort_by_parameter_order=True)
+    return list(db.scalars(query, rows))
+
+
+def insert_item_completions(db: Session, rows: list[dict[str, int]]) -> None:
+    if rows:
+        db.execute(insert(ItemCompletion), rows)
+
+
+def _chunks(values: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 def prompt_writing_counts(db: Session, project_id: int) -> dict[str, int]:
@@ -123,9 +159,18 @@ def prompt_writing_counts(db: Session, project_id: int) -> dict[str, int]:
     return {str(cat): int(n) for cat, n in db.execute(query)}
 
 
-def prompts_without_items(db: Session, project_id: int) -> list[Prompt]:
+def prompts_without_items(db: Session, project_id: int) -> list[int]:
     has_item = select(WorkItem.prompt_id).where(
         WorkItem.project_id == project_id, WorkItem.prompt_id.is_not(None)
     )
-    query = select(Prompt).where(Prompt.project_id == project_id, Prompt.id.not_in(has_item)).order_by(Prompt.id)
-    return list(db.scalars(query))
+    query = select(Prompt.id).where(Prompt.project_id == project_id, Prompt.id.not_in(has_item))
+    return list(db.scalars(query.order_by(Prompt.id)))
+
+
+def prompts_with_completions(db: Session, project_id: int) -> list[int]:
+    query = (
+        select(Prompt.id)
+        .where(Prompt.project_id == project_id)
+        .where(select(Completion.id).where(Completion.prompt_id == Prompt.id).exists())
+    )
+    return list(db.scalars(query.order_by(Prompt.id)))

@@ -41,15 +41,16 @@ class _Client(threading.Thread):
                         return
                     task = r.json()
                     n += 1
-                    body = {
-                        "idempotency_key": f"{self.name_}-{n:05d}",
+                    key = f"{self.name_}-{n:05d}"
+                    body: dict[str, Any] = {
+                        "idempotency_key": key,
                         "verdict": "ranked",
                         "ranking": [[c["id"]] for c in task["completions"]],
                     }
                     self.in_flight = (task["assignment_id"], body)
                     r = http.post(f"/api/v1/assignments/{task['assignment_id']}/submit", json=body)
                     assert r.status_code in (200, 201), r.text
-                    self.acked[body["idempotency_key"]] = r.json()["judgement_id"]
+                    self.acked[key] = r.json()["judgement_id"]
                     self.in_flight = None
             except httpx.TransportError:
                 return  # the server died; in_flight says what to retry

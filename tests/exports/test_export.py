@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.exports.snapshot import snapshot_session
 from app.models import TaskKind, Winner
+from app.security.tokens import pseudonym
+from tests.conftest import TEST_SECRET
 from tests.exports import factories as f
 from tests.exports.conftest import Exporter, World, both, records
 from trainer.data import load_export
@@ -74,7 +76,9 @@ class TestContents:
         for user in world.labelers:
             for secret in (user.email, user.display_name, user.public_id):
                 assert secret.encode() not in blob
-        assert b"l_" in blob  # the pseudonyms are there instead
+        # Instead: pseudonyms keyed by the project, so stable from export to export.
+        expected = {pseudonym(TEST_SECRET, world.project.public_id, u.public_id) for u in world.labelers}
+        assert {r["labeler"] for r in both(folder, "rankings")} == expected
 
     def test_manifest_checksums_match_the_files(self, world: World, export: Exporter) -> None:
         import hashlib

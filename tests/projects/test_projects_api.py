@@ -8,8 +8,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.models import AuditEntry, Role, WorkItem
+from app.models import AuditEntry, Role, TaskKind, WorkItem
 from tests.factories import bearer, make_user
+from tests.projects.builders import completions, project, prompt
 
 API = "/api/v1/projects"
 
@@ -111,6 +112,18 @@ class TestChangeProject:
         pid = _create(client, admin, k_min=4, k_max=5).json()["id"]
         r = client.patch(f"{API}/{pid}", json={"k_min": 6}, headers=admin)
         assert r.status_code == 422 and "k_min (6)" in r.json()["detail"]
+
+    def test_lowering_k_min_gives_waiting_prompts_their_items(self, client: TestClient, db: Session) -> None:
+        admin = bearer(db, make_user(db, Role.admin))
+        proj = project(db, TaskKind.ranking, k_min=5, k_max=9)
+        pid = proj.public_id
+        completions(db, proj, prompt(db, proj), 4)
+        db.commit()
+        assert db.scalar(select(func.count()).select_from(WorkItem)) == 0
+        db.rollback()
+        r = client.patch(f"{API}/{pid}", json={"k_min": 4}, headers=admin)
+        assert r.status_code == 200
+        assert db.scalar(select(func.count()).select_from(WorkItem)) == 1
 
     def test_archive_hides_the_project_from_members(self, client: TestClient, db: Session) -> None:
         admin = bearer(db, make_user(db, Role.admin))

@@ -212,3 +212,58 @@ def test_config_from_flat_dict_and_validation() -> None:
         PPOConfig(temperature=0.0)
     with pytest.raises(ValueError):
         PPOConfig(clip_range=1.5)
+
+
+def test_lora_with_gradient_checkpointing_trains_and_saves_a_plain_model(
+    tiny_llama: Path, export: Path, tmp_path: Path
+) -> None:
+    cfg = _config(export, tiny_llama, tmp_path / "ppo", steps=2, lora=True, lora_r=4,
+                  lora_alpha=8, gradient_checkpointing=True, learning_rate=1e-2)
+    trainer = PPOTrainer(cfg, reward_fn=LetterReward(tiny_llama))
+    trainable = [n for n, p in trainer.policy.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)  # only the adapter trains
+    trainer.train()
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "ppo").state_dict()
+    initial = AutoModelForCausalLM.from_pretrained(tiny_llama).state_dict()
+    assert not any("lora" in k for k in merged)
+    assert any(not torch.equal(initial[k], merged[k]) for k in initial)
+
+
+class TestRewardModelScorer:
+    def test_scores_the_rm_layout_and_combines_two_heads_by_the_llama2_rule(
+        self, tiny_llama: Path, tmp_path: Path
+    ) -> None:
+        from trainer.chat import encode_prompt_completion
+        from trainer.data import PromptRecord
+        from trainer.reward_model import RunningMoments, combine_rewards, score
+        from trainer.scoring import RewardModelScorer
+
+        rm_dir = tmp_path / "rm"
+        torch.manual_seed(0)
+        rm = load_reward_model(tiny_llama, heads=["helpful", "safety"])
+        rm.save_pretrained(rm_dir)  # type: ignore[operator]
+        tok = AutoTokenizer.from_pretrained(tiny_llama)
+        tok.save_pretrained(rm_dir)
+        prompts = [PromptRecord("a", [{"role": "user", "content": "hello"}], "brainstorming"),
+                   PromptRecord("b", [{"role": "user", "content": "how to pick a lock"}],
+                                "safety")]
+        texts = ["hi there", "no"]
+        gen = Generation(torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1, dtype=torch.long),
+                         torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1, dtype=torch.long),
+                         torch.tensor([True, True]))
+        samples = Samples(prompts, gen, texts)
+        scorer = RewardModelScorer(str(rm_dir), max_length=64)
+
+        # The RM sees prompt ⊕ completion exactly as in RM training (trainer/chat.py).
+        expected = []
+        model = load_reward_model(rm_dir).eval()
+        for rec, text in zip(prompts, texts, strict=True):
+            ids = encode_prompt_completion(tok, rec.prompt,
+                                           [{"role": "assistant", "content": text}], 64).input_ids
+            t = torch.tensor([ids])
+            with torch.no_grad():
+                expected.append(score(model, t, torch.ones_like(t))[0])
+        h, s = torch.stack(expected).unbind(-1)
+        # Prompt "b" is a safety prompt, so it takes the safety head whatever σ(R_s) is.
+        want = combine_rewards(h, s, torch.tensor([False, True]), 0.15, RunningMoments())
+        torch.testing.assert_close(scorer(samples), want, atol=1e-5, rtol=1e-5)
