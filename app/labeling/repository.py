@@ -233,7 +233,9 @@ def find_candidate(
     if after is not None:
         query = query.where(WorkItem.id > after)
     if lock:
-        query = query.with_for_update(skip_locked=True)
+        # NO KEY UPDATE: submits inserting judgements that reference the item (FOR KEY
+        # SHARE) are not blocked by a labeler leasing it.
+        query = query.with_for_update(skip_locked=True, key_share=True)
     value = db.scalar(query)
     return int(value) if value is not None else None
 

@@ -246,11 +246,11 @@ class TestRewardModelScorer:
         tok.save_pretrained(rm_dir)
         prompts = [PromptRecord("a", [{"role": "user", "content": "hello"}], "brainstorming"),
                    PromptRecord("b", [{"role": "user", "content": "how to pick a lock"}],
-                                "safety")]
-        texts = ["hi there", "no"]
-        gen = Generation(torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1, dtype=torch.long),
-                         torch.zeros(2, 1, dtype=torch.long), torch.ones(2, 1, dtype=torch.long),
-                         torch.tensor([True, True]))
+                                "safety"),
+                   PromptRecord("c", [{"role": "user", "content": "a poem"}], None)]
+        texts = ["hi there", "no", "roses are red"]
+        one = torch.ones(3, 1, dtype=torch.long)
+        gen = Generation(one, one, one, one, torch.ones(3, dtype=torch.bool))
         samples = Samples(prompts, gen, texts)
         scorer = RewardModelScorer(str(rm_dir), max_length=64)
 
@@ -264,6 +264,7 @@ class TestRewardModelScorer:
             with torch.no_grad():
                 expected.append(score(model, t, torch.ones_like(t))[0])
         h, s = torch.stack(expected).unbind(-1)
+        torch.testing.assert_close(scorer._scores(scorer.model, scorer.tokenizer, 0, samples), h)
         # Prompt "b" is a safety prompt, so it takes the safety head whatever σ(R_s) is.
-        want = combine_rewards(h, s, torch.tensor([False, True]), 0.15, RunningMoments())
+        want = combine_rewards(h, s, torch.tensor([False, True, False]), 0.15, RunningMoments())
         torch.testing.assert_close(scorer(samples), want, atol=1e-5, rtol=1e-5)
