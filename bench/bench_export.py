@@ -285,7 +285,7 @@ def main() -> int:
         print(json.dumps(result))
         return 0
 
-    work = Path(tempfile.mkdtemp(prefix="rankwise-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="rankwise-export-bench-"))
     pg_name = None
     if args.db == "sqlite":
         url = f"sqlite:///{work / 'bench.db'}"

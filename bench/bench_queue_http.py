@@ -32,7 +32,9 @@ from bench_next_scaling import SECRET, database, p99, seed_ranking_project  # no
 from app.db import make_engine  # noqa: E402
 
 
-def start_server(settings_url: str, data_dir: Path, port: int, workers: int, pool: int) -> subprocess.Popen[bytes]:
+def start_server(
+    settings_url: str, data_dir: Path, port: int, workers: int, pool: int, profile: str | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "RANKWISE_ENV": "test",
@@ -47,6 +49,10 @@ def start_server(settings_url: str, data_dir: Path, port: int, workers: int, poo
         sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
         "--port", str(port), "--log-level", "warning", "--no-access-log", "--timeout-keep-alive", "120", "--workers", str(workers),
     ]
+    if profile:
+        # Sampled stacks of the server (py-spy, a dev tool: pip install py-spy), collapsed format.
+        spy = str(Path(sys.executable).with_name("py-spy"))
+        cmd = [spy, "record", "--format", "raw", "--rate", "200", "--threads", "-o", profile, "--", *cmd]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -118,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--overlap", type=int, default=2)
     ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--profile", help="write the server's py-spy profile (collapsed stacks) here")
     ap.add_argument("--pool", type=int, default=60, help="RANKWISE_POOL_SIZE: connections and in-flight requests")
     args = ap.parse_args(argv)
     with database(args.db) as settings:
@@ -127,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
             with engine.connect() as conn:
                 conn.execute(text("ANALYZE"))
                 conn.commit()
-        proc = start_server(settings.database_url, settings.data_dir, args.port, args.workers, args.pool)
+        proc = start_server(settings.database_url, settings.data_dir, args.port, args.workers, args.pool, args.profile)
         try:
             judged, next_ms, submit_ms, failures, elapsed = asyncio.run(
                 run(f"http://127.0.0.1:{args.port}", tokens, project, args.duration, args.warmup)
