@@ -242,9 +242,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     engine, factory = _migrated_session_factory(settings)
     try:
         result = demo.seed(factory)
+        sampler_line = demo.setup_sampler(factory, settings.data_dir)
     finally:
         engine.dispose()
     print(demo.describe(result, host=args.host, port=args.port))
+    print(sampler_line)
     if args.no_serve:
         return EXIT_OK
     return cmd_serve(argparse.Namespace(host=args.host, port=args.port, workers=1))

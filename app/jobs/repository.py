@@ -93,3 +93,13 @@ def project_by_public_id(db: Session, public_id: str) -> Project | None:
 
 def export_by_public_id(db: Session, public_id: str) -> Export | None:
     return db.scalar(select(Export).where(Export.public_id == public_id))
+
+
+def recent_of_user(db: Session, user_id: int, kind: str, limit: int) -> Sequence[Job]:
+    """A user's newest jobs of one kind (the suggest button looks for one in flight)."""
+    return db.scalars(
+        select(Job)
+        .where(Job.created_by == user_id, Job.kind == kind)
+        .order_by(Job.id.desc())
+        .limit(limit)
+    ).all()

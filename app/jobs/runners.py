@@ -13,6 +13,7 @@ Kinds:
   ranking queue.
 * ``export``   — write a dataset export (app/exports).
 * ``model-test`` — one reply from a local model (the registry's "test" button).
+* ``suggest``  — a draft reply for a demonstration task (app/labeling/suggest.py).
 * ``diagnostic`` — sleeps through N reported steps; checks a worker end to end.
 """
 
@@ -231,6 +232,12 @@ def run_model_test(ctx: JobContext) -> dict[str, Any]:
     return sampling.test_local_model(ctx)
 
 
+def run_suggest(ctx: JobContext) -> dict[str, Any]:
+    from app.jobs import sampling
+
+    return sampling.suggest_local(ctx)
+
+
 # ---------------------------------------------------------------- export
 
 
@@ -254,5 +261,6 @@ RUNNERS: dict[str, Runner] = {
     "sample": run_sample,
     "export": run_export,
     "model-test": run_model_test,
+    "suggest": run_suggest,
     "diagnostic": run_diagnostic,
 }

@@ -167,21 +167,42 @@ def run(ctx: JobContext) -> dict[str, Any]:
             "model": plan.model_name, "sampling": plan.sampling}
 
 
-def test_local_model(ctx: JobContext) -> dict[str, Any]:
-    """One greedy-ish reply from a local model (the registry's test button)."""
+def _reply_local(ctx: JobContext, model_id: str, messages: list[dict[str, str]], *,
+                 temperature: float, top_p: float, max_tokens: int) -> str:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from trainer.generation import sample_completions
 
     with ctx.session() as db:
-        mv = db.scalar(select(ModelVersion).where(ModelVersion.public_id == ctx.params["model_id"]))
+        mv = db.scalar(select(ModelVersion).where(ModelVersion.public_id == model_id))
         if mv is None or not mv.path:
             raise InvalidInput("The model version is gone or has no folder.")
-        path = mv.path
-    ctx.progress(0, 1, stage="loading", message=f"loading {path}")
+        path, name = mv.path, mv.name
+    ctx.progress(0, 1, stage="loading", message=f"loading {name}")
     model = AutoModelForCausalLM.from_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    reply = sample_completions(model, tokenizer, [[{"role": "user", "content": ctx.params["prompt"]}]],  # type: ignore[list-item]
-                               1, temperature=0.7, max_new_tokens=int(ctx.params.get("max_tokens", 64)))
+    ctx.check_stop()
+    ctx.progress(0, 1, stage="generating", message=f"{name} is writing")
+    reply = sample_completions(model, tokenizer, [messages], 1,  # type: ignore[list-item]
+                               temperature=temperature, top_p=top_p, max_new_tokens=max_tokens)
     ctx.progress(1, 1, stage="done")
-    return {"reply": reply[0][0]}
+    return reply[0][0]
+
+
+def test_local_model(ctx: JobContext) -> dict[str, Any]:
+    """One reply from a local model (the registry's test button)."""
+    reply = _reply_local(ctx, ctx.params["model_id"],
+                         [{"role": "user", "content": ctx.params["prompt"]}],
+                         temperature=0.7, top_p=1.0,
+                         max_tokens=int(ctx.params.get("max_tokens", 64)))
+    return {"reply": reply}
+
+
+def suggest_local(ctx: JobContext) -> dict[str, Any]:
+    """A draft reply to a demonstration task's conversation (app/labeling/suggest.py)."""
+    p = ctx.params
+    reply = _reply_local(ctx, p["model_id"], list(p["messages"]),
+                         temperature=float(p.get("temperature", 0.7)),
+                         top_p=float(p.get("top_p", 1.0)),
+                         max_tokens=int(p.get("max_tokens", 256)))
+    return {"reply": reply[: ctx.settings.max_text_chars]}

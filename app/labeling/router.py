@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
 from app.labeling import service
+from app.labeling import suggest as suggestion
 from app.labeling.schemas import (
     JudgementOut,
     JudgementPage,
@@ -63,10 +64,24 @@ def skip(aid: PublicId, request: Request, db: SessionDep, user: CurrentUser) -> 
     service.skip(db, user, aid)
 
 
-@router.post("/assignments/{aid}/suggest")
-def suggest(aid: PublicId, db: SessionDep, user: CurrentUser) -> dict[str, str]:
-    """A model-written draft reply to edit (needs the project's sampler)."""
-    return {"content": service.suggest(db, user, aid)}
+@router.post("/assignments/{aid}/suggest", responses={202: {"description": "a draft job to poll"}})
+def suggest(
+    aid: PublicId, request: Request, response: Response, db: SessionDep, user: CurrentUser,
+    body: suggestion.SuggestIn | None = None,
+) -> suggestion.SuggestOut:
+    """A model-written draft reply to edit: at once from an endpoint sampler, or 202 with a
+    job to poll when the sampler is a local model (app/labeling/suggest.py)."""
+    request.app.state.submit_limiter.hit(f"suggest:{user.id}", "suggestions")
+    out, done = suggestion.request(db, user, aid, body or suggestion.SuggestIn())
+    if not done:
+        response.status_code = 202
+    return out
+
+
+@router.get("/assignments/{aid}/suggest/{job_id}")
+def suggest_status(aid: PublicId, job_id: PublicId, db: SessionDep, user: CurrentUser) -> suggestion.SuggestOut:
+    """The draft job of a suggest that answered 202: its status, then the draft."""
+    return suggestion.poll(db, user, aid, job_id)
 
 
 @router.get("/me/projects")

@@ -1,5 +1,10 @@
 // Training page: start runs, list jobs; job page: poll progress and metrics, draw curves.
-import { api, el, fmtDate, notice } from "./api.js";
+import { api as request, el, fmtDate, notice } from "./api.js";
+
+// These pages only need the answer's body.
+async function api(method, path, body) {
+  return (await request(method, path, body)).data;
+}
 
 const SVG = "http://www.w3.org/2000/svg";
 // Which metrics get a curve, in order; others are drawn after these.
@@ -53,6 +58,18 @@ function trainParams(form) {
 function initList() {
   const form = document.getElementById("train-form");
   const status = document.getElementById("train-status");
+  const check = document.getElementById("diagnostic-form");
+  check.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(check);
+    try {
+      const job = await api("POST", "/jobs", { kind: "diagnostic", params: {
+        steps: Number(data.get("steps")), step_seconds: Number(data.get("step_seconds")) } });
+      window.location.href = `/admin/training/${job.id}`;
+    } catch (err) {
+      notice(status, "error", err.message);
+    }
+  });
   loadModels().catch((e) => notice(status, "error", e.message));
   loadJobs().catch((e) => notice(status, "error", e.message));
   setInterval(() => loadJobs().catch(() => {}), 3000);

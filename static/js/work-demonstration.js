@@ -57,20 +57,54 @@ addBtn.addEventListener("click", () => {
   turnsBox.querySelectorAll("textarea")[turns.length - 2].focus();
 });
 
+// Suggest: an endpoint sampler answers at once (200); a local model answers 202
+// with a job the worker runs, polled here until the draft is written.
+const SUGGEST_POLL_MS = 1000;
+const SUGGEST_GIVE_UP_MS = 5 * 60 * 1000;
+const SUGGEST_STAGES = { loading: "loading the model", generating: "writing" };
+
+function suggestContext() {
+  // The turns before the last assistant reply: the draft answers the user's last turn.
+  const turns = readTurns();
+  return turns.slice(0, -1);
+}
+
+async function waitForDraft(task, first) {
+  const started = Date.now();
+  let state = first;
+  const path = `/assignments/${encodeURIComponent(task.assignment_id)}/suggest/${encodeURIComponent(first.job_id)}`;
+  while (state.status === "queued" || state.status === "running") {
+    const seconds = Math.round((Date.now() - started) / 1000);
+    const doing = state.status === "queued"
+      ? "waiting for a worker"
+      : (SUGGEST_STAGES[state.progress && state.progress.stage] || "working");
+    notice(suggestStatus, "info", `The model is ${doing}… (${seconds} s)`);
+    if (Date.now() - started > SUGGEST_GIVE_UP_MS) throw new Error("The draft is taking too long; write the reply yourself.");
+    await new Promise((resolve) => setTimeout(resolve, SUGGEST_POLL_MS));
+    if (!ctxRef.task || ctxRef.task.assignment_id !== task.assignment_id) return null;
+    ({ data: state } = await api("GET", path));
+  }
+  if (state.status !== "succeeded") throw new Error(state.error || "The model could not write a draft; write the reply yourself.");
+  return state.content || "";
+}
+
 suggestBtn.addEventListener("click", async () => {
   const task = ctxRef.task;
   if (!task) return;
   suggestBtn.disabled = true;
   notice(suggestStatus, "info", "Asking the model for a draft…");
   try {
-    const { data } = await api("POST", `/assignments/${encodeURIComponent(task.assignment_id)}/suggest`);
+    const { status, data } = await api("POST", `/assignments/${encodeURIComponent(task.assignment_id)}/suggest`,
+      { turns: suggestContext() });
+    const content = status === 202 ? await waitForDraft(task, data) : (data.content || "");
+    if (content === null) return; // the task changed while the draft was being written
     const areas = turnsBox.querySelectorAll(".turn[data-role='assistant'] textarea");
     const target = areas[areas.length - 1];
     if (target.value.trim() && !window.confirm("Replace your reply with the model's draft?")) {
       notice(suggestStatus, "", "");
       return;
     }
-    target.value = data.content || "";
+    target.value = content;
     ctxRef.saveDraft();
     notice(suggestStatus, "ok", "The model's draft is in the reply box; edit it before submitting.");
     target.focus();

@@ -174,8 +174,12 @@ class TestClosingTheLoop:
         made = db.query(Completion).filter_by(prompt_id=fresh.id).all()
         assert len(made) == 4 and {c.model_version_id for c in made} == {ppo.id}
         item = db.query(WorkItem).filter_by(prompt_id=fresh.id).one()
+        # End the read (on SQLite it holds the write lock the API needs) and touch no
+        # expired row until the API call is done.
+        ranking_id = ranking.public_id
+        db.commit()
 
         # 5. …and a labeler ranks it through the API.
-        assert label_everything(client, tokens[0], ranking.public_id) == 1
+        assert label_everything(client, tokens[0], ranking_id) == 1
         db.expire_all()
         assert db.query(Ranking).filter_by(item_id=item.id).count() == 1
