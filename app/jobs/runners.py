@@ -95,11 +95,34 @@ def build_train_config(
     return config_cls(**values, **hyper)
 
 
+def _wait_for_export(ctx: JobContext, export_id: str, poll_seconds: float = 1.0) -> None:
+    """A run started with "export now" waits here for its export job (queued just before
+    it, so a single worker has already run it; with several workers this one may get here
+    first). Cancelling the run ends the wait."""
+    from app.models import Export
+
+    waited = False
+    while True:
+        with ctx.session() as db:
+            status = db.query(Export.status).filter(Export.public_id == export_id).scalar()
+        if status not in ("pending", "running"):
+            if waited:
+                ctx.log(f"export {export_id} is {status}")
+            return
+        if not waited:
+            ctx.log(f"waiting for export {export_id} (job {ctx.params.get('after_job')})")
+            ctx.progress(0, 0, stage="waiting", message="waiting for the export")
+            waited = True
+        ctx.check_stop({"waiting_for_export": export_id})
+        time.sleep(poll_seconds)
+
+
 def _resolve_train_inputs(ctx: JobContext) -> dict[str, Any]:
     from app.models import Export
     from app.registry import service as registry
 
     params = ctx.params
+    _wait_for_export(ctx, str(params["export_id"]))
     with ctx.session() as db:
         export = db.query(Export).filter(Export.public_id == params["export_id"]).one_or_none()
         if export is None or not export.path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.models import Job, JobStatus
 
@@ -19,10 +19,20 @@ class AccelerateIn(BaseModel):
     config_file: str | None = Field(default=None, max_length=1024, description="accelerate config (DDP/FSDP/DeepSpeed)")
 
 
+class ExportNow(BaseModel):
+    """Export a project now and train on the result (the run waits for the export job)."""
+
+    model_config = ConfigDict(extra="forbid")
+    project_id: PublicId
+    options: dict[Annotated[str, Field(max_length=64)], Any] = Field(default_factory=dict, max_length=32)
+
+
 class TrainParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stage: Literal["sft", "rm", "ppo", "dpo", "best-of-k"]
-    export_id: PublicId
+    export_id: PublicId | None = Field(default=None, description="a finished export")
+    export_now: ExportNow | None = Field(default=None, description="instead of export_id")
+    after_job: PublicId | None = Field(default=None, description="set by the server: the export job this run waits for")
     model_id: PublicId = Field(description="the base (or SFT) model to start from")
     reward_model_id: PublicId | None = Field(default=None, description="PPO, best-of-K")
     ref_model_id: PublicId | None = Field(default=None, description="DPO reference (default: model)")
@@ -33,6 +43,14 @@ class TrainParams(BaseModel):
     )
     resume: bool = False
     accelerate: AccelerateIn | None = None
+
+    @model_validator(mode="after")
+    def _one_export(self) -> TrainParams:
+        if (self.export_id is None) == (self.export_now is None):
+            raise ValueError("give export_id (a finished export) or export_now (export a project now), not both")
+        if self.after_job is not None:
+            raise ValueError("after_job is set by the server")
+        return self
 
     @field_validator("hyperparameters")
     @classmethod

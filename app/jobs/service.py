@@ -79,10 +79,21 @@ def submit(db: Session, actor: User, kind: str, raw: dict[str, Any]) -> Job:
         first = errors[0]
         raise InvalidInput(f"params.{first['field']}: {first['message']}", details=errors) from exc
     project_id = None
+    after: Job | None = None
     if isinstance(params, TrainParams):
-        export = repository.export_by_public_id(db, params.export_id)
-        if export is None or export.status != "succeeded" or not export.path:
-            raise InvalidInput("export_id: no finished export with that id.")
+        if params.export_now is not None:
+            # "Export now with these filters": the export job is queued first, and the
+            # train runner waits for its export to finish (app/jobs/runners.py).
+            if repository.project_by_public_id(db, params.export_now.project_id) is None:
+                raise InvalidInput("export_now.project_id: no such project.")
+            after = _submit_export(db, actor, ExportParams(
+                project_id=params.export_now.project_id, options=params.export_now.options))
+            params = params.model_copy(update={"export_id": after.params["export_id"],
+                                               "export_now": None})
+        else:
+            export = repository.export_by_public_id(db, str(params.export_id))
+            if export is None or export.status != "succeeded" or not export.path:
+                raise InvalidInput("export_id: no finished export with that id.")
         for key in ("model_id", "reward_model_id", "ref_model_id", "value_model_id"):
             value = getattr(params, key)
             if value is not None:
@@ -105,7 +116,13 @@ def submit(db: Session, actor: User, kind: str, raw: dict[str, Any]) -> Job:
                 raise InvalidInput("model_id: the project has no sampler model; choose one.")
             if sampler.retired:
                 raise InvalidInput(f"model_id: {sampler.name!r} is retired.")
-    return enqueue(db, kind, params.model_dump(mode="json"), actor=actor, project_id=project_id)
+    payload = params.model_dump(mode="json")
+    if isinstance(params, TrainParams):
+        payload.pop("export_now", None)
+        payload.pop("after_job", None)
+        if after is not None:
+            payload["after_job"] = after.public_id
+    return enqueue(db, kind, payload, actor=actor, project_id=project_id)
 
 
 def _submit_export(db: Session, actor: User, params: Any) -> Job:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, select, true, update
+from sqlalchemy import Select, and_, case, exists, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -120,6 +120,23 @@ def assignment_of_user(db: Session, public_id: str, user_id: int, *, lock: bool)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     return db.scalar(query)
+
+
+def submit_context(db: Session, public_id: str, user_id: int) -> tuple[Assignment, Project, bool] | None:
+    """The user's assignment, its project and whether the user is still a member, in one
+    round trip (the submit's read phase; nothing is locked)."""
+    member = exists().where(ProjectMember.project_id == Assignment.project_id, ProjectMember.user_id == user_id)
+    row = db.execute(
+        select(Assignment, Project, member.label("member"))
+        .join(Project, Project.id == Assignment.project_id)
+        .where(Assignment.public_id == public_id, Assignment.user_id == user_id)
+    ).first()
+    return (row[0], row[1], bool(row[2])) if row is not None else None
+
+
+def assignment_status(db: Session, assignment_id: int) -> AssignmentStatus | None:
+    """The status as stored now, locking the row (PostgreSQL) for the rest of the transaction."""
+    return db.scalar(select(Assignment.status).where(Assignment.id == assignment_id).with_for_update())
 
 
 def expired_leases(db: Session, project_id: int, now: datetime, limit: int) -> list[tuple[int, int]]:
@@ -257,6 +274,17 @@ def item_completions(db: Session, item_id: int) -> list[tuple[Completion, int]]:
     return [(r[0], r[1]) for r in rows]
 
 
+def completion_ids(db: Session, item_id: int) -> list[tuple[str, int]]:
+    """(public id, id) of the item's completions in canonical order (0 = A, 1 = B)."""
+    rows = db.execute(
+        select(Completion.public_id, Completion.id)
+        .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
+        .where(ItemCompletion.item_id == item_id)
+        .order_by(ItemCompletion.position)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
 def completion_public_ids(db: Session, item_id: int) -> list[str]:
     return list(
         db.scalars(
@@ -289,6 +317,16 @@ def model_names(db: Session, completions: Sequence[Completion]) -> dict[int, str
 
 def judgement_by_key(db: Session, model: JudgementModel, user_id: int, key: str) -> Judgement | None:
     return db.scalar(select(model).where(model.user_id == user_id, model.idempotency_key == key))  # type: ignore[return-value]
+
+
+def insert_judgement(db: Session, model: JudgementModel, values: dict[str, Any]) -> int:
+    """One INSERT … RETURNING id: no ORM flush, no re-read of the row."""
+    return int(db.execute(insert(model).values(**values).returning(model.id)).scalar_one())
+
+
+def insert_ranking_entries(db: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        db.execute(insert(RankingEntry), rows)
 
 
 def judgement_by_public_id(db: Session, public_id: str) -> Judgement | None:

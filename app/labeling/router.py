@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from sqlalchemy.orm import Session
 
+from app.db import read_phase
 from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
 from app.labeling import service
 from app.labeling import suggest as suggestion
@@ -25,12 +27,23 @@ router = APIRouter(prefix="/api/v1", tags=["labeling"])
 PublicId = Annotated[str, Path(min_length=1, max_length=32)]
 
 
+def _read_first(db: SessionDep) -> Session:
+    read_phase(db)
+    return db
+
+
+# The request's unit of work, starting with lock-free reads (app/db.py, write_phase). It
+# must come before CurrentUser in a route's parameters, so that it opens the session
+# before authentication reads from it.
+ReadFirstSession = Annotated[Session, Depends(_read_first, scope="function")]
+
+
 def _limit_submits(request: Request, user_id: int) -> None:
     request.app.state.submit_limiter.hit(f"submit:{user_id}", "submissions")
 
 
 @router.post("/projects/{pid}/next", response_model=TaskOut, responses={204: {"description": "nothing left for you"}})
-def next_task(pid: PublicId, db: SessionDep, user: CurrentUser) -> TaskOut | Response:
+def next_task(pid: PublicId, db: ReadFirstSession, user: CurrentUser) -> TaskOut | Response:
     """Your current task on the project, or a newly leased one; 204 when nothing is left."""
     task = service.next_task(db, user, pid)
     if task is None:
@@ -38,19 +51,21 @@ def next_task(pid: PublicId, db: SessionDep, user: CurrentUser) -> TaskOut | Res
     return task
 
 
-@router.post("/assignments/{aid}/submit", status_code=201)
+@router.post("/assignments/{aid}/submit", status_code=201, response_model_exclude_unset=True)
 def submit(
     aid: PublicId,
     body: SubmitIn,
     request: Request,
     response: Response,
-    db: SessionDep,
+    db: ReadFirstSession,
     settings: SettingsDep,
     user: CurrentUser,
+    then_next: Annotated[bool, Query(alias="next")] = False,
 ) -> SubmitOut:
-    """Store your answer once; the same idempotency key again replays the first answer."""
+    """Store your answer once; the same idempotency key again replays the first answer.
+    With ``?next=true`` the answer also carries your next task (``next``, null when none)."""
     _limit_submits(request, user.id)
-    result = service.submit(db, user, aid, body, settings)
+    result = service.submit(db, user, aid, body, settings, then_next=then_next)
     if result.replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"

@@ -104,6 +104,9 @@ class SubmitOut(BaseModel):
     kind: TaskKind
     created_at: datetime
     next_available: bool
+    # Only with ?next=true (left out of the answer otherwise): the labeler's next task,
+    # leased in the same transaction as the judgement, or null when nothing is left.
+    next: TaskOut | None = None
 
 
 class MyProjectOut(BaseModel):

@@ -17,11 +17,13 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.db import read_phase, write_phase
 from app.errors import Conflict, DomainError, InvalidInput, LeaseExpired, NotFound
 from app.labeling import progress, queue
 from app.labeling import repository as repo
@@ -56,11 +58,10 @@ from app.models import (
     PairwiseJudgement,
     Project,
     Prompt,
-    PromptSubmission,
     Ranking,
-    RankingEntry,
     RankingVerdict,
     Role,
+    TaskKind,
     User,
     Winner,
     new_public_id,
@@ -99,7 +100,15 @@ def next_task(
     project = _member_project(db, user, project_public_id)
     if project.archived:
         raise Conflict("This project is archived; it hands out no more tasks.")
-    lease = queue.lease_next(db, project, user, now)
+    return _next_for(db, project, user, now)
+
+
+def _next_for(db: Session, project: Project, user: User, now: datetime) -> TaskOut | None:
+    """Resume the labeler's unexpired lease (a read), else lease an item (a short write)."""
+    lease = repo.active_assignment(db, user.id, project.id)
+    if lease is None or lease.expires_at <= now:
+        with write_phase(db):
+            lease = queue.lease_next(db, project, user, now)
     if lease is None:
         return None
     return _task_out(db, project, user, lease, now)
@@ -145,6 +154,16 @@ def _prompt_out(prompt: Prompt | None) -> PromptOut | None:
 # --- submit -------------------------------------------------------------------------------
 
 
+class _NotClaimed(Exception):
+    """The lease changed between the read phase and the write lock (or was never active)."""
+
+    def __init__(self, status: AssignmentStatus | None) -> None:
+        self.status = status
+
+
+CHOICE_KINDS = frozenset({TaskKind.ranking, TaskKind.pairwise, TaskKind.evaluation})
+
+
 def submit(
     db: Session,
     user: User,
@@ -152,76 +171,133 @@ def submit(
     body: SubmitIn,
     settings: Settings,
     now: datetime | None = None,
+    *,
+    then_next: bool = False,
 ) -> Submitted:
+    """Store the answer exactly once; with ``then_next`` also lease the labeler's next task
+    in the same write transaction (one commit, one fsync per judgement).
+
+    Reads and validation come first, without the write lock; inside it, one conditional
+    UPDATE re-checks that the lease is still active while marking it submitted.
+    """
     now = now or utcnow()
-    lease = repo.assignment_of_user(db, assignment_public_id, user.id, lock=True)
-    if lease is None:
+    found = repo.submit_context(db, assignment_public_id, user.id)
+    if found is None:
         raise NotFound(NO_ASSIGNMENT)
-    project = repo.project_by_id(db, lease.project_id)
+    lease, project, member = found
     model = JUDGEMENT_MODELS[project.task_kind]
-    prior = repo.judgement_by_key(db, model, user.id, body.idempotency_key)
-    if prior is not None:
-        return _replay(db, project, user, lease, prior)
-    if lease.status == AssignmentStatus.submitted:
-        # One assignment per (item, labeler): a submitted one means the item is judged.
-        raise Conflict("You already judged this item; the first judgement stands and this one was not stored.")
-    if lease.status == AssignmentStatus.skipped:
-        raise Conflict("You skipped this task, so it takes no answer; ask for the next task.")
-    if not repo.is_member(db, project.id, user.id):
+    if lease.status in (AssignmentStatus.submitted, AssignmentStatus.skipped):
+        return _settled(db, project, user, lease, body, lease.status, now, then_next)
+    if not member:
         raise NotFound(NO_ASSIGNMENT)
-    item = repo.item(db, lease.item_id)
-    answer = validate(body, Task(project, list(lease.shown_order), item.category, settings.max_text_chars))
-    if not queue.retake(db, lease, now):
-        raise LeaseExpired(
-            "Your time on this task ran out and another labeler has taken it; your answer was "
-            "not stored. Ask for the next task."
-        )
-    judgement = _build(db, project, lease, body, answer, now)
+    completions = repo.completion_ids(db, lease.item_id) if project.task_kind in CHOICE_KINDS else []
+    category = repo.item(db, lease.item_id).category if project.task_kind == TaskKind.prompt_writing else None
+    answer = validate(body, Task(project, list(lease.shown_order), category, settings.max_text_chars))
+    following: Assignment | None = None
     try:
-        with db.begin_nested():
-            db.add(judgement)
-            db.flush()
-            _add_entries(db, judgement, lease, answer)
+        with write_phase(db):
+            _claim(db, lease)
+            judgement_id = _record(db, project, lease, body, answer, completions, now)
+            if then_next:
+                following = queue.lease_next(db, project, user, now)
+            # Counted last: on PostgreSQL this UPDATE locks the item's row until the commit,
+            # and other labelers' `next` skips locked items rather than wait for them.
+            repo.record_done(db, lease.item_id)
+    except _NotClaimed as exc:
+        return _settled(db, project, user, lease, body, exc.status, now, then_next)
     except IntegrityError:
         # The unique constraints caught a duplicate the checks above could not see.
+        db.rollback()
+        read_phase(db)
         prior = repo.judgement_by_key(db, model, user.id, body.idempotency_key)
         if prior is not None:
-            return _replay(db, project, user, lease, prior)
+            return _replay(db, project, user, lease, prior, now, then_next)
         raise Conflict("You already judged this item; the first judgement stands.") from None
-    repo.set_status(db, lease.id, AssignmentStatus.submitted, only_if=AssignmentStatus.active)
-    repo.record_done(db, lease.item_id)
-    return Submitted(
-        SubmitOut(
-            judgement_id=judgement.public_id,
-            kind=project.task_kind,
-            created_at=judgement.created_at,
-            next_available=queue.has_work(db, project.id, user.id),
-        ),
-        replayed=False,
+    answer_out = SubmitOut(
+        judgement_id=judgement_id,
+        kind=project.task_kind,
+        created_at=now,
+        next_available=following is not None or queue.has_work(db, project.id, user.id),
+    )
+    if then_next:
+        answer_out.next = _task_out(db, project, user, following, now) if following is not None else None
+    return Submitted(answer_out, replayed=False)
+
+
+def _claim(db: Session, lease: Assignment) -> None:
+    """Mark the lease submitted if it still holds its slot.
+
+    A lease that ran out but was not reclaimed still holds it; a reclaimed one gets it
+    back only if the slot is still free. Otherwise raise with the status found.
+    """
+    if repo.set_status(db, lease.id, AssignmentStatus.submitted, only_if=AssignmentStatus.active):
+        return
+    status = repo.assignment_status(db, lease.id)
+    if status == AssignmentStatus.expired and repo.take_slot(db, lease.item_id):
+        repo.set_status(db, lease.id, AssignmentStatus.submitted, only_if=AssignmentStatus.expired)
+        return
+    raise _NotClaimed(status)
+
+
+def _settled(
+    db: Session,
+    project: Project,
+    user: User,
+    lease: Assignment,
+    body: SubmitIn,
+    status: AssignmentStatus | None,
+    now: datetime,
+    then_next: bool,
+) -> Submitted:
+    """The lease is no longer open to this answer: a replay, or the reason why not."""
+    prior = repo.judgement_by_key(db, JUDGEMENT_MODELS[project.task_kind], user.id, body.idempotency_key)
+    if prior is not None:
+        return _replay(db, project, user, lease, prior, now, then_next)
+    if status == AssignmentStatus.submitted:
+        # One assignment per (item, labeler): a submitted one means the item is judged.
+        raise Conflict("You already judged this item; the first judgement stands and this one was not stored.")
+    if status == AssignmentStatus.skipped:
+        raise Conflict("You skipped this task, so it takes no answer; ask for the next task.")
+    raise LeaseExpired(
+        "Your time on this task ran out and another labeler has taken it; your answer was "
+        "not stored. Ask for the next task."
     )
 
 
-def _replay(db: Session, project: Project, user: User, lease: Assignment, prior: Judgement) -> Submitted:
+def _replay(
+    db: Session, project: Project, user: User, lease: Assignment, prior: Judgement, now: datetime, then_next: bool
+) -> Submitted:
     if prior.item_id != lease.item_id:
         raise Conflict(
             "This idempotency key was already used for another task; send a new key for each task."
         )
-    return Submitted(
-        SubmitOut(
-            judgement_id=prior.public_id,
-            kind=project.task_kind,
-            created_at=prior.created_at,
-            next_available=queue.has_work(db, project.id, user.id),
-        ),
-        replayed=True,
+    # A lost answer retried with ?next=true gets the task the first call leased (the
+    # labeler's current lease), or a new one.
+    following = _next_for(db, project, user, now) if then_next and not project.archived else None
+    out = SubmitOut(
+        judgement_id=prior.public_id,
+        kind=project.task_kind,
+        created_at=prior.created_at,
+        next_available=following is not None or queue.has_work(db, project.id, user.id),
     )
+    if then_next:
+        out.next = following
+    return Submitted(out, replayed=True)
 
 
-def _build(
-    db: Session, project: Project, lease: Assignment, body: SubmitIn, answer: Answer, now: datetime
-) -> Judgement:
-    common = {
-        "public_id": new_public_id(),
+def _record(
+    db: Session,
+    project: Project,
+    lease: Assignment,
+    body: SubmitIn,
+    answer: Answer,
+    completions: list[tuple[str, int]],
+    now: datetime,
+) -> str:
+    """Insert the judgement (and its ranking entries); returns its public id."""
+    public_id = new_public_id()
+    values: dict[str, Any] = {
+        "public_id": public_id,
         "item_id": lease.item_id,
         "user_id": lease.user_id,
         "project_id": project.id,
@@ -233,58 +309,57 @@ def _build(
     if isinstance(answer, PromptAnswer):
         prompt = Prompt(
             project_id=project.id,
-            external_id=f"labeler-{common['public_id']}",
+            external_id=f"labeler-{public_id}",
             messages=answer.messages,
             category=answer.category,
             source="labeler",
         )
         db.add(prompt)
         db.flush()
-        return PromptSubmission(**common, messages=answer.messages, category=answer.category, prompt_id=prompt.id)
-    if isinstance(answer, DemoAnswer):
+        values.update(messages=answer.messages, category=answer.category, prompt_id=prompt.id)
+    elif isinstance(answer, DemoAnswer):
         item = repo.item(db, lease.item_id)
         prompt_row = repo.prompt(db, item.prompt_id) if item.prompt_id is not None else None
         if prompt_row is None:
             raise InvalidInput("This task has no prompt to answer; ask an admin to check the project.")
-        return Demonstration(
-            **common,
+        values.update(
             prompt_id=prompt_row.id,
             messages=[*prompt_row.messages, *answer.turns],
             prompt_turns=len(prompt_row.messages),
         )
-    if isinstance(answer, RankingAnswer):
-        return Ranking(**common, verdict=RankingVerdict(answer.verdict), reason=answer.reason)
-    canonical = repo.completion_public_ids(db, lease.item_id)
-    if answer.verdict == "both_bad":
-        winner = Winner.both_bad
+    elif isinstance(answer, RankingAnswer):
+        values.update(verdict=RankingVerdict(answer.verdict), reason=answer.reason)
     else:
-        winner = Winner.a if answer.preferred == canonical[0] else Winner.b
-    return PairwiseJudgement(
-        **common,
-        winner=winner,
-        margin_label=answer.margin_label,
-        safety_a=answer.safety.get(canonical[0]),
-        safety_b=answer.safety.get(canonical[1]) if len(canonical) > 1 else None,
-        reason=answer.reason,
-    )
-
-
-def _add_entries(db: Session, judgement: Judgement, lease: Assignment, answer: Answer) -> None:
-    if not isinstance(answer, RankingAnswer) or answer.verdict != "ranked":
-        return
-    ids = {c.public_id: c.id for c, _ in repo.item_completions(db, lease.item_id)}
-    for group_index, group in enumerate(answer.groups):
-        for cid in group:
-            db.add(
-                RankingEntry(
-                    ranking_id=judgement.id,
-                    completion_id=ids[cid],
-                    tie_group=group_index,
-                    rating=answer.ratings.get(cid),
-                    flags=answer.flags.get(cid, []),
-                )
-            )
-    db.flush()
+        canonical = [cid for cid, _ in completions]
+        if answer.verdict == "both_bad":
+            winner = Winner.both_bad
+        else:
+            winner = Winner.a if answer.preferred == canonical[0] else Winner.b
+        values.update(
+            winner=winner,
+            margin_label=answer.margin_label,
+            safety_a=answer.safety.get(canonical[0]),
+            safety_b=answer.safety.get(canonical[1]) if len(canonical) > 1 else None,
+            reason=answer.reason,
+        )
+    judgement_id = repo.insert_judgement(db, JUDGEMENT_MODELS[project.task_kind], values)
+    if isinstance(answer, RankingAnswer) and answer.verdict == "ranked":
+        ids = dict(completions)
+        repo.insert_ranking_entries(
+            db,
+            [
+                {
+                    "ranking_id": judgement_id,
+                    "completion_id": ids[cid],
+                    "tie_group": group_index,
+                    "rating": answer.ratings.get(cid),
+                    "flags": answer.flags.get(cid, []),
+                }
+                for group_index, group in enumerate(answer.groups)
+                for cid in group
+            ],
+        )
+    return public_id
 
 
 # --- skip, suggest --------------------------------------------------------------------------

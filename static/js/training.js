@@ -40,8 +40,12 @@ async function loadJobs() {
 
 function trainParams(form) {
   const data = new FormData(form);
-  const params = { stage: data.get("stage"), export_id: data.get("export_id").trim(),
-    model_id: data.get("model_id"), hyperparameters: {} };
+  const params = { stage: data.get("stage"), model_id: data.get("model_id"), hyperparameters: {} };
+  const exportId = data.get("export_id").trim();
+  const exportProject = data.get("export_project_id").trim();
+  // "Export now": the server queues an export job and this run waits for it.
+  if (exportId) params.export_id = exportId;
+  else if (exportProject) params.export_now = { project_id: exportProject, options: {} };
   for (const key of ["reward_model_id", "ref_model_id", "name"]) {
     if (data.get(key)) params[key] = data.get(key);
   }

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.db import unit_of_work
+from app.db import read_phase, unit_of_work
 from app.errors import DomainError
 from app.labeling import service
 from app.labeling.schemas import SubmitIn
@@ -35,15 +35,21 @@ def _labeler(
     lock: threading.Lock,
 ) -> None:
     rng = random.Random(seed)
+    # Half the labelers submit with ?next=true (the next lease in the submit's transaction).
+    then_next = seed % 2 == 0
+    task = None
     try:
         for n in range(100):
-            with unit_of_work(factory) as db:
-                task = service.next_task(db, user, project_pid)
+            if task is None:
+                with unit_of_work(factory) as db:
+                    read_phase(db)  # as the HTTP routes do: reads outside the SQLite write lock
+                    task = service.next_task(db, user, project_pid)
             if task is None:
                 return
             if rng.random() < 0.15:
                 with unit_of_work(factory) as db:
                     service.skip(db, user, task.assignment_id)
+                task = None
                 continue
             body = SubmitIn(
                 idempotency_key=f"user-{user.id}-task-{n}",
@@ -54,9 +60,13 @@ def _labeler(
             # Some clients retry (a double click or a lost answer): the same key again.
             for _ in range(2 if rng.random() < 0.2 else 1):
                 with unit_of_work(factory) as db:
-                    result = service.submit(db, user, task.assignment_id, body, settings)
+                    read_phase(db)
+                    result = service.submit(db, user, task.assignment_id, body, settings, then_next=then_next)
                 with lock:
                     acked.add(result.answer.judgement_id)
+            task = result.answer.next if then_next else None
+            if then_next and task is None:
+                return
     except (DomainError, Exception) as exc:
         errors.append(exc)
 
@@ -68,6 +78,7 @@ def _identical_submit(
     barrier.wait()
     try:
         with unit_of_work(factory) as db:
+            read_phase(db)
             out.append(service.submit(db, user, aid, body, settings))
     except Exception as exc:
         out.append(exc)

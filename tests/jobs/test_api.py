@@ -52,6 +52,10 @@ class TestJobsApi:
         r = client.post("/api/v1/jobs", headers=headers, json={"kind": "train", "params": {
             "stage": "sft", "export_id": "0" * 16, "model_id": "1" * 16}})
         assert r.status_code == 422 and "export_id" in r.json()["detail"]
+        r = client.post("/api/v1/jobs", headers=headers, json={"kind": "train", "params": {
+            "stage": "sft", "export_id": "0" * 16, "model_id": "1" * 16,
+            "export_now": {"project_id": project.public_id}}})
+        assert r.status_code == 422 and "not both" in r.json()["detail"]
         assert client.get("/api/v1/jobs", headers=headers).json() == []
 
     def test_an_unknown_job_is_404(self, client: TestClient, db: Session) -> None:

@@ -127,8 +127,9 @@ class TestClosingTheLoop:
         assert sum(label_everything(client, t, demo.public_id) for t in tokens) == 4
         assert sum(label_everything(client, t, ranking.public_id) for t in tokens) == 4
 
-        # 2. The real exports service writes the data contract.
-        demo_export = export_of(db, settings, session_factory, admin, demo.public_id)
+        # 2. The real exports service writes the data contract: called directly for the
+        # rankings, and through "export now" (an export job the SFT run waits for) for the
+        # demonstrations.
         rank_export = export_of(db, settings, session_factory, admin, ranking.public_id)
 
         # 3. SFT and the reward model from the base model, then PPO from both.
@@ -136,11 +137,16 @@ class TestClosingTheLoop:
                                        path=str(build_tiny_model(tmp_path / "tiny")))
         db.commit()
         small = {"epochs": 1, "batch_size": 2, "max_length": 64, "learning_rate": 1e-3}
-        sft_job = train(db, admin, "sft", export_id=demo_export, model_id=base.public_id,
-                        hyperparameters=small)
+        sft_job = train(db, admin, "sft", model_id=base.public_id, hyperparameters=small,
+                        export_now={"project_id": demo.public_id,
+                                    "options": {"split": {"validation_fraction": 0.0}}})
+        demo_export = sft_job.params["export_id"]
+        export_job = db.query(Job).filter_by(public_id=sft_job.params["after_job"]).one()
+        assert export_job.kind == "export" and export_job.params["export_id"] == demo_export
         rm_job = train(db, admin, "rm", export_id=rank_export, model_id=base.public_id,
                        hyperparameters=small)
-        run_jobs(settings, session_factory, 2)
+        run_jobs(settings, session_factory, 3)
+        assert finished(db, export_job).result["counts"]["sft.train"] == 4
         sft_job, rm_job = finished(db, sft_job), finished(db, rm_job)
         assert "train sft --config" in sft_job.result["command"]
         assert sft_job.progress["step"] == sft_job.progress["total"] == 2  # 4 demos / 2

@@ -13,7 +13,14 @@ from app.config import Settings
 from app.jobs.worker import Worker, WorkerOptions
 from app.models import Job, JobStatus, Role
 from app.registry import service as registry
-from tests.factories import add_member, bearer, make_demo_item, make_labelers, make_project, make_user
+from tests.factories import (
+    add_member,
+    bearer,
+    make_demo_item,
+    make_labelers,
+    make_project,
+    make_user,
+)
 from tests.registry.fake_openai import fake_openai_server
 
 
