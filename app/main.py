@@ -74,6 +74,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 def _include_routers(app: FastAPI) -> None:
     # One line per domain; each module exposes `router`.
     from app.auth.router import router as auth_router
+    from app.evaluations.router import router as evaluations_router
     from app.exports.router import router as exports_router
     from app.imports.router import router as imports_router
     from app.jobs.pages import router as jobs_pages_router
@@ -84,7 +85,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.registry.router import router as registry_router
     from app.users.router import router as users_router
 
-    for router in (auth_router, exports_router, labeling_router, projects_router, imports_router, users_router, pages_router, jobs_router, registry_router, jobs_pages_router):
+    for router in (auth_router, exports_router, labeling_router, projects_router, imports_router, users_router, pages_router, jobs_router, registry_router, jobs_pages_router, evaluations_router):
         app.include_router(router)
 
 

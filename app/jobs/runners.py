@@ -11,6 +11,8 @@ Kinds:
   output folder is registered as a new model version (its ``rankwise.json``).
 * ``sample``   — K completions per prompt from a model version into a project's
   ranking queue.
+* ``evaluation-sample`` — one reply per prompt from each of two models, paired blind
+  (app/jobs/evaluation.py; queued by app/evaluations).
 * ``export``   — write a dataset export (app/exports).
 * ``model-test`` — one reply from a local model (the registry's "test" button).
 * ``suggest``  — a draft reply for a demonstration task (app/labeling/suggest.py).
@@ -249,6 +251,12 @@ def run_sample(ctx: JobContext) -> dict[str, Any]:
     return sampling.run(ctx)
 
 
+def run_evaluation_sample(ctx: JobContext) -> dict[str, Any]:
+    from app.jobs import evaluation
+
+    return evaluation.run(ctx)
+
+
 def run_model_test(ctx: JobContext) -> dict[str, Any]:
     from app.jobs import sampling
 
@@ -282,6 +290,7 @@ def run_export(ctx: JobContext) -> dict[str, Any]:
 RUNNERS: dict[str, Runner] = {
     "train": run_train,
     "sample": run_sample,
+    "evaluation-sample": run_evaluation_sample,
     "export": run_export,
     "model-test": run_model_test,
     "suggest": run_suggest,
