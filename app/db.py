@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Connection execution option: run this transaction's statements without BEGIN (each
@@ -178,6 +181,32 @@ def write_phase(db: Session) -> Iterator[None]:
         raise
     finally:
         read_phase(db)
+
+
+# PostgreSQL's "deadlock detected" and "could not serialize": the transaction did
+# nothing durable and succeeds if run again.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+TRANSIENT_ATTEMPTS = 3
+
+
+def retry_transient(db: Session, work: Callable[[], T]) -> T:
+    """Run ``work`` again (after a rollback) when the database aborted it as transient.
+
+    Two labelers can lock each other's items in opposite order (one submits X and leases
+    Y while the other submits Y and leases X); PostgreSQL then aborts one of them. The
+    aborted transaction stored nothing, so running it again is safe and is what the
+    client would otherwise have to do.
+    """
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            sqlstate = getattr(exc.orig, "sqlstate", None)
+            if sqlstate not in TRANSIENT_SQLSTATES or attempt == TRANSIENT_ATTEMPTS:
+                raise
+            db.rollback()
+            read_phase(db)
+    raise AssertionError("unreachable")
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.db import read_phase, write_phase
+from app.db import read_phase, retry_transient, write_phase
 from app.errors import Conflict, DomainError, InvalidInput, LeaseExpired, NotFound
 from app.labeling import progress, queue
 from app.labeling import repository as repo
@@ -100,7 +100,7 @@ def next_task(
     project = _member_project(db, user, project_public_id)
     if project.archived:
         raise Conflict("This project is archived; it hands out no more tasks.")
-    return _next_for(db, project, user, now)
+    return retry_transient(db, lambda: _next_for(db, project, user, now))
 
 
 def _next_for(db: Session, project: Project, user: User, now: datetime) -> TaskOut | None:
@@ -173,6 +173,20 @@ def submit(
     now: datetime | None = None,
     *,
     then_next: bool = False,
+) -> Submitted:
+    return retry_transient(
+        db, lambda: _submit(db, user, assignment_public_id, body, settings, now, then_next)
+    )
+
+
+def _submit(
+    db: Session,
+    user: User,
+    assignment_public_id: str,
+    body: SubmitIn,
+    settings: Settings,
+    now: datetime | None,
+    then_next: bool,
 ) -> Submitted:
     """Store the answer exactly once; with ``then_next`` also lease the labeler's next task
     in the same write transaction (one commit, one fsync per judgement).
