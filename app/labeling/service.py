@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import read_phase, retry_transient, write_phase
-from app.errors import Conflict, DomainError, InvalidInput, LeaseExpired, NotFound
+from app.errors import Conflict, InvalidInput, LeaseExpired, NotFound
 from app.labeling import progress, queue
 from app.labeling import repository as repo
 from app.labeling.repository import JUDGEMENT_MODELS, Judgement
@@ -70,11 +70,6 @@ from app.models import (
 
 NOT_A_MEMBER = "No such project, or you are not a member of it."
 NO_ASSIGNMENT = "No such task for you; ask for the next one."
-
-
-class SamplerUnavailable(DomainError):
-    status_code = 501
-    code = "not_implemented"
 
 
 @dataclass(frozen=True)
@@ -389,16 +384,6 @@ def skip(db: Session, user: User, assignment_public_id: str) -> None:
     if lease.status == AssignmentStatus.submitted:
         raise Conflict("You already submitted this task; it cannot be skipped any more.")
     queue.release(db, lease, AssignmentStatus.skipped)
-
-
-def suggest(db: Session, user: User, assignment_public_id: str) -> str:
-    lease = repo.assignment_of_user(db, assignment_public_id, user.id, lock=False)
-    if lease is None:
-        raise NotFound(NO_ASSIGNMENT)
-    project = repo.project_by_id(db, lease.project_id)
-    if project.sampler_model_id is None:
-        raise Conflict("This project has no sampler model, so there are no suggestions; write the reply yourself.")
-    raise SamplerUnavailable("Model suggestions are not available yet; write the reply yourself.")
 
 
 # --- reading --------------------------------------------------------------------------------
