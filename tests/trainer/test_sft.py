@@ -6,7 +6,6 @@ import json
 from functools import partial
 from pathlib import Path
 
-import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.trainer.export_factory import demo, synthetic_export, write_export
@@ -53,7 +52,6 @@ class TestSFT:
 
     def test_lora_adapter_is_merged_into_a_plain_model(self, tiny_llama: Path,
                                                        tmp_path: Path) -> None:
-        pytest.importorskip("peft")
         export = synthetic_export(tmp_path / "export", n_train=8, n_val=4, kinds=("sft",))
         out = tmp_path / "sft"
         train(SFTConfig(data=str(export), model=str(tiny_llama), out=str(out), epochs=1,

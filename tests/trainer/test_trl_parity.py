@@ -12,8 +12,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
+# Test-only dependencies (the `dev` extra); a missing one fails the run, never skips it.
+import datasets
 import pytest
 import torch
+import trl
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trainer.collate import collate_pairs, collate_sft
@@ -26,9 +29,6 @@ from trainer.losses import (
     sft_loss,
 )
 from trainer.reward_model import load_reward_model, score
-
-trl = pytest.importorskip("trl")
-datasets = pytest.importorskip("datasets")
 
 TOL = 1e-5
 
