@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from app.models import ApiToken, User, WebSession
@@ -27,12 +27,16 @@ def session_with_user(db: Session, token_hash: str, now: datetime) -> tuple[WebS
     return (row[0], row[1]) if row else None
 
 
+# Built once: every API request runs it (a prebuilt statement memoizes its cache key).
+_TOKEN_WITH_USER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None), User.is_active)
+)
+
+
 def token_with_user(db: Session, token_hash: str) -> tuple[ApiToken, User] | None:
-    row = db.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None), User.is_active)
-    ).first()
+    row = db.execute(_TOKEN_WITH_USER, {"token_hash": token_hash}).first()
     return (row[0], row[1]) if row else None
 
 

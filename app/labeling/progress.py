@@ -23,10 +23,10 @@ def start_of_day(now: datetime) -> datetime:
 
 def labeler_progress(db: Session, project: Project, user: User, now: datetime) -> LabelerProgress:
     model = repo.JUDGEMENT_MODELS[project.task_kind]
-    total, today = repo.count_user_judgements(db, model, project.id, user.id, since=start_of_day(now))
-    return LabelerProgress(
-        done_today=today, done_total=total, remaining=repo.count_open_items(db, project.id, REMAINING_CAP)
+    total, today, remaining = repo.labeler_counts(
+        db, model, project.id, user.id, since=start_of_day(now), cap=REMAINING_CAP
     )
+    return LabelerProgress(done_today=today, done_total=total, remaining=remaining)
 
 
 def project_progress(

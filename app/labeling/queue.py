@@ -83,18 +83,20 @@ def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assi
     else:
         return None
     public_id = new_public_id()
-    lease = Assignment(
-        public_id=public_id,
-        item_id=item_id,
-        user_id=user.id,
-        project_id=project.id,
-        status=AssignmentStatus.active,
-        leased_at=now,
-        expires_at=now + timedelta(seconds=project.lease_seconds),
-        shown_order=shown_order(repo.completion_public_ids(db, item_id), public_id),
-    )
-    db.add(lease)
-    db.flush()
+    values = {
+        "public_id": public_id,
+        "item_id": item_id,
+        "user_id": user.id,
+        "project_id": project.id,
+        "status": AssignmentStatus.active,
+        "leased_at": now,
+        "expires_at": now + timedelta(seconds=project.lease_seconds),
+        "shown_order": shown_order(repo.completion_public_ids(db, item_id), public_id),
+    }
+    # A Core INSERT … RETURNING (no unit-of-work flush); the object handed back carries
+    # what the callers read and is not attached to the session.
+    lease = Assignment(**values)
+    lease.id = repo.insert_assignment(db, values)
     return lease
 
 

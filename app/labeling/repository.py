@@ -10,9 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, case, exists, func, insert, select, true, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -46,6 +59,14 @@ JUDGEMENT_MODELS: dict[TaskKind, JudgementModel] = {
 }
 # How many of the oldest open items `next` looks at before jumping past the labeler's frontier.
 OLDEST_WINDOW = 200
+
+# The hot path's statements are built once (``@cache``) with bound parameters and run
+# with a parameter dict: building a statement and computing its cache key cost more
+# Python than SQLite spends running it, and a prebuilt statement memoizes its key.
+_ASSIGNMENTS = cast(Table, Assignment.__table__)
+_ITEMS = cast(Table, WorkItem.__table__)
+_STATUS = _ASSIGNMENTS.c.status.type
+_TIME = _ASSIGNMENTS.c.expires_at.type
 
 
 # --- projects and membership -------------------------------------------------------------
@@ -102,17 +123,22 @@ def lock_user(db: Session, user_id: int) -> None:
 # --- leases ------------------------------------------------------------------------------
 
 
-def active_assignment(db: Session, user_id: int, project_id: int) -> Assignment | None:
-    return db.scalar(
+@cache
+def _active_assignment_stmt() -> Select[Assignment]:
+    return (
         select(Assignment)
         .where(
-            Assignment.user_id == user_id,
-            Assignment.project_id == project_id,
+            Assignment.user_id == bindparam("user_id"),
+            Assignment.project_id == bindparam("project_id"),
             Assignment.status == AssignmentStatus.active,
         )
         .order_by(Assignment.id.desc())
         .limit(1)
     )
+
+
+def active_assignment(db: Session, user_id: int, project_id: int) -> Assignment | None:
+    return db.scalar(_active_assignment_stmt(), {"user_id": user_id, "project_id": project_id})
 
 
 def assignment_of_user(db: Session, public_id: str, user_id: int, *, lock: bool) -> Assignment | None:
@@ -122,15 +148,21 @@ def assignment_of_user(db: Session, public_id: str, user_id: int, *, lock: bool)
     return db.scalar(query)
 
 
+@cache
+def _submit_context_stmt() -> Select[Assignment, Project, bool]:
+    user_id: Any = bindparam("user_id")
+    member = exists().where(ProjectMember.project_id == Assignment.project_id, ProjectMember.user_id == user_id)
+    return (
+        select(Assignment, Project, member.label("member"))
+        .join(Project, Project.id == Assignment.project_id)
+        .where(Assignment.public_id == bindparam("public_id"), Assignment.user_id == user_id)
+    )
+
+
 def submit_context(db: Session, public_id: str, user_id: int) -> tuple[Assignment, Project, bool] | None:
     """The user's assignment, its project and whether the user is still a member, in one
     round trip (the submit's read phase; nothing is locked)."""
-    member = exists().where(ProjectMember.project_id == Assignment.project_id, ProjectMember.user_id == user_id)
-    row = db.execute(
-        select(Assignment, Project, member.label("member"))
-        .join(Project, Project.id == Assignment.project_id)
-        .where(Assignment.public_id == public_id, Assignment.user_id == user_id)
-    ).first()
+    row = db.execute(_submit_context_stmt(), {"public_id": public_id, "user_id": user_id}).first()
     return (row[0], row[1], bool(row[2])) if row is not None else None
 
 
@@ -139,79 +171,87 @@ def assignment_status(db: Session, assignment_id: int) -> AssignmentStatus | Non
     return db.scalar(select(Assignment.status).where(Assignment.id == assignment_id).with_for_update())
 
 
+@cache
+def _expired_leases_stmt(limit: int) -> Any:
+    a = _ASSIGNMENTS.c
+    return (
+        select(a.id, a.item_id)
+        .where(
+            a.project_id == bindparam("project_id"),
+            a.status == AssignmentStatus.active,
+            a.expires_at < bindparam("now", type_=_TIME),
+        )
+        .order_by(a.expires_at, a.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
 def expired_leases(db: Session, project_id: int, now: datetime, limit: int) -> list[tuple[int, int]]:
     """(assignment id, item id) of leases past their expiry; rows another transaction is
     already reclaiming are skipped rather than waited for."""
-    rows = db.execute(
-        select(Assignment.id, Assignment.item_id)
-        .where(
-            Assignment.project_id == project_id,
-            Assignment.status == AssignmentStatus.active,
-            Assignment.expires_at < now,
-        )
-        .order_by(Assignment.expires_at, Assignment.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
+    rows = db.execute(_expired_leases_stmt(limit), {"project_id": project_id, "now": now}).all()
     return [(r[0], r[1]) for r in rows]
+
+
+# Core (table) UPDATEs: the ORM's bulk-update layer would only add overhead, the
+# session's identity map is not synchronised either way.
+_SET_STATUS = (
+    update(_ASSIGNMENTS)
+    .where(_ASSIGNMENTS.c.id == bindparam("p_id"), _ASSIGNMENTS.c.status == bindparam("p_only_if", type_=_STATUS))
+    .values(status=bindparam("p_status", type_=_STATUS))
+)
+_RELEASE_SLOT = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("p_id"), _ITEMS.c.taken > 0)
+    .values(taken=_ITEMS.c.taken - 1)
+)
+_TAKE_SLOT = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("p_id"), _ITEMS.c.is_open == true(), _ITEMS.c.taken < _ITEMS.c.required)
+    .values(taken=_ITEMS.c.taken + 1)
+)
+_RECORD_DONE = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("p_id"))
+    .values(
+        done=_ITEMS.c.done + 1,
+        is_open=case((_ITEMS.c.done + 1 >= _ITEMS.c.required, False), else_=_ITEMS.c.is_open),
+    )
+)
+_FRONTIER = select(func.max(_ASSIGNMENTS.c.item_id)).where(
+    _ASSIGNMENTS.c.user_id == bindparam("user_id"), _ASSIGNMENTS.c.project_id == bindparam("project_id")
+)
 
 
 def set_status(
     db: Session, assignment_id: int, new: AssignmentStatus, *, only_if: AssignmentStatus
 ) -> bool:
-    result = db.execute(
-        update(Assignment)
-        .where(Assignment.id == assignment_id, Assignment.status == only_if)
-        .values(status=new)
-        .execution_options(synchronize_session=False)
-    )
+    result = db.execute(_SET_STATUS, {"p_id": assignment_id, "p_only_if": only_if, "p_status": new})
     return _rowcount(result) == 1
 
 
 def release_slot(db: Session, item_id: int) -> None:
-    db.execute(
-        update(WorkItem)
-        .where(WorkItem.id == item_id, WorkItem.taken > 0)
-        .values(taken=WorkItem.taken - 1)
-        .execution_options(synchronize_session=False)
-    )
+    db.execute(_RELEASE_SLOT, {"p_id": item_id})
 
 
 def take_slot(db: Session, item_id: int) -> bool:
     """Take one slot if one is free; the CHECK (taken <= required) backs this up."""
-    result = db.execute(
-        update(WorkItem)
-        .where(WorkItem.id == item_id, WorkItem.is_open == true(), WorkItem.taken < WorkItem.required)
-        .values(taken=WorkItem.taken + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return _rowcount(result) == 1
+    return _rowcount(db.execute(_TAKE_SLOT, {"p_id": item_id})) == 1
 
 
 def record_done(db: Session, item_id: int) -> None:
     """Count a judgement; the item closes when it has all the judgements it needs."""
-    db.execute(
-        update(WorkItem)
-        .where(WorkItem.id == item_id)
-        .values(
-            done=WorkItem.done + 1,
-            is_open=case((WorkItem.done + 1 >= WorkItem.required, False), else_=WorkItem.is_open),
-        )
-        .execution_options(synchronize_session=False)
-    )
+    db.execute(_RECORD_DONE, {"p_id": item_id})
 
 
 def frontier(db: Session, user_id: int, project_id: int) -> int:
     """The newest item this labeler was ever given in the project (one index seek)."""
-    value = db.scalar(
-        select(func.max(Assignment.item_id)).where(
-            Assignment.user_id == user_id, Assignment.project_id == project_id
-        )
-    )
+    value = db.scalar(_FRONTIER, {"user_id": user_id, "project_id": project_id})
     return int(value or 0)
 
 
-def _candidates(project_id: int, user_id: int) -> Select[int]:
+def _candidates(project_id: Any, user_id: Any) -> Select[int]:
     not_given = ~exists().where(Assignment.item_id == WorkItem.id, Assignment.user_id == user_id)
     return (
         select(WorkItem.id)
@@ -234,7 +274,18 @@ def find_candidate(
     ``window`` limits the search to the project's oldest open items with a free slot
     (finish started items first); ``after`` starts past an item id.
     """
-    query = _candidates(project_id, user_id)
+    params: dict[str, Any] = {"project_id": project_id, "user_id": user_id}
+    if after is not None:
+        params["after"] = after
+    value = db.scalar(_candidate_stmt(after is not None, window and OLDEST_WINDOW, lock), params)
+    return int(value) if value is not None else None
+
+
+@cache
+def _candidate_stmt(after: bool, window: int, lock: bool) -> Select[int]:
+    """``window``: how many of the oldest open items to look at (0: no window)."""
+    project_id: Any = bindparam("project_id")
+    query = _candidates(project_id, bindparam("user_id"))
     if window:
         oldest = (
             select(WorkItem.id)
@@ -244,60 +295,92 @@ def find_candidate(
                 WorkItem.taken < WorkItem.required,
             )
             .order_by(WorkItem.id)
-            .limit(OLDEST_WINDOW)
+            .limit(window)
         )
         query = query.where(WorkItem.id.in_(oldest.scalar_subquery()))
-    if after is not None:
-        query = query.where(WorkItem.id > after)
+    if after:
+        query = query.where(WorkItem.id > bindparam("after"))
     if lock:
         # NO KEY UPDATE: submits inserting judgements that reference the item (FOR KEY
         # SHARE) are not blocked by a labeler leasing it.
         query = query.with_for_update(skip_locked=True, key_share=True)
-    value = db.scalar(query)
-    return int(value) if value is not None else None
+    return query
+
+
+_ITEM = select(WorkItem).where(WorkItem.id == bindparam("item_id"))
 
 
 def item(db: Session, item_id: int) -> WorkItem:
-    found = db.get(WorkItem, item_id)
+    found = db.scalar(_ITEM, {"item_id": item_id})
     assert found is not None
     return found
 
 
+_ITEM_COMPLETIONS = (
+    select(Completion, ItemCompletion.position)
+    .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
+    .where(ItemCompletion.item_id == bindparam("item_id"))
+    .order_by(ItemCompletion.position)
+)
+_COMPLETION_IDS = (
+    select(Completion.public_id, Completion.id)
+    .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
+    .where(ItemCompletion.item_id == bindparam("item_id"))
+    .order_by(ItemCompletion.position)
+)
+_COMPLETION_CONTENTS = (
+    select(Completion.public_id, Completion.content)
+    .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
+    .where(ItemCompletion.item_id == bindparam("item_id"))
+    .order_by(ItemCompletion.position)
+)
+_PROMPT = select(Prompt).where(Prompt.id == bindparam("prompt_id"))
+
+
 def item_completions(db: Session, item_id: int) -> list[tuple[Completion, int]]:
     """The item's completions with their canonical positions (0 = A, 1 = B)."""
-    rows = db.execute(
-        select(Completion, ItemCompletion.position)
-        .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
-        .where(ItemCompletion.item_id == item_id)
-        .order_by(ItemCompletion.position)
-    ).all()
+    rows = db.execute(_ITEM_COMPLETIONS, {"item_id": item_id}).all()
     return [(r[0], r[1]) for r in rows]
 
 
 def completion_ids(db: Session, item_id: int) -> list[tuple[str, int]]:
     """(public id, id) of the item's completions in canonical order (0 = A, 1 = B)."""
-    rows = db.execute(
-        select(Completion.public_id, Completion.id)
-        .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
-        .where(ItemCompletion.item_id == item_id)
-        .order_by(ItemCompletion.position)
-    ).all()
+    rows = db.execute(_COMPLETION_IDS, {"item_id": item_id}).all()
     return [(r[0], r[1]) for r in rows]
 
 
+def completion_contents(db: Session, item_id: int) -> dict[str, str]:
+    """Public id → content of the item's completions (row tuples, no ORM objects)."""
+    return {r[0]: r[1] for r in db.execute(_COMPLETION_CONTENTS, {"item_id": item_id})}
+
+
 def completion_public_ids(db: Session, item_id: int) -> list[str]:
-    return list(
-        db.scalars(
-            select(Completion.public_id)
-            .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
-            .where(ItemCompletion.item_id == item_id)
-            .order_by(ItemCompletion.position)
-        )
-    )
+    return [r[0] for r in db.execute(_COMPLETION_IDS, {"item_id": item_id})]
+
+
+_TASK_ITEM = (
+    select(WorkItem.public_id, WorkItem.category, Prompt.public_id, Prompt.messages, Prompt.category)
+    .outerjoin(Prompt, Prompt.id == WorkItem.prompt_id)
+    .where(WorkItem.id == bindparam("item_id"))
+)
+
+
+def task_item(db: Session, item_id: int) -> Any:
+    """What a task shows of its item, as one row (no ORM objects): item public id, item
+    category, then the prompt's public id, messages and category (None without a prompt)."""
+    return db.execute(_TASK_ITEM, {"item_id": item_id}).one()
+
+
+_INSERT_ASSIGNMENT = insert(_ASSIGNMENTS).returning(_ASSIGNMENTS.c.id)
+
+
+def insert_assignment(db: Session, values: dict[str, Any]) -> int:
+    """One INSERT … RETURNING id, without the unit of work's flush machinery."""
+    return int(db.execute(_INSERT_ASSIGNMENT, values).scalar_one())
 
 
 def prompt(db: Session, prompt_id: int) -> Prompt | None:
-    return db.get(Prompt, prompt_id)
+    return db.scalar(_PROMPT, {"prompt_id": prompt_id})
 
 
 def model_names(db: Session, completions: Sequence[Completion]) -> dict[int, str]:
@@ -319,14 +402,25 @@ def judgement_by_key(db: Session, model: JudgementModel, user_id: int, key: str)
     return db.scalar(select(model).where(model.user_id == user_id, model.idempotency_key == key))  # type: ignore[return-value]
 
 
+@cache
+def _insert_judgement_stmt(model: JudgementModel, keys: frozenset[str]) -> Any:
+    table = cast(Table, model.__table__)
+    return insert(table).values({k: bindparam(f"p_{k}", type_=table.c[k].type) for k in keys}).returning(table.c.id)
+
+
 def insert_judgement(db: Session, model: JudgementModel, values: dict[str, Any]) -> int:
     """One INSERT … RETURNING id: no ORM flush, no re-read of the row."""
-    return int(db.execute(insert(model).values(**values).returning(model.id)).scalar_one())
+    stmt = _insert_judgement_stmt(model, frozenset(values))
+    return int(db.execute(stmt, {f"p_{k}": v for k, v in values.items()}).scalar_one())
+
+
+_RANKING_ENTRIES = insert(cast(Table, RankingEntry.__table__))
 
 
 def insert_ranking_entries(db: Session, rows: list[dict[str, Any]]) -> None:
+    """One executemany; every row carries every column (rating None is stored as NULL)."""
     if rows:
-        db.execute(insert(RankingEntry), rows)
+        db.execute(_RANKING_ENTRIES, rows)
 
 
 def judgement_by_public_id(db: Session, public_id: str) -> Judgement | None:
@@ -386,27 +480,60 @@ def browse(
 # --- progress ----------------------------------------------------------------------------
 
 
+@cache
+def _count_user_judgements_stmt(model: JudgementModel) -> Any:
+    table = model.__table__
+    since = bindparam("since", type_=table.c.created_at.type)
+    return select(func.count(), func.sum(case((table.c.created_at >= since, 1), else_=0))).where(
+        table.c.user_id == bindparam("user_id"), table.c.project_id == bindparam("project_id")
+    )
+
+
 def count_user_judgements(
     db: Session, model: JudgementModel, project_id: int, user_id: int, since: datetime
 ) -> tuple[int, int]:
     """(all, since `since`) judgements of the user in the project, walking (user_id, created_at)."""
     row = db.execute(
-        select(func.count(), func.sum(case((model.created_at >= since, 1), else_=0))).where(
-            model.user_id == user_id, model.project_id == project_id
-        )
+        _count_user_judgements_stmt(model), {"since": since, "user_id": user_id, "project_id": project_id}
     ).one()
     return int(row[0] or 0), int(row[1] or 0)
 
 
-def count_open_items(db: Session, project_id: int, cap: int) -> int:
-    """Open items, counted up to ``cap`` so the answer stays cheap on huge projects."""
+@cache
+def _count_open_items_stmt(cap: int) -> Any:
     inner = (
-        select(WorkItem.id)
-        .where(WorkItem.project_id == project_id, WorkItem.is_open == true())
+        select(_ITEMS.c.id)
+        .where(_ITEMS.c.project_id == bindparam("project_id"), _ITEMS.c.is_open == true())
         .limit(cap)
         .subquery()
     )
-    return int(db.scalar(select(func.count()).select_from(inner)) or 0)
+    return select(func.count()).select_from(inner)
+
+
+@cache
+def _labeler_counts_stmt(model: JudgementModel, cap: int) -> Any:
+    table = cast(Table, model.__table__)
+    since = bindparam("since", type_=table.c.created_at.type)
+    open_items = _count_open_items_stmt(cap).scalar_subquery()
+    return select(func.count(), func.sum(case((table.c.created_at >= since, 1), else_=0)), open_items).where(
+        table.c.user_id == bindparam("user_id"), table.c.project_id == bindparam("project_id")
+    )
+
+
+def labeler_counts(
+    db: Session, model: JudgementModel, project_id: int, user_id: int, since: datetime, cap: int
+) -> tuple[int, int, int]:
+    """``count_user_judgements`` and ``count_open_items`` in one round trip:
+    (all, since `since`, open items up to ``cap``)."""
+    row = db.execute(
+        _labeler_counts_stmt(model, cap), {"since": since, "user_id": user_id, "project_id": project_id}
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+
+
+def count_open_items(db: Session, project_id: int, cap: int) -> int:
+    """Open items, counted up to ``cap`` so the answer stays cheap on huge projects."""
+    return int(db.scalar(_count_open_items_stmt(cap), {"project_id": project_id}) or 0)
 
 
 def item_counts(db: Session, project_id: int) -> dict[str, int]:

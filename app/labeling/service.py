@@ -110,12 +110,21 @@ def _next_for(db: Session, project: Project, user: User, now: datetime) -> TaskO
 
 
 def _task_out(db: Session, project: Project, user: User, lease: Assignment, now: datetime) -> TaskOut:
-    item = repo.item(db, lease.item_id)
-    prompt = repo.prompt(db, item.prompt_id) if item.prompt_id is not None else None
-    by_id = {c.public_id: c for c, _ in repo.item_completions(db, item.id)}
+    # Row tuples, not ORM objects: the item with its prompt in one query, then the texts.
+    item_public_id, item_category, prompt_public_id, prompt_messages, prompt_category = repo.task_item(
+        db, lease.item_id
+    )
+    contents = repo.completion_contents(db, lease.item_id)
+    prompt_out = None
+    if prompt_public_id is not None:
+        prompt_out = PromptOut(
+            id=prompt_public_id,
+            messages=[MessageOut(role=m["role"], content=m["content"]) for m in prompt_messages],
+            category=prompt_category,
+        )
     return TaskOut(
         assignment_id=lease.public_id,
-        item_id=item.public_id,
+        item_id=item_public_id,
         task_kind=project.task_kind,
         project=ProjectBrief(
             id=project.public_id,
@@ -129,9 +138,9 @@ def _task_out(db: Session, project: Project, user: User, lease: Assignment, now:
             lease_seconds=project.lease_seconds,
         ),
         expires_at=lease.expires_at,
-        category=item.category,
-        prompt=_prompt_out(prompt),
-        completions=[CompletionOut(id=cid, content=by_id[cid].content) for cid in lease.shown_order if cid in by_id],
+        category=item_category,
+        prompt=prompt_out,
+        completions=[CompletionOut(id=cid, content=contents[cid]) for cid in lease.shown_order if cid in contents],
         progress=progress.labeler_progress(db, project, user, now),
     )
 
