@@ -76,6 +76,17 @@ def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assi
     reclaim_expired(db, project.id, now)
     for _ in range(TAKE_ATTEMPTS):
         item_id = find_item(db, project.id, user.id, lock=True)
+        if item_id is None and db.get_bind().dialect.name == "postgresql":
+            # SKIP LOCKED passes over items other transactions hold for a moment (a
+            # submit counting its judgement, another labeler leasing); near the end of
+            # a project they can be the only ones with a free slot. Rather than answer
+            # "nothing left", wait for one that a plain read still sees free.
+            held = find_item(db, project.id, user.id, lock=False)
+            if held is None:
+                return None
+            item_id = repo.lock_if_free(db, held)
+            if item_id is None:
+                continue  # its last slot went to the holder: look again
         if item_id is None:
             return None
         if repo.take_slot(db, item_id):

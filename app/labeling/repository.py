@@ -307,6 +307,25 @@ def _candidate_stmt(after: bool, window: int, lock: bool) -> Select[int]:
     return query
 
 
+# Waits for the row lock (no SKIP LOCKED); PostgreSQL then re-checks the conditions on
+# the row as the holder left it.
+_LOCK_IF_FREE = (
+    select(WorkItem.id)
+    .where(
+        WorkItem.id == bindparam("item_id"),
+        WorkItem.is_open == true(),
+        WorkItem.taken < WorkItem.required,
+    )
+    .with_for_update(key_share=True)
+)
+
+
+def lock_if_free(db: Session, item_id: int) -> int | None:
+    """Lock the item once no one else holds it; None if it has no free slot by then."""
+    value = db.scalar(_LOCK_IF_FREE, {"item_id": item_id})
+    return int(value) if value is not None else None
+
+
 _ITEM = select(WorkItem).where(WorkItem.id == bindparam("item_id"))
 
 
