@@ -25,8 +25,7 @@ from app.db import unit_of_work
 from app.errors import Forbidden, NotAuthenticated
 from app.models import Role, User
 from app.security.csrf import CSRF_FIELD, CSRF_HEADER, csrf_valid
-
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+from app.security.middleware import UNSAFE_METHODS
 
 
 def get_settings_dep(request: Request) -> Settings:
