@@ -82,10 +82,12 @@ def _include_routers(app: FastAPI) -> None:
     from app.labeling.router import router as labeling_router
     from app.pages.router import router as pages_router
     from app.projects.router import router as projects_router
+    from app.quality.pages import router as quality_pages_router
+    from app.quality.router import router as quality_router
     from app.registry.router import router as registry_router
     from app.users.router import router as users_router
 
-    for router in (auth_router, exports_router, labeling_router, projects_router, imports_router, users_router, pages_router, jobs_router, registry_router, jobs_pages_router, evaluations_router):
+    for router in (auth_router, exports_router, labeling_router, projects_router, imports_router, users_router, pages_router, jobs_router, registry_router, jobs_pages_router, evaluations_router, quality_router, quality_pages_router):
         app.include_router(router)
 
 

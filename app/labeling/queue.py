@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.labeling import repository as repo
 from app.models import Assignment, AssignmentStatus, Project, User, new_public_id
+from app.quality import queue_policy
 
 SWEEP_BATCH = 20
 TAKE_ATTEMPTS = 3
@@ -74,24 +75,13 @@ def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assi
     if lease is not None:
         return lease
     reclaim_expired(db, project.id, now)
-    for _ in range(TAKE_ATTEMPTS):
-        item_id = find_item(db, project.id, user.id, lock=True)
-        if item_id is None and db.get_bind().dialect.name == "postgresql":
-            # SKIP LOCKED passes over items other transactions hold for a moment (a
-            # submit counting its judgement, another labeler leasing); near the end of
-            # a project they can be the only ones with a free slot. Rather than answer
-            # "nothing left", wait for one that a plain read still sees free.
-            held = find_item(db, project.id, user.id, lock=False)
-            if held is None:
-                return None
-            item_id = repo.lock_if_free(db, held)
-            if item_id is None:
-                continue  # its last slot went to the holder: look again
-        if item_id is None:
-            return None
-        if repo.take_slot(db, item_id):
-            break
-    else:
+    # Quality control first (app/quality): screening and gold items, or nothing for a
+    # labeler who is paused or failed screening.
+    picked = queue_policy.pick(db, project, user, lambda: has_work(db, project.id, user.id))
+    if picked.blocked:
+        return None
+    item_id = picked.item_id if picked.item_id is not None else _regular_item(db, project.id, user.id)
+    if item_id is None:
         return None
     public_id = new_public_id()
     values = {
@@ -109,6 +99,28 @@ def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assi
     lease = Assignment(**values)
     lease.id = repo.insert_assignment(db, values)
     return lease
+
+
+def _regular_item(db: Session, project_id: int, user_id: int) -> int | None:
+    """Take a slot on the first regular item this labeler may get (the search order above)."""
+    for _ in range(TAKE_ATTEMPTS):
+        item_id = find_item(db, project_id, user_id, lock=True)
+        if item_id is None and db.get_bind().dialect.name == "postgresql":
+            # SKIP LOCKED passes over items other transactions hold for a moment (a
+            # submit counting its judgement, another labeler leasing); near the end of
+            # a project they can be the only ones with a free slot. Rather than answer
+            # "nothing left", wait for one that a plain read still sees free.
+            held = find_item(db, project_id, user_id, lock=False)
+            if held is None:
+                return None
+            item_id = repo.lock_if_free(db, held)
+            if item_id is None:
+                continue  # its last slot went to the holder: look again
+        if item_id is None:
+            return None
+        if repo.take_slot(db, item_id):
+            return item_id
+    return None
 
 
 def shown_order(completion_ids: list[str], seed: str) -> list[str]:

@@ -155,6 +155,22 @@ def kendall_tau_b(mine: Mapping[tuple[int, int], int], theirs: Mapping[tuple[int
     return (concordant - discordant) / denominator if denominator else None
 
 
+def copeland(signs: Sequence[Mapping[tuple[int, int], int]], k: int) -> list[list[int]]:
+    """Completion indices best first by pairwise majority: a point for each completion
+    the labelers' majority prefers it to, half for a tie (Copeland's method)."""
+    if not signs:
+        return []
+    score = [0.0] * k
+    for i, j in combinations(range(k), 2):
+        votes = sum(s.get((i, j), 0) for s in signs)
+        score[i] += 1.0 if votes > 0 else 0.5 if votes == 0 else 0.0
+        score[j] += 1.0 if votes < 0 else 0.5 if votes == 0 else 0.0
+    tiers: dict[float, list[int]] = {}
+    for index in range(k):
+        tiers.setdefault(score[index], []).append(index)
+    return [tiers[s] for s in sorted(tiers, reverse=True)]
+
+
 def alpha_group(item_id: int) -> int:
     """A fixed pseudo-random group per item (Knuth's multiplicative hash)."""
     return (item_id * 2654435761 % 2**32) % ALPHA_GROUPS
@@ -238,7 +254,7 @@ def _per_judgement(
     bins[(Metric.fast, u, 0, 0, int(is_too_fast(vote.seconds, item.chars)), 1)] += 1
     if len(item.completions) >= 2:
         bins[(Metric.unusable, u, 0, 0, int(vote.ranks is None), 1)] += 1
-    if item.gold is not None:
+    if item.gold is not None and not item.gold.screening:  # screening is scored on its own
         bins[(Metric.gold, u, 0, 0, int(correct(item.gold, vote.ranks, vote.margin)), 1)] += 1
     if not signs:
         return

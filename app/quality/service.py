@@ -1,0 +1,457 @@
+"""Quality figures: counted incrementally, read by the quality page, by each labeler
+about themselves, and by exports.
+
+Counting: every judgement with an id above the project's watermark is new; the items
+it belongs to are re-computed from their current judgements and their old contribution
+to the bins replaced by the new one (``recompute``). An item remembers which judgements
+its contribution came from, so re-computing it twice changes nothing. A reviewer's
+rejection re-computes the item at once; a change of content (a correction, a new gold
+answer) goes through ``content_change``, which takes the item's contribution before and
+after. Nothing of this runs on the submit path: a page view counts up to
+``PAGE_BUDGET`` new judgements before answering (``rankwise-quality refresh`` or
+``POST …/quality:refresh`` count a backlog).
+
+The watermark only passes judgements older than ``SETTLE``: on PostgreSQL a transaction
+can commit a smaller id after a larger one is visible, so ids above the watermark that
+were already counted are remembered (``QualityState.recent``) until they settle. SQLite
+commits its writers one at a time, in id order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app import audit
+from app.errors import NotFound
+from app.models import LabelerQuality, Project, QualitySettings, Role, Standing, User, utcnow
+from app.quality import repository as repo
+from app.quality.gold import LABEL_OF_MAGNITUDE, GoldSpec, correct
+from app.quality.schemas import (
+    DayOut,
+    DisputedOut,
+    EstimateOut,
+    GoldMistakeOut,
+    LabelerDetailOut,
+    LabelerOut,
+    MyQualityOut,
+    PairOut,
+    ProjectFiguresOut,
+    QualityOut,
+    RefreshOut,
+    SettingsIn,
+    SettingsOut,
+)
+from app.quality.stats import (
+    BinKey,
+    Figures,
+    LabelerFigures,
+    Thresholds,
+    Vote,
+    contributions,
+    summarize,
+)
+
+SETTLE = {"sqlite": timedelta(0), "postgresql": timedelta(minutes=5)}
+PAGE_BUDGET = 5_000
+PENDING_CAP = 1_000_000
+DISPUTED = 20
+RECOMPUTE_CHUNK = 500
+NO_PROJECT = "No such project, or you may not read its quality figures."
+LETTERS = "ABCDEFGHI"
+
+
+# --- who may read what -----------------------------------------------------------------------
+
+
+def _by_ref(db: Session, ref: str) -> Project | None:
+    return db.scalar(select(Project).where(or_(Project.public_id == ref, Project.slug == ref)))
+
+
+def readable_project(db: Session, viewer: User, ref: str) -> Project:
+    """Admins read every project; reviewers the projects they are members of."""
+    project = _by_ref(db, ref)
+    if project is None or not (
+        viewer.role == Role.admin or (viewer.role == Role.reviewer and repo.is_member(db, project.id, viewer.id))
+    ):
+        raise NotFound(NO_PROJECT)
+    return project
+
+
+def member_project(db: Session, user: User, ref: str) -> Project:
+    project = _by_ref(db, ref)
+    if project is None or not repo.is_member(db, project.id, user.id):
+        raise NotFound("No such project, or you are not a member of it.")
+    return project
+
+
+def admin_project(db: Session, ref: str) -> Project:
+    project = _by_ref(db, ref)
+    if project is None:
+        raise NotFound("No such project.")
+    return project
+
+
+# --- counting ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    counted: int
+    pending: int
+
+
+def refresh(db: Session, project: Project, *, budget: int = PAGE_BUDGET, now: datetime | None = None) -> Refreshed:
+    """Count up to ``budget`` new judgements; says how many are still waiting."""
+    now = now or utcnow()
+    kind = project.task_kind
+    seen = repo.state(db, project.id)
+    watermark, recent = (seen.watermark, set(seen.recent)) if seen else (0, set[int]())
+    peek = repo.judgements_after(db, kind, project.id, watermark, len(recent) + 1)
+    if all(r.id in recent for r in peek):
+        return Refreshed(0, 0)
+    state = repo.lock_state(db, project.id)
+    recent = set(state.recent)
+    rows = repo.judgements_after(db, kind, project.id, state.watermark, budget + len(recent))
+    fresh = [r for r in rows if r.id not in recent][:budget]
+    recompute(db, project, sorted({r.item_id for r in fresh}))
+    done = recent | {r.id for r in fresh}
+    settled = now - SETTLE.get(db.get_bind().dialect.name, SETTLE["postgresql"])
+    mark = state.watermark
+    for r in rows:
+        if r.id not in done or r.created_at >= settled:
+            break
+        mark = r.id
+    state.watermark = mark
+    state.recent = sorted(i for i in done if i > mark)
+    state.refreshed_at = now
+    db.flush()
+    pending = 0
+    if len(fresh) == budget:
+        pending = max(0, repo.count_after(db, kind, project.id, mark, PENDING_CAP) - len(state.recent))
+    return Refreshed(len(fresh), pending)
+
+
+def recompute(db: Session, project: Project, item_ids: Sequence[int]) -> None:
+    """Replace each item's contribution to the bins with one from its current judgements."""
+    for start in range(0, len(item_ids), RECOMPUTE_CHUNK):
+        chunk = list(item_ids[start : start + RECOMPUTE_CHUNK])
+        loaded = repo.load_items(db, project, chunk)
+        stored = repo.quality_items(db, chunk)
+        delta: Counter[BinKey] = Counter()
+        rows = []
+        now = utcnow()
+        for item_id in chunk:
+            if item_id not in loaded:
+                continue
+            item = loaded[item_id]
+            valid = item.valid()
+            new = contributions(valid)
+            delta.update(new.bins)
+            before = stored.get(item_id)
+            if before is not None and before.judgements:
+                delta.subtract(contributions(item.only(before.judgements)).bins)
+            rows.append({
+                "item_id": item_id, "project_id": project.id,
+                "judgements": sorted(v.judgement_id for v in valid.votes), "labelers": new.labelers,
+                "agreed": new.agreed, "compared": new.compared, "dispute": new.dispute, "updated_at": now,
+            })
+        repo.save_quality_items(db, rows)
+        repo.add_to_bins(db, project.id, delta)
+
+
+@contextmanager
+def content_change(db: Session, project: Project, item_id: int) -> Iterator[None]:
+    """Around a change of what an item's judgements or gold answer say: its contribution
+    is taken before and after, and the difference applied."""
+    repo.lock_state(db, project.id)
+    recompute(db, project, [item_id])
+    before = repo.load_items(db, project, [item_id])[item_id].valid()
+    yield
+    db.flush()
+    after = repo.load_items(db, project, [item_id])[item_id].valid()
+    old, new = contributions(before), contributions(after)
+    delta: Counter[BinKey] = Counter(new.bins)
+    delta.subtract(old.bins)
+    repo.add_to_bins(db, project.id, delta)
+    repo.save_quality_items(db, [{
+        "item_id": item_id, "project_id": project.id, "judgements": sorted(v.judgement_id for v in after.votes),
+        "labelers": new.labelers, "agreed": new.agreed, "compared": new.compared, "dispute": new.dispute,
+        "updated_at": utcnow(),
+    }])
+
+
+def rebuild(db: Session, project: Project) -> Refreshed:
+    """Forget the project's counts and count every judgement again."""
+    repo.lock_state(db, project.id)
+    repo.clear_statistics(db, project.id)
+    db.flush()
+    return refresh(db, project, budget=10**9)
+
+
+def refresh_for(db: Session, ref: str, budget: int) -> RefreshOut:
+    project = admin_project(db, ref)
+    done = refresh(db, project, budget=budget)
+    return RefreshOut(counted=done.counted, pending=done.pending)
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+def settings_of(db: Session, project_id: int) -> QualitySettings:
+    """The project's settings (the defaults when none were saved; not stored then)."""
+    row = repo.settings(db, project_id)
+    if row is not None:
+        return row
+    return QualitySettings(
+        project_id=project_id, gold_rate=0.0, require_screening=False, screening_pass=0.8,
+        gold_min_accuracy=0.7, gold_min_answers=5, pause_on_gold_failure=False, correction_minutes=0,
+    )
+
+
+def settings_out(row: QualitySettings) -> SettingsOut:
+    return SettingsOut(
+        gold_rate=row.gold_rate, require_screening=row.require_screening, screening_pass=row.screening_pass,
+        gold_min_accuracy=row.gold_min_accuracy, gold_min_answers=row.gold_min_answers,
+        pause_on_gold_failure=row.pause_on_gold_failure, correction_minutes=row.correction_minutes,
+    )
+
+
+def update_settings(db: Session, actor: User, ref: str, body: SettingsIn) -> SettingsOut:
+    project = admin_project(db, ref)
+    row = repo.settings(db, project.id) or settings_of(db, project.id)
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None and getattr(row, k) != v}
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow()
+    repo.save_settings(db, row)
+    if changes:
+        audit.record(db, actor, "quality.settings", project.slug, {"project": project.public_id, "changes": changes})
+    return settings_out(row)
+
+
+# --- figures -------------------------------------------------------------------------------
+
+
+def figures_of(db: Session, project: Project, users: Sequence[int] | None = None) -> Figures:
+    settings = settings_of(db, project.id)
+    return summarize(
+        repo.bins(db, project.id),
+        seed=project.id,
+        skips=repo.skip_counts(db, project.id),
+        thresholds=Thresholds(settings.gold_min_accuracy, settings.gold_min_answers),
+        users=users,
+    )
+
+
+def project_figures_out(f: Figures) -> ProjectFiguresOut:
+    e = EstimateOut.of
+    return ProjectFiguresOut(
+        judgements=f.judgements, agreement=e(f.agreement), tau=e(f.tau), margin=e(f.margin), alpha=e(f.alpha),
+        position=e(f.position), length=e(f.length), seconds=e(f.seconds), fast=e(f.fast), unusable=e(f.unusable),
+    )
+
+
+def labeler_out(lf: LabelerFigures, user: User, standing: Standing) -> LabelerOut:
+    e = EstimateOut.of
+    return LabelerOut(
+        id=user.public_id, name=user.display_name, standing=standing, judgements=lf.judgements,
+        agreement=e(lf.agreement), loo=e(lf.loo), tau=e(lf.tau), margin=e(lf.margin), gold=e(lf.gold),
+        position=e(lf.position), length=e(lf.length), length_base=lf.length_base, seconds=e(lf.seconds),
+        seconds_ratio=e(lf.seconds_ratio), fast=e(lf.fast), unusable=e(lf.unusable), skips=e(lf.skips),
+        flags=[str(f) for f in lf.flags],
+    )
+
+
+def page(db: Session, viewer: User, ref: str) -> QualityOut:
+    """Everything the quality page draws."""
+    project = readable_project(db, viewer, ref)
+    done = refresh(db, project)
+    figures = figures_of(db, project)
+    standings = {s.user_id: s.standing for s in repo.standings(db, project.id)}
+    users = repo.users_by_id(db, [lf.user_id for lf in figures.labelers] + [u for p in figures.pairs for u in p[:2]])
+    state = repo.state(db, project.id)
+    gold = repo.gold_items(db, project.id)
+    screening = sum(1 for g in gold if GoldSpec.from_json(g.gold or {}).screening)
+    return QualityOut(
+        project={"id": project.public_id, "name": project.name, "slug": project.slug},
+        task_kind=project.task_kind,
+        counted_up_to=state.refreshed_at if state else None,
+        pending=done.pending,
+        figures=project_figures_out(figures),
+        labelers=[
+            labeler_out(lf, users[lf.user_id], standings.get(lf.user_id, Standing.active))
+            for lf in figures.labelers if lf.user_id in users
+        ],
+        pairs=[
+            PairOut(a=users[u].public_id, b=users[v].public_id, agreement=EstimateOut.of(e))
+            for u, v, e in figures.pairs if u in users and v in users
+        ],
+        days=[
+            DayOut(date=(repo.EPOCH + timedelta(days=d)).date().isoformat(), agreement=EstimateOut.of(e))
+            for d, e in figures.days
+        ],
+        disputed=[
+            DisputedOut(item_id=pid, prompt=(text or "")[:200] or None, labelers=q.labelers, agreed=q.agreed,
+                        compared=q.compared, dispute=q.dispute)
+            for q, pid, text in repo.disputed_items(db, project.id, DISPUTED)
+        ],
+        settings=settings_out(settings_of(db, project.id)),
+        gold_items=len(gold) - screening,
+        screening_items=screening,
+    )
+
+
+def my_figures(db: Session, user: User, ref: str) -> MyQualityOut:
+    """A labeler's own figures beside the team's: nobody else's."""
+    project = member_project(db, user, ref)
+    refresh(db, project)
+    figures = figures_of(db, project, users=[user.id])
+    mine = next((lf for lf in figures.labelers if lf.user_id == user.id), LabelerFigures(user.id, 0))
+    row = repo.standing(db, project.id, user.id)
+    return MyQualityOut(
+        project={"id": project.public_id, "name": project.name},
+        labeler=labeler_out(mine, user, row.standing if row else Standing.active),
+        team=project_figures_out(figures),
+    )
+
+
+def labeler_detail(db: Session, viewer: User, ref: str, user_public_id: str) -> LabelerDetailOut:
+    """One labeler's figures with the evidence behind a gold flag: which gold items they
+    missed and what they answered."""
+    project = readable_project(db, viewer, ref)
+    user = repo.user_by_public_id(db, user_public_id)
+    if user is None:
+        raise NotFound("No such labeler.")
+    refresh(db, project)
+    figures = figures_of(db, project, users=[user.id])
+    mine = next((lf for lf in figures.labelers if lf.user_id == user.id), LabelerFigures(user.id, 0))
+    row = repo.standing(db, project.id, user.id)
+    answers = repo.gold_answers_of(db, project, user.id, screening=None)
+    texts = repo.item_completion_texts(db, [item.id for item, _ in answers])
+    mistakes = []
+    for item, vote in answers:
+        spec = GoldSpec.from_json(item.gold or {})
+        if correct(spec, vote.ranks, vote.margin):
+            continue
+        letters = {cid: LETTERS[i] for i, (cid, _, _) in enumerate(texts.get(item.id, []))}
+        mistakes.append(GoldMistakeOut(
+            item_id=item.public_id, screening=spec.screening, prompt=None,
+            gold=gold_in_letters(spec, letters), answer=vote_in_letters(vote, letters),
+        ))
+    return LabelerDetailOut(
+        labeler=labeler_out(mine, user, row.standing if row else Standing.active),
+        screening_correct=row.screening_correct if row else 0,
+        screening_answered=row.screening_answered if row else 0,
+        reason=row.reason if row else None,
+        gold_answers=len(answers),
+        mistakes=mistakes,
+    )
+
+
+def gold_in_letters(spec: GoldSpec, letters: dict[str, str]) -> dict[str, object]:
+    out: dict[str, object] = {"above": [[letters.get(x, x), letters.get(y, y)] for x, y in spec.above]}
+    if spec.order is not None:
+        out["ranking"] = [[letters.get(c, c) for c in tier] for tier in spec.order]
+    if spec.margins is not None:
+        out["margins"] = [LABEL_OF_MAGNITUDE[m].value for m in sorted(spec.margins)]
+    if spec.note:
+        out["note"] = spec.note
+    return out
+
+
+def vote_in_letters(vote: Vote, letters: dict[str, str]) -> dict[str, object]:
+    if vote.ranks is None:
+        return {"verdict": "no preference (not rankable / both bad)"}
+    groups: dict[int, list[str]] = {}
+    for cid, group in sorted(vote.ranks.items(), key=lambda kv: letters.get(kv[0], kv[0])):
+        groups.setdefault(group, []).append(letters.get(cid, cid))
+    out: dict[str, object] = {"ranking": [groups[g] for g in sorted(groups)]}
+    if vote.margin:
+        out["margin"] = LABEL_OF_MAGNITUDE[abs(vote.margin)].value
+    return out
+
+
+# --- standing ------------------------------------------------------------------------------
+
+
+def set_standing(
+    db: Session, actor: User | None, project: Project, user_id: int, standing: Standing, reason: str | None
+) -> LabelerQuality:
+    """Record a labeler's standing (an admin's override, a screening result, a pause)."""
+    row = repo.standing(db, project.id, user_id) or LabelerQuality(project_id=project.id, user_id=user_id)
+    before = row.standing
+    row.standing = standing
+    row.reason = reason
+    row.decided_by = actor.id if actor else None
+    row.updated_at = utcnow()
+    repo.save_standing(db, row)
+    if before != standing:
+        audit.record(db, actor, "quality.standing", project.slug, {
+            "project": project.public_id, "labeler": user_id, "from": str(before) if before else None,
+            "to": standing.value, "reason": reason,
+        })
+    return row
+
+
+def override_standing(
+    db: Session, actor: User, ref: str, user_public_id: str, standing: Standing, reason: str | None
+) -> LabelerQuality:
+    project = admin_project(db, ref)
+    user = repo.user_by_public_id(db, user_public_id)
+    if user is None or not repo.is_member(db, project.id, user.id):
+        raise NotFound("No such labeler in this project.")
+    return set_standing(db, actor, project, user.id, standing, reason)
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+
+def snapshot_figures(db: Session, project: Project) -> Figures:
+    """Agreement and gold accuracy counted afresh from ``db`` (an export's read-only
+    snapshot): every item two labelers or more judged, and every judged gold item."""
+    total: Counter[BinKey] = Counter()
+    ids = repo.shared_or_gold_item_ids(db, project.task_kind, project.id)
+    for start in range(0, len(ids), RECOMPUTE_CHUNK):
+        for loaded in repo.load_items(db, project, ids[start : start + RECOMPUTE_CHUNK]).values():
+            total.update(contributions(loaded.valid()).bins)
+    settings = settings_of(db, project.id)
+    return summarize(
+        [(*key, n) for key, n in total.items()],
+        seed=project.id,
+        thresholds=Thresholds(settings.gold_min_accuracy, settings.gold_min_answers),
+    )
+
+
+def labelers_below(figures: Figures, min_agreement: float | None, min_gold: float | None) -> frozenset[int]:
+    """Labelers whose agreement or gold accuracy is under the bar (unmeasured ones stay)."""
+    low = set()
+    for lf in figures.labelers:
+        if min_agreement is not None and lf.agreement.value is not None and lf.agreement.value < min_agreement:
+            low.add(lf.user_id)
+        if min_gold is not None and lf.gold.value is not None and lf.gold.value < min_gold:
+            low.add(lf.user_id)
+    return frozenset(low)
+
+
+def manifest_figures(
+    figures: Figures, exported: frozenset[int], pseudonym: Callable[[int], str]
+) -> dict[str, object]:
+    """What the manifest says about the quality of the exported judgements."""
+    return {
+        "agreement": figures.agreement.as_dict(),
+        "kendall_tau": figures.tau.as_dict(),
+        "margin_agreement": figures.margin.as_dict(),
+        "krippendorff_alpha": figures.alpha.as_dict(),
+        "labelers": {
+            pseudonym(lf.user_id): {"agreement": lf.agreement.as_dict(), "gold_accuracy": lf.gold.as_dict()}
+            for lf in figures.labelers if lf.user_id in exported
+        },
+        "definitions": "app/quality/stats.py",
+    }
