@@ -98,7 +98,10 @@ def _take(db: Session, candidates: list[int]) -> Pick:
 
 
 def _fails_gold(db: Session, project: Project, user: User, settings: QualitySettings) -> bool:
-    answers = repo.gold_answers_of(db, project, user.id, screening=False)
+    # A labeler an admin put back to work is judged on the gold answers given since.
+    row = repo.standing(db, project.id, user.id)
+    since = row.updated_at if row is not None and row.decided_by is not None else None
+    answers = repo.gold_answers_of(db, project, user.id, screening=False, since=since)
     if len(answers) < settings.gold_min_answers:
         return False
     right = sum(correct(GoldSpec.from_json(item.gold or {}), v.ranks, v.margin) for item, v in answers)

@@ -528,14 +528,19 @@ def take_gold_slot(db: Session, item_id: int) -> bool:
     return int(getattr(result, "rowcount", 0)) == 1
 
 
-def gold_answers_of(db: Session, project: Project, user_id: int, screening: bool | None) -> list[tuple[WorkItem, Vote]]:
-    """The labeler's judgements on the project's gold items (screening ones, others, or all)."""
+def gold_answers_of(
+    db: Session, project: Project, user_id: int, screening: bool | None, since: datetime | None = None
+) -> list[tuple[WorkItem, Vote]]:
+    """The labeler's judgements on the project's gold items (screening ones, others, or
+    all), made after ``since`` when given."""
     model = judgement_model(project.task_kind)
     query = (
         select(WorkItem, model.id)
         .join(model, model.item_id == WorkItem.id)
         .where(WorkItem.project_id == project.id, WorkItem.is_gold == true(), model.user_id == user_id)
     )
+    if since is not None:
+        query = query.where(model.created_at > since)
     rows = [(item, int(jid)) for item, jid in db.execute(query)]
     items = [item for item, _ in rows if screening is None or _is_screening(item) == screening]
     votes = VOTE_LOADERS[project.task_kind](db, [i.id for i in items])
