@@ -146,6 +146,10 @@ class QualityState(Base):
     watermark: Mapped[int] = mapped_column(default=0)
     recent: Mapped[list[int]] = mapped_column(JSONType, default=list)
     refreshed_at: Mapped[datetime | None]
+    # A new random number whenever the bins change (random, not counted, so a database
+    # rebuilt or restored never reuses one): figures computed from the bins can be
+    # reused until it moves (app/quality/service.py, ``figures_of``).
+    version: Mapped[int] = mapped_column(default=0)
 
 
 class QualityItem(Base):

@@ -6,6 +6,7 @@ turn rows into the ``Vote`` the statistics read; IN lists are sent in chunks.
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -163,7 +164,10 @@ def lock_state(db: Session, project_id: int) -> QualityState:
         .execution_options(populate_existing=True)
     )
     if state is None:
-        db.execute(_insert(db, QualityState).values(project_id=project_id, watermark=0, recent=[]).on_conflict_do_nothing())
+        db.execute(
+            _insert(db, QualityState).values(project_id=project_id, watermark=0, recent=[], version=0)
+            .on_conflict_do_nothing()
+        )
         state = db.scalar(
             select(QualityState)
             .where(QualityState.project_id == project_id)
@@ -259,6 +263,7 @@ def add_to_bins(db: Session, project_id: int, deltas: Mapping[BinKey, int]) -> N
     for start in range(0, len(rows), 5 * CHUNK):
         db.execute(stmt, rows[start : start + 5 * CHUNK])
     db.execute(delete(QualityBin).where(QualityBin.project_id == project_id, QualityBin.n <= 0))
+    _new_version(db, project_id)
 
 
 def bins(db: Session, project_id: int) -> list[BinRow]:
@@ -272,9 +277,13 @@ def bins(db: Session, project_id: int) -> list[BinRow]:
 def clear_statistics(db: Session, project_id: int) -> None:
     db.execute(delete(QualityBin).where(QualityBin.project_id == project_id))
     db.execute(delete(QualityItem).where(QualityItem.project_id == project_id))
-    db.execute(
-        update(QualityState).where(QualityState.project_id == project_id).values(watermark=0, recent=[])
-    )
+    db.execute(update(QualityState).where(QualityState.project_id == project_id).values(watermark=0, recent=[]))
+    _new_version(db, project_id)
+
+
+def _new_version(db: Session, project_id: int) -> None:
+    version = secrets.randbits(31)
+    db.execute(update(QualityState).where(QualityState.project_id == project_id).values(version=version))
 
 
 def disputed_items(db: Session, project_id: int, limit: int) -> list[tuple[QualityItem, str, str | None]]:

@@ -19,7 +19,7 @@ commits its writers one at a time, in id order.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -239,15 +239,27 @@ def update_settings(db: Session, actor: User, ref: str, body: SettingsIn) -> Set
 # --- figures -------------------------------------------------------------------------------
 
 
+_FIGURES: OrderedDict[tuple[object, ...], Figures] = OrderedDict()
+FIGURES_KEPT = 64
+
+
 def figures_of(db: Session, project: Project, users: Sequence[int] | None = None) -> Figures:
+    """The figures of the project's bins; reused while neither the bins (their version),
+    the skips nor the thresholds changed, so a page viewed again costs a few queries."""
     settings = settings_of(db, project.id)
-    return summarize(
-        repo.bins(db, project.id),
-        seed=project.id,
-        skips=repo.skip_counts(db, project.id),
-        thresholds=Thresholds(settings.gold_min_accuracy, settings.gold_min_answers),
-        users=users,
-    )
+    state = repo.state(db, project.id)
+    skips = repo.skip_counts(db, project.id)
+    thresholds = Thresholds(settings.gold_min_accuracy, settings.gold_min_answers)
+    key = (db.get_bind().engine.url.render_as_string(), project.id, state.version if state else -1,
+           tuple(sorted(skips.items())), thresholds, tuple(users) if users is not None else None)
+    found = _FIGURES.get(key)
+    if found is None:
+        found = summarize(repo.bins(db, project.id), seed=project.id, skips=skips, thresholds=thresholds, users=users)
+        _FIGURES[key] = found
+        while len(_FIGURES) > FIGURES_KEPT:
+            _FIGURES.popitem(last=False)
+    _FIGURES.move_to_end(key)
+    return found
 
 
 def project_figures_out(f: Figures) -> ProjectFiguresOut:

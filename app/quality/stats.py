@@ -70,7 +70,7 @@ SECONDS_BUCKETS = 60  # up to about four hours
 ALPHA_GROUPS = 64
 ALPHA_VALUES = 9  # ranks 0..8 (K ≤ 9); pairwise margins −4..4 shifted to 0..8
 TAU_SCALE = 1000
-BOOTSTRAP = 1000
+BOOTSTRAP = 500  # replicates: interval ends within a few % of their width
 LEVEL = 0.95
 FLAG_Z = 3.29
 MIN_UNITS = 10  # fewer units than this: a figure is shown, never flagged
@@ -361,31 +361,23 @@ def ratio(hist: Histogram, rng: np.random.Generator, scale: float = 1.0) -> Esti
 
 def ratios(hists: Sequence[Histogram], rng: np.random.Generator, scale: float = 1.0) -> list[Estimate]:
     """``ratio`` for many histograms with one vectorised bootstrap."""
-    if not hists:
-        return []
-    a = np.concatenate([h.a for h in hists])
-    c = np.concatenate([h.c for h in hists])
-    n = np.concatenate([h.n for h in hists])
-    sizes = [len(h.n) for h in hists]
-    if not len(n):
-        return [NONE for _ in hists]
-    weights = rng.poisson(n, size=(BOOTSTRAP, len(n))).astype(np.float64)
-    starts = np.cumsum([0, *sizes[:-1]])
-    nonempty = [i for i, s in enumerate(sizes) if s]
-    num = np.add.reduceat(weights * a, starts[nonempty], axis=1)
-    den = np.add.reduceat(weights * c, starts[nonempty], axis=1)
     out = [NONE for _ in hists]
-    tail = (1 - LEVEL) / 2
-    for col, i in enumerate(nonempty):
+    live = [i for i, h in enumerate(hists) if h.trials > 0]
+    if not live:
+        return out
+    a = np.concatenate([hists[i].a for i in live])
+    c = np.concatenate([hists[i].c for i in live])
+    n = np.concatenate([hists[i].n for i in live])
+    starts = np.cumsum([0, *[len(hists[i].n) for i in live[:-1]]])
+    weights = rng.poisson(n, size=(BOOTSTRAP, len(n))).astype(np.float64)
+    num = np.add.reduceat(weights * a, starts, axis=1)
+    den = np.add.reduceat(weights * c, starts, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        samples = np.where(den > 0, num / den, np.nan) / scale
+    low, high, se = _interval(samples)
+    for col, i in enumerate(live):
         h = hists[i]
-        if h.trials <= 0:
-            continue
-        ok = den[:, col] > 0
-        samples = num[ok, col] / den[ok, col] / scale
-        point = h.successes / h.trials / scale
-        low, high = np.quantile(samples, [tail, 1 - tail]) if len(samples) else (point, point)
-        se = float(samples.std()) if len(samples) > 1 else None
-        out[i] = Estimate(point, float(low), float(high), h.units, se)
+        out[i] = Estimate(h.successes / h.trials / scale, float(low[col]), float(high[col]), h.units, float(se[col]))
     return out
 
 
@@ -401,30 +393,54 @@ def wilson(successes: float, trials: float, z: float = 1.959964) -> Estimate:
 
 def median_seconds(counts: Floats, rng: np.random.Generator) -> Estimate:
     """The median of a seconds histogram (interpolated on the log scale), bootstrapped."""
-    total = float(counts.sum())
-    if total <= 0:
-        return NONE
-    point = _histogram_median(counts[np.newaxis, :])[0]
-    samples = _histogram_median(rng.poisson(counts, size=(BOOTSTRAP, len(counts))).astype(np.float64))
-    samples = samples[np.isfinite(samples)]
+    return medians(counts[np.newaxis, :], rng)[0]
+
+
+def medians(counts: Floats, rng: np.random.Generator) -> list[Estimate]:
+    """``median_seconds`` of each row of ``counts`` (histograms × buckets), vectorised."""
+    totals = counts.sum(axis=1)
+    points = _histogram_median(counts)
+    samples = _histogram_median(rng.poisson(counts, size=(BOOTSTRAP, *counts.shape)).astype(np.float64))
+    low, high, se = _interval(samples)
+    return [
+        Estimate(float(points[i]), float(low[i]), float(high[i]), int(totals[i]), float(se[i])) if totals[i] > 0
+        else NONE
+        for i in range(len(counts))
+    ]
+
+
+def _interval(samples: Floats) -> tuple[Floats, Floats, Floats]:
+    """Percentile interval (``LEVEL``) and standard deviation of each column of bootstrap
+    replicates, ignoring NaN (a replicate that drew no unit), without numpy's slow
+    column-by-column ``nanquantile``."""
+    ordered = np.sort(samples, axis=0)  # NaN last
+    valid = (~np.isnan(samples)).sum(axis=0)
     tail = (1 - LEVEL) / 2
-    low, high = np.quantile(samples, [tail, 1 - tail])
-    return Estimate(float(point), float(low), float(high), int(total), float(samples.std()))
+    ends = []
+    for q in (tail, 1 - tail):
+        position = q * np.maximum(valid - 1, 0)
+        below = np.floor(position).astype(np.intp)
+        above = np.minimum(below + 1, np.maximum(valid - 1, 0))
+        lo = np.take_along_axis(ordered, below[np.newaxis, :], 0)[0]
+        hi = np.take_along_axis(ordered, above[np.newaxis, :], 0)[0]
+        ends.append(np.where(valid > 0, lo + (hi - lo) * (position - below), np.nan))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(samples, axis=0) / valid
+        se = np.sqrt(np.nansum((samples - mean) ** 2, axis=0) / valid)
+    return ends[0], ends[1], se
 
 
 def _histogram_median(counts: Floats) -> Floats:
-    totals = counts.sum(axis=1)
-    cumulative = np.cumsum(counts, axis=1)
+    """Medians of histograms along the last axis (NaN for an empty one)."""
+    totals = counts.sum(axis=-1)
+    cumulative = np.cumsum(counts, axis=-1)
     half = totals / 2
-    index = (cumulative < half[:, np.newaxis]).sum(axis=1)
-    index = np.minimum(index, counts.shape[1] - 1)
-    rows = np.arange(len(counts))
-    before = np.where(index > 0, cumulative[rows, np.maximum(index - 1, 0)], 0.0)
-    inside = counts[rows, index]
+    index = np.minimum((cumulative < half[..., np.newaxis]).sum(axis=-1), counts.shape[-1] - 1)
+    before = np.where(index > 0, np.take_along_axis(cumulative, np.maximum(index - 1, 0)[..., np.newaxis], -1)[..., 0], 0.0)
+    inside = np.take_along_axis(counts, index[..., np.newaxis], -1)[..., 0]
     fraction = np.divide(half - before, inside, out=np.full_like(half, 0.5), where=inside > 0)
     result: Floats = SECONDS_BASE * SECONDS_RATIO ** (index + np.clip(fraction, 0.0, 1.0))
-    result[totals <= 0] = np.nan
-    return result
+    return np.where(totals > 0, result, np.nan)
 
 
 def alpha_from_coincidences(o: Floats) -> Floats:
@@ -604,8 +620,11 @@ def summarize(
     project_agree = hist(Metric.agree, PROJECT)
     length_all, unusable_all = pooled(Metric.length), pooled(Metric.unusable)
     total_skips = sum((skips or {}).values())
+    seconds = {u: _seconds_counts(hist(Metric.seconds, u)) for u in labelers}
+    speed = medians(np.stack([seconds[u] for u in labelers]), rng) if labelers else []
+    others = _histogram_median(np.stack([seconds_all - seconds[u] for u in labelers])) if labelers else None
     for i, user in enumerate(labelers):
-        counts = _seconds_counts(hist(Metric.seconds, user))
+        counts = seconds[user]
         gold = hist(Metric.gold, user)
         lf = LabelerFigures(
             user_id=user,
@@ -617,16 +636,15 @@ def summarize(
             gold=wilson(gold.successes, gold.trials),
             position=batched[Metric.position][i],
             length=batched[Metric.length][i],
-            seconds=median_seconds(counts, rng),
+            seconds=speed[i],
             fast=batched[Metric.fast][i],
             unusable=batched[Metric.unusable][i],
         )
         mine = hist(Metric.length, user)
         lf.length_base = _rate(length_all.successes - mine.successes, length_all.trials - mine.trials)
-        others_seconds = seconds_all - counts
         mine_median = lf.seconds
-        if others_seconds.sum() > 0 and mine_median.value is not None:
-            team = float(_histogram_median(others_seconds[np.newaxis, :])[0])
+        team = float(others[i]) if others is not None else math.nan
+        if math.isfinite(team) and team > 0 and mine_median.value is not None:
             lf.seconds_ratio = Estimate(
                 mine_median.value / team, (mine_median.low or 0.0) / team, (mine_median.high or 0.0) / team,
                 mine_median.n, (mine_median.se or 0.0) / team,

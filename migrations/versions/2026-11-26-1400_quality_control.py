@@ -157,6 +157,7 @@ def upgrade() -> None:
         sa.Column("watermark", sa.Integer(), nullable=False),
         sa.Column("recent", JSON, nullable=False),
         sa.Column("refreshed_at", UTC, nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
         _project_fk("quality_state"),
         sa.PrimaryKeyConstraint("project_id", name=op.f("pk_quality_state")),
     )

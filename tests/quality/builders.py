@@ -37,7 +37,7 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 def project(db: Session, kind: TaskKind = TaskKind.pairwise, **values: Any) -> Project:
     n = next(_seq)
-    p = Project(slug=f"quality-{n}", name=f"Quality {n}", task_kind=kind, **values)
+    p = Project(**{"slug": f"quality-{n}", "name": f"Quality {n}", "task_kind": kind, **values})
     db.add(p)
     db.flush()
     return p
