@@ -9,7 +9,8 @@ labelers of different accuracy, position bias and speed, overlap 3 (so size/3 it
 2 % gold items, judgements spread over 60 days — inserted in bulk (executemany / COPY,
 bench/bench_export.py's loader). Then it prints:
 
-- the first count of every judgement (what `POST …/quality:refresh` or a job does once);
+- the first count of every judgement (what `POST …/quality:refresh` does once, a
+  thousand judgements per transaction);
 - the quality page (GET /api/v1/projects/{id}/quality through the app, auth included)
   when nothing is new: median and slowest of 7 calls;
 - the page right after 1,000 more judgements arrived (it counts them, then answers).
@@ -60,6 +61,16 @@ def _labeler_traits(rng: random.Random) -> list[tuple[float, float, float]]:
         seconds = 1.0 if i == 7 else rng.uniform(15, 45)
         traits.append((accuracy, position, seconds))
     return traits
+
+
+def _prefers(
+    rng: random.Random, utility: list[float], shown: list[int], accuracy: float, position: float, x: int, y: int
+) -> bool:
+    """Whether a simulated labeler prefers completion x to y."""
+    if rng.random() < position:
+        return shown.index(x) < shown.index(y)
+    truth = utility[x] > utility[y]
+    return truth if rng.random() < accuracy else not truth
 
 
 def setup(url: str, data_dir: Path, kind: str) -> World:
@@ -136,16 +147,10 @@ def fill(url: str, world: World, judgements: int, rng: random.Random, *, days: i
                 shown = list(range(k))
                 rng.shuffle(shown)
 
-                def better(x: int, y: int) -> bool:
-                    if rng.random() < position:
-                        return shown.index(x) < shown.index(y)
-                    truth = utilities[i][x] > utilities[i][y]
-                    return truth if rng.random() < accuracy else not truth
-
                 order = list(shown)
                 for a in range(1, k):
                     b = a
-                    while b > 0 and better(order[b], order[b - 1]):
+                    while b > 0 and _prefers(rng, utilities[i], shown, accuracy, position, order[b], order[b - 1]):
                         order[b], order[b - 1] = order[b - 1], order[b]
                         b -= 1
                 yield n, i, order, shown, rng.lognormvariate(0, 0.3) * seconds, world.users[user]
@@ -184,15 +189,12 @@ def first_count(url: str, data_dir: Path, world: World) -> tuple[float, int]:
     from sqlalchemy import func, select
 
     from app.db import make_engine, make_session_factory, unit_of_work
-    from app.models import Project, QualityBin
+    from app.models import QualityBin
     from app.quality import service
 
     engine = make_engine(_settings(url, data_dir))
     start = time.perf_counter()
-    with unit_of_work(make_session_factory(engine)) as db:
-        project = db.get(Project, world.project_id)
-        assert project is not None
-        service.refresh(db, project, budget=10**9)
+    service.count_backlog(make_session_factory(engine), world.project_id)
     seconds = time.perf_counter() - start
     with unit_of_work(make_session_factory(engine)) as db:
         bins = int(db.scalar(select(func.count()).select_from(QualityBin)) or 0)

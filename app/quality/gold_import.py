@@ -13,7 +13,6 @@ valid. A gold item is never open in the regular queue; the quality policy serves
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import IO, Any
 
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.errors import InvalidInput, NotFound
-from app.imports.parsers import LineError, check_messages, numbered_lines
+from app.imports.parsers import LineError, check_messages, json_object, numbered_lines
 from app.imports.service import PREVIEW, ErrorList, ImportReport
 from app.models import Project, TaskKind, User, WorkItem, new_public_id, utcnow
 from app.quality import repository as repo
@@ -46,14 +45,9 @@ def _sizes(project: Project) -> tuple[int, int]:
 def _record(text: str, project: Project, max_chars: int) -> dict[str, Any]:
     """One import line, checked on its own; raises ``_Bad`` with what to fix."""
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _Bad(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
-    if not isinstance(obj, dict):
-        raise _Bad("each line must be one JSON object")
-    unknown = sorted(set(obj) - set(FIELDS))
-    if unknown:
-        raise _Bad(f"unknown field {', '.join(map(repr, unknown))}; allowed: {', '.join(FIELDS)}")
+        obj = json_object(text, FIELDS)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
     ext = obj.get("id")
     if not isinstance(ext, str | int) or isinstance(ext, bool) or not str(ext).strip() or len(str(ext)) > MAX_ID:
         raise _Bad(f'"id" must be a string of 1 to {MAX_ID} characters (it names the item in reports)')

@@ -16,8 +16,6 @@ what exports read.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +36,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.pagination import decode_cursor, encode_cursor
 from app.quality import repository as repo
 from app.quality import service
 from app.quality.answers import ANSWERS
@@ -57,6 +56,7 @@ from app.quality.schemas import (
 from app.quality.stats import copeland, pair_signs
 
 NO_JUDGEMENT = "No such judgement, or it is not yours."
+HISTORY = "h"  # the cursor prefix of a labeler's history
 
 
 def _review_out(review: JudgementReview | None, public_id: str, reviewers: dict[int, User]) -> ReviewOut | None:
@@ -208,22 +208,6 @@ def decide(db: Session, reviewer: User, judgement_public_id: str, body: ReviewIn
 # --- the labeler's side ----------------------------------------------------------------------
 
 
-def _encode(value: int) -> str:
-    return base64.urlsafe_b64encode(f"h:{value}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        prefix, _, number = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition(":")
-        if prefix != "h":
-            raise ValueError(prefix)
-        return int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("The cursor is not one this server gave out; start again without it.") from None
-
-
 def correctable_until(created_at: datetime, minutes: int, reviewed: bool) -> datetime | None:
     return None if reviewed or minutes <= 0 else created_at + timedelta(minutes=minutes)
 
@@ -232,7 +216,9 @@ def history(db: Session, user: User, ref: str, limit: int, cursor: str | None) -
     """The labeler's own judgements in a project, newest first, with the reviewers' verdicts."""
     project = service.member_project(db, user, ref)
     minutes = service.settings_of(db, project.id).correction_minutes
-    rows = repo.my_judgements(db, project.task_kind, project.id, user.id, _decode(cursor), limit)
+    rows = repo.my_judgements(
+        db, project.task_kind, project.id, user.id, decode_cursor(HISTORY, cursor), limit
+    )
     reviews = repo.reviews_for(db, project.id, [j.id for j in rows])
     reviewers = repo.users_by_id(db, [r.reviewer_id for r in reviews.values() if r.reviewer_id])
     revisions = repo.revision_counts(db, project.id, [j.id for j in rows])
@@ -255,7 +241,7 @@ def history(db: Session, user: User, ref: str, limit: int, cursor: str | None) -
             correctable_until=correctable_until(j.created_at, minutes, review is not None),
             revisions=revisions.get(j.id, 0),
         ))
-    return HistoryOut(items=out, next_cursor=_encode(rows[-1].id) if len(rows) == limit else None)
+    return HistoryOut(items=out, next_cursor=encode_cursor(HISTORY, rows[-1].id) if len(rows) == limit else None)
 
 
 def _own(db: Session, user: User, judgement_public_id: str) -> tuple[Any, Project]:

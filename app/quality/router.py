@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Path, Query, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Path, Query, Request, Response, UploadFile
 
 from app.deps import AdminUser, CurrentUser, ReviewerUser, SessionDep, SettingsDep
 from app.errors import InvalidInput
@@ -42,9 +42,13 @@ PublicId = Annotated[str, Path(min_length=1, max_length=32)]
 
 
 @router.get("/projects/{pid}/quality")
-def quality(pid: Ref, db: SessionDep, viewer: ReviewerUser) -> QualityOut:
-    """Agreement, gold accuracy, bias and speed per labeler and for the project, with intervals."""
-    return service.page(db, viewer, pid)
+def quality(pid: Ref, request: Request, tasks: BackgroundTasks, db: SessionDep, viewer: ReviewerUser) -> QualityOut:
+    """Agreement, gold accuracy, bias and speed per labeler and for the project, with intervals.
+    ``pending`` judgements (more than one view counts) are counted after the answer."""
+    out, project_id = service.page(db, viewer, pid)
+    if out.pending:
+        tasks.add_task(service.count_backlog, request.app.state.session_factory, project_id)
+    return out
 
 
 @router.get("/projects/{pid}/quality/me")
@@ -80,11 +84,11 @@ def put_settings(pid: Ref, body: SettingsIn, db: SessionDep, admin: AdminUser) -
 
 @router.post("/projects/{pid}/quality:refresh")
 def refresh(
-    pid: Ref, db: SessionDep, _admin: AdminUser,
+    pid: Ref, request: Request, db: SessionDep, _admin: AdminUser,
     budget: Annotated[int, Query(ge=1, le=10_000_000, description="judgements to count at most")] = 1_000_000,
 ) -> RefreshOut:
-    """Count a backlog of judgements now (a page view counts only a few thousand)."""
-    return service.refresh_for(db, pid, budget)
+    """Count a backlog of judgements now, a thousand per transaction."""
+    return service.refresh_for(request.app.state.session_factory, db, pid, budget)
 
 
 @router.post("/projects/{pid}/gold:import")

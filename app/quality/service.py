@@ -8,8 +8,10 @@ its contribution came from, so re-computing it twice changes nothing. A reviewer
 rejection re-computes the item at once; a change of content (a correction, a new gold
 answer) goes through ``content_change``, which takes the item's contribution before and
 after. Nothing of this runs on the submit path: a page view counts up to
-``PAGE_BUDGET`` new judgements before answering (``rankwise-quality refresh`` or
-``POST …/quality:refresh`` count a backlog).
+``PAGE_BUDGET`` new judgements before answering, and leaves a larger backlog to
+``count_backlog`` after its response, a transaction of ``PAGE_BUDGET`` at a time (so
+SQLite's single writer is never held for long); ``POST …/quality:refresh`` does the same
+on demand.
 
 The watermark only passes judgements older than ``SETTLE``: on PostgreSQL a transaction
 can commit a smaller id after a larger one is visible, so ids above the watermark that
@@ -26,9 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app import audit
+from app.db import unit_of_work
 from app.errors import NotFound
 from app.models import LabelerQuality, Project, QualitySettings, Role, Standing, User, utcnow
 from app.quality import repository as repo
@@ -59,7 +62,7 @@ from app.quality.stats import (
 )
 
 SETTLE = {"sqlite": timedelta(0), "postgresql": timedelta(minutes=5)}
-PAGE_BUDGET = 5_000
+PAGE_BUDGET = 1_000
 PENDING_CAP = 1_000_000
 DISPUTED = 20
 RECOMPUTE_CHUNK = 500
@@ -195,10 +198,24 @@ def rebuild(db: Session, project: Project) -> Refreshed:
     return refresh(db, project, budget=10**9)
 
 
-def refresh_for(db: Session, ref: str, budget: int) -> RefreshOut:
+def count_backlog(factory: sessionmaker[Session], project_id: int, budget: int = 10**9) -> RefreshOut:
+    """Count waiting judgements, ``PAGE_BUDGET`` per committed transaction, up to ``budget``."""
+    counted, pending = 0, 1
+    while pending and counted < budget:
+        with unit_of_work(factory) as db:
+            project = db.get(Project, project_id)
+            if project is None:
+                break
+            done = refresh(db, project, budget=min(PAGE_BUDGET, budget - counted))
+        counted += done.counted
+        pending = done.pending if done.counted else 0
+    return RefreshOut(counted=counted, pending=pending)
+
+
+def refresh_for(factory: sessionmaker[Session], db: Session, ref: str, budget: int) -> RefreshOut:
     project = admin_project(db, ref)
-    done = refresh(db, project, budget=budget)
-    return RefreshOut(counted=done.counted, pending=done.pending)
+    db.commit()  # this request's transaction must not hold SQLite's writer while counting
+    return count_backlog(factory, project.id, budget)
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -281,8 +298,8 @@ def labeler_out(lf: LabelerFigures, user: User, standing: Standing) -> LabelerOu
     )
 
 
-def page(db: Session, viewer: User, ref: str) -> QualityOut:
-    """Everything the quality page draws."""
+def page(db: Session, viewer: User, ref: str) -> tuple[QualityOut, int]:
+    """Everything the quality page draws (and the project's id, to count a backlog)."""
     project = readable_project(db, viewer, ref)
     done = refresh(db, project)
     figures = figures_of(db, project)
@@ -317,7 +334,7 @@ def page(db: Session, viewer: User, ref: str) -> QualityOut:
         settings=settings_out(settings_of(db, project.id)),
         gold_items=len(gold) - screening,
         screening_items=screening,
-    )
+    ), project.id
 
 
 def my_figures(db: Session, user: User, ref: str) -> MyQualityOut:

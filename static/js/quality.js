@@ -143,8 +143,9 @@ async function load() {
     return;
   }
   const f = data.figures;
-  notice(status, data.pending ? "warn" : "", data.pending
-    ? `${data.pending} newer judgements are still being counted; reload in a moment.` : "");
+  notice(status, data.pending ? "info" : "", data.pending
+    ? `${data.pending} newer judgements are being counted; the page updates in a moment.` : "");
+  if (data.pending) setTimeout(load, 3000);
   document.getElementById("q-judgements").textContent = String(f.judgements);
   tile("q-agreement", f.agreement, pct);
   tile("q-alpha", f.alpha, (v) => v.toFixed(2));

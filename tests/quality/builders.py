@@ -172,7 +172,7 @@ def build(db: Session, sim: Simulation) -> SimWorld:
         when = T0 + timedelta(minutes=7 * n)
         if kind == TaskKind.pairwise:
             a_wins = (j.groups or [[0]])[0][0] == 0
-            pairwise(db, wi, users[j.labeler], comps, a_wins, margin=MarginLabel(j.margin), shown=j.shown,
+            pairwise(db, wi, users[j.labeler], comps, a_wins, margin=MarginLabel(j.margin or "better"), shown=j.shown,
                      seconds=j.seconds, when=when)
         else:
             ranking(db, wi, users[j.labeler], comps, j.groups, shown=j.shown, seconds=j.seconds, when=when)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,11 +26,12 @@ SECOND = Labeler("Careful Cy", "accurate", accuracy=0.9)
 LABELERS = [ACCURATE, NOISY, POSITION, FAST, SECOND]
 
 
-def _page(client: TestClient, db: Session, project: Project) -> dict:
+def _page(client: TestClient, db: Session, project: Project) -> dict[str, Any]:
     (admin,) = make_labelers(db, 1, role=Role.admin)
     r = client.get(f"/api/v1/projects/{project.public_id}/quality", headers=bearer(db, admin))
     assert r.status_code == 200, r.text
-    return r.json()
+    body: dict[str, Any] = r.json()
+    return body
 
 
 class TestThePage:
@@ -38,6 +40,9 @@ class TestThePage:
     ) -> None:
         sim = simulate(LABELERS, kind="pairwise", items=160, gold=50, seed=7)
         world = b.build(db, sim)
+        first = _page(client, db, world.project)
+        # A view counts a thousand judgements before answering; the rest are counted after it.
+        assert (first["figures"]["judgements"], first["pending"]) == (1000, len(sim.judgements) - 1000)
         page = _page(client, db, world.project)
         by = {row["name"]: row for row in page["labelers"]}
         known = ((ACCURATE, 0.92), (NOISY, 0.65), (POSITION, 0.8 * 0.5 + 0.2 * 0.92), (FAST, 0.6), (SECOND, 0.9))

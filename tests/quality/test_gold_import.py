@@ -14,7 +14,7 @@ from tests.factories import bearer, make_labelers
 from tests.quality import builders as b
 
 
-def _line(gid: str, gold: dict, k: int = 4, **extra: object) -> str:
+def _line(gid: str, gold: dict[str, object], k: int = 4, **extra: object) -> str:
     return json.dumps({
         "id": gid, "text": f"Rank these ({gid})",
         "completions": [{"id": f"c{i}", "content": f"answer {i}", "model": "ref"} for i in range(k)],

@@ -32,13 +32,28 @@ def _answer(client: TestClient, task: dict[str, Any], headers: dict[str, str], p
         headers=headers,
     )
     assert r.status_code == 201, r.text
-    return r.json()["next"]
+    following: dict[str, Any] | None = r.json()["next"]
+    return following
 
 
 def _with_canonical(db: Session, task: dict[str, Any] | None, canonical: dict[str, list[str]]) -> dict[str, Any] | None:
     if task is not None:
         task["_canonical"] = canonical[task["item_id"]]
     return task
+
+
+def _work_through(
+    client: TestClient, db: Session, project_id: str, headers: dict[str, str], canonical: dict[str, list[str]],
+    pick: int, limit: int = 10_000,
+) -> list[str]:
+    """Take and answer tasks (always preferring position ``pick``) until none is left or
+    ``limit`` are done; the items served, in order."""
+    served = []
+    task = _with_canonical(db, _next(client, project_id, headers), canonical)
+    while task is not None and len(served) < limit:
+        served.append(task["item_id"])
+        task = _with_canonical(db, _answer(client, task, headers, pick), canonical)
+    return served
 
 
 def _pairwise_project(db: Session, regular: int, gold: int, screening: int = 0, **quality: Any) -> tuple[Any, dict[str, list[str]], set[str], set[str]]:
@@ -97,11 +112,7 @@ class TestGoldItems:
     def test_no_gold_item_is_handed_out_once_the_regular_work_is_done(self, client: TestClient, db: Session) -> None:
         p, canonical, gold_ids, _ = _pairwise_project(db, regular=3, gold=20, gold_rate=0.5)
         _, headers = _labeler(db, p)
-        task = _with_canonical(db, _next(client, p.public_id, headers), canonical)
-        items = []
-        while task is not None:
-            items.append(task["item_id"])
-            task = _with_canonical(db, _answer(client, task, headers, pick=0), canonical)
+        items = _work_through(client, db, p.public_id, headers, canonical, pick=0)
         assert len([i for i in items if i not in gold_ids]) == 3
         assert items[-1] not in gold_ids  # the last task was regular work, not a trailing gold item
         assert _next(client, p.public_id, headers) is None
@@ -109,11 +120,7 @@ class TestGoldItems:
     def test_gold_items_stay_out_of_the_regular_queue_and_its_counts(self, client: TestClient, db: Session) -> None:
         p, canonical, gold_ids, _ = _pairwise_project(db, regular=2, gold=5, gold_rate=0.0)
         _, headers = _labeler(db, p)
-        task = _with_canonical(db, _next(client, p.public_id, headers), canonical)
-        seen = []
-        while task is not None:
-            seen.append(task["item_id"])
-            task = _with_canonical(db, _answer(client, task, headers, pick=0), canonical)
+        seen = _work_through(client, db, p.public_id, headers, canonical, pick=0)
         assert len(seen) == 2 and not set(seen) & gold_ids
         gold = db.scalars(select(WorkItem).where(WorkItem.project_id == p.id, WorkItem.is_gold.is_(True))).all()
         assert all(not g.is_open for g in gold)
@@ -124,12 +131,8 @@ class TestGoldItems:
             gold_min_accuracy=0.7,
         )
         user, headers = _labeler(db, p)
-        task = _with_canonical(db, _next(client, p.public_id, headers), canonical)
-        answered = 0
-        while task is not None and answered < 80:
-            task = _with_canonical(db, _answer(client, task, headers, pick=1), canonical)  # always B: gold says A
-            answered += 1
-        assert task is None and answered < 80  # paused before the regular work ran out
+        answered = _work_through(client, db, p.public_id, headers, canonical, pick=1)  # always B: gold says A
+        assert len(answered) < 80  # paused before the regular work ran out
         row = db.get(LabelerQuality, (p.id, user.id))
         assert row is not None and row.standing == Standing.paused and "gold" in (row.reason or "")
         (admin,) = make_labelers(db, 1, role=Role.admin)
@@ -152,11 +155,7 @@ class TestScreening:
             db, regular=10, gold=0, screening=4, require_screening=True, screening_pass=0.75
         )
         user, headers = _labeler(db, p)
-        task = _with_canonical(db, _next(client, p.public_id, headers), canonical)
-        first: list[str] = []
-        while task is not None:
-            first.append(task["item_id"])
-            task = _with_canonical(db, _answer(client, task, headers, pick=1), canonical)
+        first = _work_through(client, db, p.public_id, headers, canonical, pick=1)
         assert set(first) == screening and len(first) == 4  # screening first, and nothing after failing
         row = db.get(LabelerQuality, (p.id, user.id))
         assert row is not None and row.standing == Standing.failed_screening
@@ -176,11 +175,7 @@ class TestScreening:
             db, regular=3, gold=0, screening=4, require_screening=True, screening_pass=0.75
         )
         user, headers = _labeler(db, p)
-        task = _with_canonical(db, _next(client, p.public_id, headers), canonical)
-        order = []
-        while task is not None:
-            order.append(task["item_id"])
-            task = _with_canonical(db, _answer(client, task, headers, pick=0), canonical)
+        order = _work_through(client, db, p.public_id, headers, canonical, pick=0)
         assert set(order[:4]) == screening and len(order) == 7
         row = db.get(LabelerQuality, (p.id, user.id))
         assert row is not None and row.standing == Standing.active and row.screening_correct == 4

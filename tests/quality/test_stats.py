@@ -106,7 +106,8 @@ class TestKrippendorff:
         items, reliability = [], np.full((6, 0), np.nan)
         for item_id in range(1, 120):
             ids = tuple(f"c{i}" for i in range(k))
-            votes, columns = [], np.full((6, k if kind == "ranking" else 1), np.nan)
+            votes: list[Vote] = []
+            columns = np.full((6, k if kind == "ranking" else 1), np.nan)
             coders = rng.sample(range(6), rng.randint(1, 4))
             for coder in coders:
                 if rng.random() < 0.1:
