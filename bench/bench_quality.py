@@ -95,8 +95,11 @@ def setup(url: str, data_dir: Path, kind: str) -> World:
     return world
 
 
-def fill(url: str, world: World, judgements: int, rng: random.Random, *, days: int = 60) -> float:
-    """Add ``judgements`` judgements on ``judgements / 3`` new items; returns seconds."""
+def fill(
+    url: str, world: World, judgements: int, rng: random.Random, *, made_from: datetime = T0, days: float = 60
+) -> float:
+    """Add ``judgements`` judgements on ``judgements / 3`` new items, made from ``made_from``
+    over ``days``; returns seconds."""
     start = time.perf_counter()
     traits = _labeler_traits(random.Random(0))
     ld = Loader(url)
@@ -108,7 +111,7 @@ def fill(url: str, world: World, judgements: int, rng: random.Random, *, days: i
     span = days * 86400 / max(1, judgements)
 
     def when(n: int) -> Any:
-        return ld.ts(T0 + timedelta(seconds=n * span))
+        return ld.ts(made_from + timedelta(seconds=n * span))
 
     ld.load("prompts", ["id", "public_id", "created_at", "project_id", "external_id", "messages", "category",
                         "source", "held_out"],
@@ -257,7 +260,8 @@ def main() -> None:
                 built = fill(url, world, size, rng)
                 counted, bins = first_count(url, Path(tmp), world)
                 times, body = page_latency(url, Path(tmp), world, args.calls)
-                fill(url, world, 1_000, rng, days=1)
+                # Made in the last minute, as new submits are (the count trails the clock).
+                fill(url, world, 1_000, rng, made_from=datetime.now(UTC) - timedelta(minutes=1), days=0.0005)
                 after, _ = page_latency(url, Path(tmp), world, 1)
                 flagged = sum(1 for row in body["labelers"] if row["flags"])
                 print(

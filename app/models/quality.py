@@ -136,14 +136,15 @@ class JudgementRevision(Base):
 class QualityState(Base):
     """How far the statistics of a project have read its judgements.
 
-    Every judgement with an id up to ``watermark`` is counted; ``recent`` lists the ids
-    above it already counted, kept until they are old enough that no transaction still
-    in flight can commit a smaller id (app/quality/service.py, ``SETTLE``)."""
+    Every judgement made before ``counted_before`` is counted; ``recent`` lists the ids of
+    those made since that are counted already. The mark trails the clock by
+    app/quality/service.py's ``SETTLE``: a judgement's time is taken when its submit
+    starts, and it may commit a little later."""
 
     __tablename__ = "quality_state"
 
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
-    watermark: Mapped[int] = mapped_column(default=0)
+    counted_before: Mapped[datetime | None]
     recent: Mapped[list[int]] = mapped_column(JSONType, default=list)
     refreshed_at: Mapped[datetime | None]
     # A new random number whenever the bins change (random, not counted, so a database
@@ -156,7 +157,7 @@ class QualityItem(Base):
     """One item's agreement, and the judgements its contribution to the bins came from."""
 
     __tablename__ = "quality_items"
-    __table_args__ = (Index("ix_quality_items_project_dispute", "project_id", "dispute"),)
+    __table_args__ = (Index("ix_quality_items_project_dispute", "project_id", "dispute", "item_id"),)
 
     item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id", ondelete="CASCADE"), primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

@@ -165,7 +165,7 @@ def lock_state(db: Session, project_id: int) -> QualityState:
     )
     if state is None:
         db.execute(
-            _insert(db, QualityState).values(project_id=project_id, watermark=0, recent=[], version=0)
+            _insert(db, QualityState).values(project_id=project_id, recent=[], version=0)
             .on_conflict_do_nothing()
         )
         state = db.scalar(
@@ -189,21 +189,25 @@ class NewJudgement:
     created_at: datetime
 
 
-def judgements_after(db: Session, kind: TaskKind, project_id: int, after: int, limit: int) -> list[NewJudgement]:
+def judgements_since(
+    db: Session, kind: TaskKind, project_id: int, since: datetime | None, limit: int
+) -> list[NewJudgement]:
+    """The project's judgements made at or after ``since``, oldest first (a range of the
+    judgement table's (project_id, created_at) index)."""
     model = judgement_model(kind)
-    query = (
-        select(model.id, model.item_id, model.created_at)
-        .where(model.project_id == project_id, model.id > after)
-        .order_by(model.id)
-        .limit(limit)
-    )
-    return [NewJudgement(int(i), int(item), at) for i, item, at in db.execute(query)]
+    query = select(model.id, model.item_id, model.created_at).where(model.project_id == project_id)
+    if since is not None:
+        query = query.where(model.created_at >= since)
+    rows = db.execute(query.order_by(model.created_at, model.id).limit(limit))
+    return [NewJudgement(int(i), int(item), at) for i, item, at in rows]
 
 
-def count_after(db: Session, kind: TaskKind, project_id: int, after: int, cap: int) -> int:
+def count_since(db: Session, kind: TaskKind, project_id: int, since: datetime | None, cap: int) -> int:
     model = judgement_model(kind)
-    inner = select(model.id).where(model.project_id == project_id, model.id > after).limit(cap).subquery()
-    return int(db.scalar(select(func.count()).select_from(inner)) or 0)
+    inner = select(model.id).where(model.project_id == project_id)
+    if since is not None:
+        inner = inner.where(model.created_at >= since)
+    return int(db.scalar(select(func.count()).select_from(inner.limit(cap).subquery())) or 0)
 
 
 def judged_item_ids(db: Session, kind: TaskKind, project_id: int) -> list[int]:
@@ -277,7 +281,9 @@ def bins(db: Session, project_id: int) -> list[BinRow]:
 def clear_statistics(db: Session, project_id: int) -> None:
     db.execute(delete(QualityBin).where(QualityBin.project_id == project_id))
     db.execute(delete(QualityItem).where(QualityItem.project_id == project_id))
-    db.execute(update(QualityState).where(QualityState.project_id == project_id).values(watermark=0, recent=[]))
+    db.execute(
+        update(QualityState).where(QualityState.project_id == project_id).values(counted_before=None, recent=[])
+    )
     _new_version(db, project_id)
 
 
@@ -293,7 +299,7 @@ def disputed_items(db: Session, project_id: int, limit: int) -> list[tuple[Quali
         .join(WorkItem, WorkItem.id == QualityItem.item_id)
         .outerjoin(Prompt, Prompt.id == WorkItem.prompt_id)
         .where(QualityItem.project_id == project_id, QualityItem.compared > 0)
-        .order_by(QualityItem.dispute.desc(), QualityItem.compared.desc(), QualityItem.item_id)
+        .order_by(QualityItem.dispute.desc(), QualityItem.item_id.desc())  # the index's order
         .limit(limit)
     )
     return [(q, pid, _first_user_text(messages)) for q, pid, messages in db.execute(query)]
@@ -506,6 +512,16 @@ VOTE_LOADERS: dict[TaskKind, Callable[[Session, Sequence[int]], dict[int, list[V
 
 
 # --- gold items ----------------------------------------------------------------------------
+
+
+def gold_counts(db: Session, project_id: int) -> tuple[int, int]:
+    """(gold items, of which screening items) of the project."""
+    screening = WorkItem.gold["screening"].as_boolean()
+    row = db.execute(
+        select(func.count(), func.coalesce(func.sum(case((screening, 1), else_=0)), 0))
+        .where(WorkItem.project_id == project_id, WorkItem.is_gold == true())
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def gold_items(db: Session, project_id: int) -> list[WorkItem]:

@@ -1,7 +1,7 @@
 """Quality figures: counted incrementally, read by the quality page, by each labeler
 about themselves, and by exports.
 
-Counting: every judgement with an id above the project's watermark is new; the items
+Counting: every judgement made since the project's mark (and not counted yet) is new; the items
 it belongs to are re-computed from their current judgements and their old contribution
 to the bins replaced by the new one (``recompute``). An item remembers which judgements
 its contribution came from, so re-computing it twice changes nothing. A reviewer's
@@ -13,10 +13,10 @@ after. Nothing of this runs on the submit path: a page view counts up to
 SQLite's single writer is never held for long); ``POST …/quality:refresh`` does the same
 on demand.
 
-The watermark only passes judgements older than ``SETTLE``: on PostgreSQL a transaction
-can commit a smaller id after a larger one is visible, so ids above the watermark that
-were already counted are remembered (``QualityState.recent``) until they settle. SQLite
-commits its writers one at a time, in id order.
+New judgements are found through the (project_id, created_at) index of the judgement
+table. A judgement's time is taken when its submit starts and it commits a moment later,
+so the mark stays ``SETTLE`` behind the clock and the judgements counted since the mark
+are remembered (``QualityState.recent``) until it passes them.
 """
 
 from __future__ import annotations
@@ -61,7 +61,9 @@ from app.quality.stats import (
     summarize,
 )
 
-SETTLE = {"sqlite": timedelta(0), "postgresql": timedelta(minutes=5)}
+# Longer than a submit can take to commit once its time is taken (SQLite waits 30 s at most
+# for its writer; PostgreSQL's submit retries a few short transactions).
+SETTLE = timedelta(minutes=3)
 PAGE_BUDGET = 1_000
 PENDING_CAP = 1_000_000
 DISPUTED = 20
@@ -115,29 +117,34 @@ def refresh(db: Session, project: Project, *, budget: int = PAGE_BUDGET, now: da
     now = now or utcnow()
     kind = project.task_kind
     seen = repo.state(db, project.id)
-    watermark, recent = (seen.watermark, set(seen.recent)) if seen else (0, set[int]())
-    peek = repo.judgements_after(db, kind, project.id, watermark, len(recent) + 1)
+    since, recent = (seen.counted_before, set(seen.recent)) if seen else (None, set[int]())
+    peek = repo.judgements_since(db, kind, project.id, since, len(recent) + 1)
     if all(r.id in recent for r in peek):
         return Refreshed(0, 0)
     state = repo.lock_state(db, project.id)
     recent = set(state.recent)
-    rows = repo.judgements_after(db, kind, project.id, state.watermark, budget + len(recent))
+    rows = repo.judgements_since(db, kind, project.id, state.counted_before, budget + len(recent))
     fresh = [r for r in rows if r.id not in recent][:budget]
     recompute(db, project, sorted({r.item_id for r in fresh}))
     done = recent | {r.id for r in fresh}
-    settled = now - SETTLE.get(db.get_bind().dialect.name, SETTLE["postgresql"])
-    mark = state.watermark
-    for r in rows:
-        if r.id not in done or r.created_at >= settled:
-            break
-        mark = r.id
-    state.watermark = mark
-    state.recent = sorted(i for i in done if i > mark)
+    # The mark moves up to the first judgement not counted yet (rows come oldest first),
+    # never closer to the clock than SETTLE, never back.
+    mark = now - SETTLE
+    waiting = next((r for r in rows if r.id not in done), None)
+    truncated = len(rows) == budget + len(recent)
+    if waiting is not None:
+        mark = min(mark, waiting.created_at)
+    elif rows and truncated:
+        mark = min(mark, rows[-1].created_at)  # more may follow at this same time
+    if state.counted_before is not None:
+        mark = max(mark, state.counted_before)
+    state.counted_before = mark
+    state.recent = sorted(r.id for r in rows if r.id in done and r.created_at >= mark)
     state.refreshed_at = now
     db.flush()
     pending = 0
-    if len(fresh) == budget:
-        pending = max(0, repo.count_after(db, kind, project.id, mark, PENDING_CAP) - len(state.recent))
+    if waiting is not None or truncated:
+        pending = max(0, repo.count_since(db, kind, project.id, mark, PENDING_CAP) - len(state.recent))
     return Refreshed(len(fresh), pending)
 
 
@@ -306,8 +313,7 @@ def page(db: Session, viewer: User, ref: str) -> tuple[QualityOut, int]:
     standings = {s.user_id: s.standing for s in repo.standings(db, project.id)}
     users = repo.users_by_id(db, [lf.user_id for lf in figures.labelers] + [u for p in figures.pairs for u in p[:2]])
     state = repo.state(db, project.id)
-    gold = repo.gold_items(db, project.id)
-    screening = sum(1 for g in gold if GoldSpec.from_json(g.gold or {}).screening)
+    gold, screening = repo.gold_counts(db, project.id)
     return QualityOut(
         project={"id": project.public_id, "name": project.name, "slug": project.slug},
         task_kind=project.task_kind,
@@ -332,7 +338,7 @@ def page(db: Session, viewer: User, ref: str) -> tuple[QualityOut, int]:
             for q, pid, text in repo.disputed_items(db, project.id, DISPUTED)
         ],
         settings=settings_out(settings_of(db, project.id)),
-        gold_items=len(gold) - screening,
+        gold_items=gold - screening,
         screening_items=screening,
     ), project.id
 

@@ -154,7 +154,7 @@ def upgrade() -> None:
     op.create_table(
         "quality_state",
         sa.Column("project_id", sa.Integer(), nullable=False),
-        sa.Column("watermark", sa.Integer(), nullable=False),
+        sa.Column("counted_before", UTC, nullable=True),
         sa.Column("recent", JSON, nullable=False),
         sa.Column("refreshed_at", UTC, nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -177,7 +177,9 @@ def upgrade() -> None:
         _project_fk("quality_items"),
         sa.PrimaryKeyConstraint("item_id", name=op.f("pk_quality_items")),
     )
-    op.create_index("ix_quality_items_project_dispute", "quality_items", ["project_id", "dispute"], unique=False)
+    op.create_index(
+        "ix_quality_items_project_dispute", "quality_items", ["project_id", "dispute", "item_id"], unique=False
+    )
     metrics = (
         "agree", "agree_day", "pair", "loo", "tau", "margin", "position", "length", "gold", "fast",
         "unusable", "seconds", "coincidence",

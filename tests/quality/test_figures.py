@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.models import Project, Role, TaskKind
+from app.models import Project, Role, TaskKind, utcnow
 from app.quality import repository as repo
 from app.quality import service
 from app.quality.stats import summarize
@@ -73,9 +73,10 @@ class TestThePage:
         service.refresh(db, world.project, budget=7)  # a small budget: several passes
         while service.refresh(db, world.project, budget=7).pending:
             pass
-        for j in second:
+        for j in second:  # made now, as a submit would be: after everything counted so far
             wi, comps = world.items[j.item]
-            b.ranking(db, wi, world.labelers[j.labeler], comps, j.groups, shown=j.shown, seconds=j.seconds)
+            b.ranking(db, wi, world.labelers[j.labeler], comps, j.groups, shown=j.shown, seconds=j.seconds,
+                      when=utcnow())
         db.commit()
         assert service.refresh(db, world.project).counted == len(second)
         stepwise = sorted(repo.bins(db, world.project.id))

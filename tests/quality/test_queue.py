@@ -48,7 +48,7 @@ def _work_through(
 ) -> list[str]:
     """Take and answer tasks (always preferring position ``pick``) until none is left or
     ``limit`` are done; the items served, in order."""
-    served = []
+    served: list[str] = []
     task = _with_canonical(db, _next(client, project_id, headers), canonical)
     while task is not None and len(served) < limit:
         served.append(task["item_id"])
