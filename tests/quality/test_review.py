@@ -186,3 +186,30 @@ class TestCorrections:
         assert mine["summary"] in ("A better", "B better")  # letters as this labeler saw them
         other = client.get(f"/api/v1/me/judgements?project={d.project.slug}", headers=bearer(db, d.reviewer)).json()
         assert other["items"] == []
+
+    def test_a_corrected_ranking_replaces_its_places_and_the_figures_follow(
+        self, client: TestClient, db: Session
+    ) -> None:
+        p = b.project(db, TaskKind.ranking, overlap=2)
+        wi, comps = b.item(db, p, [10, 20, 30, 40])
+        ann, bob = make_labelers(db, 2)
+        b.members(db, p, ann, bob)
+        b.settings(db, p, correction_minutes=5)
+        b.ranking(db, wi, ann, comps, [[0], [1], [2], [3]], when=utcnow())
+        jb = b.ranking(db, wi, bob, comps, [[3], [2], [1], [0]], when=utcnow())
+        db.commit()
+        (admin,) = make_labelers(db, 1, role=Role.admin)
+        url = f"/api/v1/projects/{p.public_id}/quality"
+        assert client.get(url, headers=bearer(db, admin)).json()["figures"]["agreement"]["value"] == 0.0
+        ids = [c.public_id for c in comps]
+        r = client.post(f"/api/v1/judgements/{jb.public_id}/correction", headers=bearer(db, bob),
+                        json={"idempotency_key": "fix-rank-1", "verdict": "ranked", "ranking": [[i] for i in ids]})
+        assert r.status_code == 200, r.text
+        assert r.json()["answer"]["ranking"] == [[i] for i in ids]
+        (old,) = db.scalars(select(JudgementRevision)).all()
+        assert old.answer["ranking"] == [[i] for i in reversed(ids)]
+        figures = client.get(url, headers=bearer(db, admin)).json()["figures"]
+        assert figures["agreement"]["value"] == 1.0 and figures["tau"]["value"] == 1.0
+        bad = client.post(f"/api/v1/judgements/{jb.public_id}/correction", headers=bearer(db, bob),
+                          json={"idempotency_key": "fix-rank-2", "verdict": "ranked", "ranking": [[ids[0]]]})
+        assert bad.status_code == 422 and "missing completion" in bad.json()["detail"]
