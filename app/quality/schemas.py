@@ -217,7 +217,9 @@ class HistoryItemOut(BaseModel):
     project: dict[str, str]
     item_id: str
     created_at: datetime
+    task_kind: TaskKind
     summary: str
+    shown: list[str] = Field(description="the completion ids in the order you saw them (A first)")
     review: ReviewOut | None
     correctable_until: datetime | None
     revisions: int

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
-from app.models import MarginLabel, Role, TaskKind, utcnow
+from app.models import MarginLabel, PairwiseJudgement, Role, TaskKind, Winner, utcnow
 from tests.e2e.conftest import LAPTOP, Server, log_in, shot
 from tests.factories import PASSWORD, make_labelers
 from tests.quality import builders as b
@@ -111,3 +111,28 @@ class TestQualityPage:
 
         page.locator("#disputed-table").get_by_role("link", name="Review").first.click()
         expect(page.locator(".review-card")).to_have_count(5)
+
+
+class TestLabelerCorrects:
+    def test_a_labeler_corrects_a_comparison_from_their_history_by_keyboard(
+        self, server: Server, db: Session, page: Page
+    ) -> None:
+        p = b.project(db, TaskKind.pairwise, overlap=1)
+        wi, comps = b.item(db, p, [50, 90])
+        (cat,) = make_labelers(db, 1)
+        b.members(db, p, cat)
+        b.settings(db, p, correction_minutes=30)
+        j = b.pairwise(db, wi, cat, comps, True, shown=[1, 0], when=utcnow())  # A on screen was canonical B
+        db.commit()
+        log_in(page, server.url, cat.email, PASSWORD)
+        page.get_by_role("link", name="My judgements").click()
+        field = page.get_by_label("Corrected answer")
+        expect(field).to_have_value("B better")  # canonical A, shown second
+        field.fill("A slightly better")
+        field.press("Enter")
+        expect(page.locator("#h-status")).to_contain_text("Corrected")
+        expect(page.locator("#h-table tbody tr")).to_contain_text("corrected 1×")
+        shot(page, "labeler-history-corrected")
+        db.expire_all()
+        stored = db.get(PairwiseJudgement, j.id)
+        assert stored is not None and stored.winner == Winner.b and stored.margin_label == MarginLabel.slightly_better
