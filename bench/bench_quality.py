@@ -9,11 +9,12 @@ labelers of different accuracy, position bias and speed, overlap 3 (so size/3 it
 2 % gold items, judgements spread over 60 days — inserted in bulk (executemany / COPY,
 bench/bench_export.py's loader). Then it prints:
 
-- the first count of every judgement (what `POST …/quality:refresh` does once, a
-  thousand judgements per transaction);
+- the first count of every judgement (what `POST …/quality:refresh` does once, a few
+  hundred judgements per transaction);
 - the quality page (GET /api/v1/projects/{id}/quality through the app, auth included)
   when nothing is new: median and slowest of 7 calls;
-- the page right after 1,000 more judgements arrived (it counts them, then answers).
+- the page right after 1,000 more judgements arrived (it counts 300 of them, answers,
+  and counts the rest after answering).
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def refresh(
     pid: Ref, request: Request, db: SessionDep, _admin: AdminUser,
     budget: Annotated[int, Query(ge=1, le=10_000_000, description="judgements to count at most")] = 1_000_000,
 ) -> RefreshOut:
-    """Count a backlog of judgements now, a thousand per transaction."""
+    """Count a backlog of judgements now, a few hundred per transaction."""
     return service.refresh_for(request.app.state.session_factory, db, pid, budget)
 
 

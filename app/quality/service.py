@@ -8,10 +8,10 @@ its contribution came from, so re-computing it twice changes nothing. A reviewer
 rejection re-computes the item at once; a change of content (a correction, a new gold
 answer) goes through ``content_change``, which takes the item's contribution before and
 after. Nothing of this runs on the submit path: a page view counts up to
-``PAGE_BUDGET`` new judgements before answering, and leaves a larger backlog to
-``count_backlog`` after its response, a transaction of ``PAGE_BUDGET`` at a time (so
-SQLite's single writer is never held for long); ``POST …/quality:refresh`` does the same
-on demand.
+``PAGE_BUDGET`` new judgements before answering (a few hundred milliseconds), and leaves a
+larger backlog to ``count_backlog`` after its response, ``BACKLOG_CHUNK`` judgements per
+transaction (so SQLite's single writer is never held for long); ``POST …/quality:refresh``
+does the same on demand.
 
 New judgements are found through the (project_id, created_at) index of the judgement
 table. A judgement's time is taken when its submit starts and it commits a moment later,
@@ -64,7 +64,8 @@ from app.quality.stats import (
 # Longer than a submit can take to commit once its time is taken (SQLite waits 30 s at most
 # for its writer; PostgreSQL's submit retries a few short transactions).
 SETTLE = timedelta(minutes=3)
-PAGE_BUDGET = 1_000
+PAGE_BUDGET = 300
+BACKLOG_CHUNK = 500
 PENDING_CAP = 1_000_000
 DISPUTED = 20
 RECOMPUTE_CHUNK = 500
@@ -206,14 +207,14 @@ def rebuild(db: Session, project: Project) -> Refreshed:
 
 
 def count_backlog(factory: sessionmaker[Session], project_id: int, budget: int = 10**9) -> RefreshOut:
-    """Count waiting judgements, ``PAGE_BUDGET`` per committed transaction, up to ``budget``."""
+    """Count waiting judgements, ``BACKLOG_CHUNK`` per committed transaction, up to ``budget``."""
     counted, pending = 0, 1
     while pending and counted < budget:
         with unit_of_work(factory) as db:
             project = db.get(Project, project_id)
             if project is None:
                 break
-            done = refresh(db, project, budget=min(PAGE_BUDGET, budget - counted))
+            done = refresh(db, project, budget=min(BACKLOG_CHUNK, budget - counted))
         counted += done.counted
         pending = done.pending if done.counted else 0
     return RefreshOut(counted=counted, pending=pending)
