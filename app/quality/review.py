@@ -170,6 +170,9 @@ def decide(db: Session, reviewer: User, judgement_public_id: str, body: ReviewIn
             "Say why the judgement is rejected: the labeler sees the reason.",
             details=[{"field": "reason", "message": "required when rejecting"}],
         )
+    # The project's statistics first, then the item: every path that holds both takes
+    # them in this order (content_change does), so two of them cannot deadlock.
+    repo.lock_state(db, project.id)
     repo.lock_item(db, judgement.item_id)
     review = repo.review_of(db, project.id, judgement.id)
     before = review.verdict if review else None
@@ -194,7 +197,6 @@ def decide(db: Session, reviewer: User, judgement_public_id: str, body: ReviewIn
     review.updated_at = now
     repo.add(db, review)
     if (before == ReviewVerdict.rejected) != (body.verdict == ReviewVerdict.rejected):
-        repo.lock_state(db, project.id)
         service.recompute(db, project, [judgement.item_id])
     audit.record(db, reviewer, "judgement.review", project.slug, {
         "judgement": judgement.public_id, "from": before.value if before else None,
