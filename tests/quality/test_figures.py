@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import unit_of_work
 from app.models import Project, Role, TaskKind, utcnow
 from app.quality import repository as repo
 from app.quality import service
@@ -131,3 +133,33 @@ class TestWhoSeesWhat:
         ok = client.put(url, json={"gold_rate": 0.2, "correction_minutes": 30}, headers=headers)
         assert ok.status_code == 200 and ok.json()["gold_rate"] == 0.2
         assert client.get(url, headers=headers).json()["correction_minutes"] == 30
+
+
+class TestConcurrentCounting:
+    def test_two_counts_at_once_count_each_judgement_once(
+        self, db: Session, session_factory: sessionmaker[Session]
+    ) -> None:
+        world = b.build(db, simulate([ACCURATE, NOISY, SECOND], kind="pairwise", items=80, gold=10, seed=5))
+        project_id = world.project.id
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def count() -> None:
+            try:
+                barrier.wait(timeout=30)  # both start together (SQLite then runs them one by one)
+                with unit_of_work(session_factory) as session:
+                    project = session.get(Project, project_id)
+                    assert project is not None
+                    service.refresh(session, project, budget=10_000)
+            except BaseException as exc:  # reported below, not lost in the thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=count) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == []
+        counted = sorted(repo.bins(db, project_id))
+        service.rebuild(db, world.project)
+        assert counted == sorted(repo.bins(db, project_id))
