@@ -65,7 +65,9 @@ from app.quality.stats import (
 # for its writer; PostgreSQL's submit retries a few short transactions).
 SETTLE = timedelta(minutes=3)
 PAGE_BUDGET = 300
-BACKLOG_CHUNK = 500
+# Judgements per transaction of a backlog count: short on SQLite, whose one writer blocks
+# every submit meanwhile; larger on PostgreSQL, where fewer, bigger bin updates win.
+BACKLOG_CHUNK = {"sqlite": 500, "postgresql": 5_000}
 PENDING_CAP = 1_000_000
 DISPUTED = 20
 RECOMPUTE_CHUNK = 500
@@ -209,12 +211,13 @@ def rebuild(db: Session, project: Project) -> Refreshed:
 def count_backlog(factory: sessionmaker[Session], project_id: int, budget: int = 10**9) -> RefreshOut:
     """Count waiting judgements, ``BACKLOG_CHUNK`` per committed transaction, up to ``budget``."""
     counted, pending = 0, 1
+    chunk = BACKLOG_CHUNK.get(factory.kw["bind"].dialect.name, BACKLOG_CHUNK["sqlite"])
     while pending and counted < budget:
         with unit_of_work(factory) as db:
             project = db.get(Project, project_id)
             if project is None:
                 break
-            done = refresh(db, project, budget=min(BACKLOG_CHUNK, budget - counted))
+            done = refresh(db, project, budget=min(chunk, budget - counted))
         counted += done.counted
         pending = done.pending if done.counted else 0
     return RefreshOut(counted=counted, pending=pending)
