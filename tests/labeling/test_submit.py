@@ -81,10 +81,13 @@ class TestRanking:
         )
         assert r.status_code == 422
         messages = [e["message"] for e in r.json()["errors"]]
-        assert any("appears twice" in m for m in messages)
+        # Answers are named as the labeler saw them (letters in the shown order), never by id.
+        assert "Answer A appears twice in the ranking; place each answer once." in messages
         assert any("'zzzzzzzzzzzzzzzz' is not one of the answers" in m for m in messages)
-        assert any(f"missing completion '{c[2]}': rank every answer" in m for m in messages)
+        assert "The ranking is missing answer C: rank every answer." in messages
+        assert "The ranking is missing answer D: rank every answer." in messages
         assert any("Unknown flag 'not-a-flag'" in m for m in messages)
+        assert not any(cid in m for cid in c for m in messages)
         assert r.json()["detail"].startswith(f"{len(messages)} problems")
         assert _count(db, Ranking) == 0 and _count(db, RankingEntry) == 0
         db.refresh(item)
