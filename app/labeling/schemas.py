@@ -57,6 +57,7 @@ class TaskOut(BaseModel):
     task_kind: TaskKind
     project: ProjectBrief
     expires_at: datetime
+    hold_until: datetime = Field(description="renewing (POST /assignments/{aid}/renew) keeps the task until then at most")
     category: str | None
     prompt: PromptOut | None
     completions: list[CompletionOut]

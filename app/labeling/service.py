@@ -129,6 +129,7 @@ def _task_out(db: Session, project: Project, user: User, lease: Assignment, now:
             lease_seconds=project.lease_seconds,
         ),
         expires_at=lease.expires_at,
+        hold_until=queue.hold_until(project, lease),
         category=item_category,
         prompt=prompt_out,
         completions=[CompletionOut(id=cid, content=contents[cid]) for cid in lease.shown_order if cid in contents],
