@@ -519,17 +519,15 @@ def browse(
     return [(r[0], r[1], int(r[2])) for r in db.execute(query).all()]  # type: ignore[misc]
 
 
-def item_round(db: Session, item_id: int) -> int:
-    return int(db.scalar(select(WorkItem.round).where(WorkItem.id == item_id)) or 1)
-
 
 # --- progress ----------------------------------------------------------------------------
 
 
 # Items before the labeler's frontier are mostly ones they were given already; counting
-# those they were not looks at this many open items at most, so a veteran far ahead of
-# the other labelers of an overlap > 1 project does not walk all their done items.
-BEFORE_FRONTIER_EXAMINED = 5_000
+# those they were not looks at this many of the oldest such items at most, so a veteran
+# far ahead of the other labelers of an overlap > 1 project does not walk all their done
+# items on every `next` (the rare item they passed beyond that is found by `next` itself).
+BEFORE_FRONTIER_EXAMINED = 1_000
 
 
 @cache
@@ -546,18 +544,16 @@ def _labeler_counts_stmt(model: JudgementModel, cap: int) -> Any:
     # Past the frontier nothing was ever given to the labeler: no probe per item.
     past = select(i.id).where(free, i.id > frontier).order_by(i.id).limit(cap).subquery()
     before = select(i.id).where(free, i.id <= frontier).order_by(i.id).limit(BEFORE_FRONTIER_EXAMINED).subquery()
-    not_given = (
-        select(before.c.id)
-        .where(~exists().where(a.item_id == before.c.id, a.user_id == user_id))
-        .limit(cap)
-        .subquery()
-    )
+    # A probe of the (item_id, user_id) index per examined item, written as a per-row
+    # subquery: as an anti-join PostgreSQL would hash all the labeler's assignments.
+    given = exists().where(a.item_id == before.c.id, a.user_id == user_id)
+    not_given = select(func.sum(case((~given, 1), else_=0))).select_from(before)
     holding = exists().where(a.user_id == user_id, a.project_id == project_id, a.status == AssignmentStatus.active)
     return select(
         func.count(),
         func.sum(case((table.c.created_at >= since, 1), else_=0)),
         select(func.count()).select_from(past).scalar_subquery(),
-        select(func.count()).select_from(not_given).scalar_subquery(),
+        not_given.scalar_subquery(),
         holding,
     ).where(table.c.user_id == user_id, table.c.project_id == project_id)
 
