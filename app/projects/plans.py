@@ -1,12 +1,12 @@
 """How prompts and completions become work items: the plans a task kind names.
 
 - ``OnePerPrompt`` (demonstration): one item per prompt.
-- ``CompletionGroups`` (ranking): a prompt's completions that are in no item yet form
+- ``ranking_groups()`` (ranking): a prompt's completions that are in no item yet form
   a *round*; with at least k_min of them it becomes an item of the first k_max in
-  import order (more rounds while k_min are left). Fewer than k_min wait for more
-  completions of their prompt and are reported. An item, once made, never changes:
-  labelers may already have ranked exactly those completions.
-- ``CompletionPairs`` (pairwise, evaluation): a prompt's free completions pair up in
+  import order (and more items of that round while k_min are left). Fewer than k_min
+  wait for more completions of their prompt and are reported. An item, once made,
+  never changes: labelers may already have ranked exactly those completions.
+- ``pairs()`` (pairwise, evaluation): a prompt's free completions pair up in
   import order, (c0, c1), (c2, c3), ...; an odd one out waits for the next completion
   of its prompt and is reported.
 - ``PerCategory`` (prompt writing): ``prompts_per_category`` items per category, no
@@ -21,7 +21,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -117,37 +117,39 @@ def _free_completions(db: Session, prompt_ids: Sequence[int]) -> dict[int, list[
 
 
 class CompletionGroups(ItemPlan):
+    """Items of ``sizes(project)`` = (at least, at most) free completions of a prompt;
+    completions too few for one more item wait, reported as ``short``."""
+
     takes_completions = True
+
+    def __init__(self, sizes: Callable[[Project], tuple[int, int]], short: NotQueued) -> None:
+        self.sizes = sizes
+        self.short = short
 
     def for_prompts(
         self, db: Session, project: Project, prompt_ids: Sequence[int], report: QueueReport
     ) -> list[PlannedItem]:
+        least, most = self.sizes(project)
         free = _free_completions(db, prompt_ids)
         plan: list[PlannedItem] = []
         for pid in prompt_ids:
             left = free.get(pid, [])
-            while len(left) >= project.k_min:
-                plan.append(PlannedItem(pid, left[: project.k_max]))
-                left = left[project.k_max :]
+            while len(left) >= least:
+                plan.append(PlannedItem(pid, left[:most]))
+                left = left[most:]
             if left:
-                report.wait(pid, len(left), NotQueued.too_few_completions)
+                report.wait(pid, len(left), self.short)
         return plan
 
 
-class CompletionPairs(ItemPlan):
-    takes_completions = True
+def ranking_groups() -> CompletionGroups:
+    """A ranking shows k_min..k_max completions (the project's settings)."""
+    return CompletionGroups(lambda project: (project.k_min, project.k_max), NotQueued.too_few_completions)
 
-    def for_prompts(
-        self, db: Session, project: Project, prompt_ids: Sequence[int], report: QueueReport
-    ) -> list[PlannedItem]:
-        free = _free_completions(db, prompt_ids)
-        plan: list[PlannedItem] = []
-        for pid in prompt_ids:
-            left = free.get(pid, [])
-            plan += [PlannedItem(pid, left[i : i + 2]) for i in range(0, len(left) - 1, 2)]
-            if len(left) % 2:
-                report.wait(pid, 1, NotQueued.odd_one_out)
-        return plan
+
+def pairs() -> CompletionGroups:
+    """A pair shows two completions, in import order."""
+    return CompletionGroups(lambda project: (2, 2), NotQueued.odd_one_out)
 
 
 class PerCategory(ItemPlan):

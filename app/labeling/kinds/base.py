@@ -104,6 +104,11 @@ class Problems:
         raise InvalidInput(detail, details=self.items)
 
 
+def last_message(messages: list[dict[str, str]], chars: int = 80) -> str:
+    """The start of a conversation's last message: what a labeler wrote, for summaries."""
+    return messages[-1]["content"][:chars] if messages else ""
+
+
 def checked_text(value: str, where: str, task: Task, problems: Problems, what: str = "text") -> str:
     """The text stripped, with a problem if it is empty or longer than the server allows."""
     text = value.strip()

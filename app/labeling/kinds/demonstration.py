@@ -21,6 +21,7 @@ from app.labeling.kinds.base import (
     SubmitBase,
     Task,
     checked_text,
+    last_message,
 )
 from app.models import Demonstration as DemonstrationRow
 from app.models import TaskKind
@@ -84,7 +85,7 @@ class Demonstration(Kind[DemonstrationIn, DemoAnswer, DemonstrationRow, Demonstr
         }
 
     def summary(self, judgement: DemonstrationRow) -> str:
-        return judgement.messages[-1]["content"][:80] if judgement.messages else ""
+        return last_message(judgement.messages)
 
     def answer_out(
         self, db: Session, judgement: DemonstrationRow, completions: list[tuple[str, int]]

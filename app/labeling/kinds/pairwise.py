@@ -30,7 +30,7 @@ from app.labeling.kinds.base import (
     Task,
 )
 from app.models import MarginLabel, PairwiseJudgement, Safety, TaskKind, Winner
-from app.projects.plans import CompletionPairs
+from app.projects.plans import pairs
 
 MARGINS = ", ".join(m.value for m in MarginLabel)
 
@@ -75,7 +75,7 @@ class Pairwise(Kind[PairwiseIn, PairAnswer, PairwiseJudgement, PairwiseAnswerOut
     answer_model = PairwiseAnswerOut
     judgement_model = PairwiseJudgement
     template = "work/pairwise.html"
-    item_plan = CompletionPairs()
+    item_plan = pairs()
 
     def check(self, body: PairwiseIn, task: Task, problems: Problems) -> PairAnswer:
         safety: dict[str, Safety] = {}

@@ -19,6 +19,7 @@ from app.labeling.kinds.base import (
     SubmitBase,
     Task,
     checked_text,
+    last_message,
 )
 from app.models import PromptSubmission, TaskKind
 from app.projects.plans import PerCategory
@@ -89,7 +90,7 @@ class PromptWriting(Kind[PromptWritingIn, PromptAnswer, PromptSubmission, Prompt
         return {"messages": answer.messages, "category": answer.category, "prompt_id": prompt_id}
 
     def summary(self, judgement: PromptSubmission) -> str:
-        return judgement.messages[-1]["content"][:80] if judgement.messages else ""
+        return last_message(judgement.messages)
 
     def answer_out(
         self, db: Session, judgement: PromptSubmission, completions: list[tuple[str, int]]

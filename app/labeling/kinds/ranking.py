@@ -27,7 +27,7 @@ from app.labeling.kinds.base import (
 )
 from app.models import Ranking as RankingRow
 from app.models import RankingVerdict, TaskKind
-from app.projects.plans import CompletionGroups
+from app.projects.plans import ranking_groups
 
 FlagName = Annotated[str, StringConstraints(max_length=64)]
 TieGroup = Annotated[list[CompletionId], Field(max_length=9)]
@@ -77,7 +77,7 @@ class Ranking(Kind[RankingIn, RankingAnswer, RankingRow, RankingAnswerOut]):
     answer_model = RankingAnswerOut
     judgement_model = RankingRow
     template = "work/ranking.html"
-    item_plan = CompletionGroups()
+    item_plan = ranking_groups()
 
     def check(self, body: RankingIn, task: Task, problems: Problems) -> RankingAnswer:
         if body.verdict == RankingVerdict.not_rankable:
