@@ -320,7 +320,7 @@ export function startWork(kind) {
     if (!entry || !entry.text) { keptBox.hidden = true; return; }
     const actions = document.createElement("div");
     actions.className = "actions";
-    if (kind.reuse) {
+    if (kind.reuse && task) {
       const use = document.createElement("button");
       use.type = "button";
       use.className = "primary";
@@ -363,7 +363,7 @@ export function startWork(kind) {
     skipBtn.hidden = true;
     lease.textContent = "";
     progress.textContent = "";
-    keptBox.hidden = true;
+    offerKept(); // still there to copy, though there is no task to use it on
     say(message ? "ok" : "", message || "");
   }
 
@@ -437,6 +437,16 @@ export function startWork(kind) {
       busy = false;
       if (err instanceof ApiError && (err.status === 409 || err.status === 410)) {
         lost(err, true);
+        return;
+      }
+      const errors = (err instanceof ApiError && err.body.errors) || [];
+      if (err.status === 422 && errors.some((e) => e.field === "idempotency_key")) {
+        // An earlier send of this answer was stored (its reply never arrived) and the
+        // answer was edited since: the stored one stands; the edited one is kept here.
+        const data = kind.draftData();
+        keepAnswer(kindName, { aid, saved: Date.now(), data, text: kind.copyText(data) });
+        dropDraft(aid);
+        await load("Your first answer to that task was already stored, so your later changes were not; they are kept below.");
         return;
       } else if (err instanceof NetworkError || (err instanceof ApiError && err.status >= 500)) {
         say("error", "Not saved yet: the server could not be reached. Your answer is kept in this browser; press Submit again to retry — it will be stored only once.");

@@ -405,3 +405,40 @@ class TestDrafts:
         assert len(keys) == 2 and keys[0] == keys[1]
         assert len(_judgements(db, Demonstration, project.id)) == 1
         assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('rankwise:draft:')).length") == 0
+
+    def test_an_answer_edited_after_a_lost_reply_is_kept_not_dropped(
+        self, server: Server, db: Session, page: Page
+    ) -> None:
+        _, project = _start(server, db, page, "demonstration")
+        make_demo_item(db, project)
+        page.clock.install()  # the retries' pauses, moved on below instead of waited for
+        page.goto(f"{server.url}/projects/{project.public_id}/work")
+        reply = page.get_by_label("Assistant reply")
+        reply.fill("The first version.")
+        sent: list[str] = []
+
+        def server_stores_the_first_but_no_reply_arrives(route: Route) -> None:
+            sent.append(route.request.post_data_json["turns"][0]["content"])
+            if len(sent) == 1:
+                route.fetch()
+            if len(sent) <= 5:
+                route.abort("connectionreset")
+            else:
+                route.continue_()
+
+        page.route("**/submit", server_stores_the_first_but_no_reply_arrives)
+        page.keyboard.press("Control+Enter")
+        status = page.locator("#status")
+        for _ in range(20):  # each failed send waits before the next: skip the waits
+            if "Not saved yet" in (status.text_content() or ""):
+                break
+            page.clock.fast_forward(9000)
+            page.wait_for_timeout(150)
+        expect(status).to_contain_text("Not saved yet")
+        assert len(sent) == 5
+        reply.fill("The second, better version.")
+        page.keyboard.press("Control+Enter")
+        expect(status).to_contain_text("Your first answer to that task was already stored")
+        expect(page.locator("#kept")).to_contain_text("The second, better version.")
+        stored = [d.messages[-1]["content"] for d in _judgements(db, Demonstration, project.id)]
+        assert stored == ["The first version."] and sent[-1] == "The second, better version."
