@@ -418,7 +418,7 @@ class TestDrafts:
         sent: list[str] = []
 
         def server_stores_the_first_but_no_reply_arrives(route: Route) -> None:
-            sent.append(route.request.post_data_json["turns"][0]["content"])
+            sent.append((route.request.post_data_json or {})["turns"][0]["content"])
             if len(sent) == 1:
                 route.fetch()
             if len(sent) <= 5:
