@@ -55,7 +55,7 @@ FILE_NAMES = [f"{k}.{s}.jsonl" for k in SPLIT_FILES for s in SPLITS] + [
     f"{k}.jsonl" for k in SINGLE_FILES
 ]
 # Parquet columns per file kind (the JSONL fields; nested objects become JSON text).
-_COMMON = ["labeler", "created_at", "shown_order", "seconds", "prompt_id"]
+_COMMON = ["labeler", "created_at", "shown_order", "seconds", "prompt_id", "round"]
 PARQUET_COLUMNS = {
     "sft": ["id", "messages", "category", *_COMMON],
     "rankings": ["id", "prompt", "completions", "ranking", "ratings", "flags", *_COMMON],
@@ -172,6 +172,7 @@ class _Run:
             "shown_order": [_cid(c) for c in row.shown_order],
             "seconds": row.seconds,
             "prompt_id": f"q_{row.prompt_public_id}",
+            "round": row.round,
         }
 
     # -------------------------------------------------------- demonstrations
@@ -290,6 +291,7 @@ class _Run:
             "shown_order": [],
             "seconds": sum(r.seconds for r, _ in ranked),
             "prompt_id": f"q_{first.prompt_public_id}",
+            "round": first.round,
         }
         self._ranking_record(
             f"r_agg_{first.item_public_id}", first, list(entries.values()), tiers,

@@ -14,6 +14,10 @@ Search order: the oldest open items first (so started items are finished before 
 ones are opened), then the items past the newest one this labeler was ever given (so a
 labeler with 50k judgements does not re-probe them), and only when both are empty a
 full walk of the open items (near the end of a project).
+
+Renewal: while the labeler works, the page renews the lease (``renew``), so a long
+multi-turn demonstration does not lose its slot to the lease alone; a lease is never
+held longer than ``MAX_HOLD`` (or the project's lease, if longer) after it was given.
 """
 
 from __future__ import annotations
@@ -24,11 +28,16 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.errors import Conflict, LeaseExpired
 from app.labeling import repository as repo
 from app.models import Assignment, AssignmentStatus, Project, User, new_public_id
 
 SWEEP_BATCH = 20
 TAKE_ATTEMPTS = 3
+# The longest a labeler can keep one task by renewing it: long enough for a long
+# multi-turn demonstration, short enough that an abandoned tab does not hold an item
+# all day (a tab renews only while the labeler is active: static/js/work.js).
+MAX_HOLD = timedelta(hours=4)
 
 
 def reclaim_expired(db: Session, project_id: int, now: datetime) -> int:
@@ -134,13 +143,29 @@ def release(db: Session, lease: Assignment, new_status: AssignmentStatus) -> Non
     set_committed_value(lease, "status", new_status)
 
 
-def retake(db: Session, lease: Assignment, now: datetime) -> bool:
-    """Make the lease hold its slot at submit time: a lease that ran out but was not yet
-    reclaimed still holds it; a reclaimed one gets it back only if the slot is still free."""
-    if lease.status == AssignmentStatus.active:
-        return True
-    if lease.status == AssignmentStatus.expired and repo.take_slot(db, lease.item_id):
-        repo.set_status(db, lease.id, AssignmentStatus.active, only_if=AssignmentStatus.expired)
-        set_committed_value(lease, "status", AssignmentStatus.active)
-        return True
-    return False
+def hold_until(project: Project, lease: Assignment) -> datetime:
+    """The latest expiry renewals can reach for this lease."""
+    return lease.leased_at + max(MAX_HOLD, timedelta(seconds=project.lease_seconds))
+
+
+def renew(db: Session, project: Project, lease: Assignment, now: datetime) -> datetime:
+    """Extend the lease by the project's lease time from now, up to ``hold_until``; returns
+    the new expiry. A lease that ran out but whose slot is still free takes it back; one
+    whose slot went to someone else answers 410, a submitted or skipped one 409."""
+    expires = max(lease.expires_at, min(now + timedelta(seconds=project.lease_seconds), hold_until(project, lease)))
+    if repo.extend_lease(db, lease.id, expires):
+        return expires
+    status = repo.assignment_status(db, lease.id)
+    if status == AssignmentStatus.expired:
+        current = repo.active_assignment(db, lease.user_id, project.id)
+        if current is not None and current.id != lease.id:
+            raise Conflict("You have moved on to another task in this project; this one was given back.")
+        if repo.take_slot(db, lease.item_id):
+            repo.reactivate(db, lease.id, expires)
+            return expires
+        raise LeaseExpired(
+            "Your time on this task ran out and another labeler has taken it; ask for the next task."
+        )
+    if status == AssignmentStatus.submitted:
+        raise Conflict("This task is already submitted; ask for the next one.")
+    raise Conflict("You skipped this task; ask for the next one.")

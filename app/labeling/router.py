@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from pydantic import PlainValidator
 from sqlalchemy.orm import Session
 
 from app.db import read_phase
 from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
 from app.labeling import service
 from app.labeling import suggest as suggestion
+from app.labeling.kinds import SUBMIT_BODIES
 from app.labeling.schemas import (
     JudgementOut,
     JudgementPage,
     MyProjectOut,
     ProgressOut,
-    SubmitIn,
+    RenewOut,
     SubmitOut,
     TaskOut,
 )
@@ -25,6 +27,19 @@ from app.labeling.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["labeling"])
 
 PublicId = Annotated[str, Path(min_length=1, max_length=32)]
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("the answer must be a JSON object")
+    return value
+
+
+# The body is checked against the schema of the assignment's task kind once the
+# assignment is read (app/labeling/kinds/); the document shows the kinds' schemas.
+SubmitBody = Annotated[
+    dict[str, Any], PlainValidator(_json_object, json_schema_input_type=SUBMIT_BODIES), Body()
+]
 
 
 def _read_first(db: SessionDep) -> Session:
@@ -54,7 +69,7 @@ def next_task(pid: PublicId, db: ReadFirstSession, user: CurrentUser) -> TaskOut
 @router.post("/assignments/{aid}/submit", status_code=201, response_model_exclude_unset=True)
 def submit(
     aid: PublicId,
-    body: SubmitIn,
+    body: SubmitBody,
     request: Request,
     response: Response,
     db: ReadFirstSession,
@@ -62,14 +77,25 @@ def submit(
     user: CurrentUser,
     then_next: Annotated[bool, Query(alias="next")] = False,
 ) -> SubmitOut:
-    """Store your answer once; the same idempotency key again replays the first answer.
-    With ``?next=true`` the answer also carries your next task (``next``, null when none)."""
+    """Store your answer once; the same idempotency key again replays the first answer (a
+    different answer under a used key is refused). The body is the schema of the task's
+    kind. With ``?next=true`` the answer also carries your next task (``next``, null when
+    none)."""
     _limit_submits(request, user.id)
     result = service.submit(db, user, aid, body, settings, then_next=then_next)
     if result.replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
     return result.answer
+
+
+@router.post("/assignments/{aid}/renew")
+def renew(aid: PublicId, request: Request, db: ReadFirstSession, user: CurrentUser) -> RenewOut:
+    """Keep your task while you work on it: the lease runs the project's lease time from
+    now, up to a maximum hold (4 hours, or the lease time if longer) after it was given.
+    410 if it ran out and someone else took it; 409 if it was submitted or skipped."""
+    request.app.state.submit_limiter.hit(f"renew:{user.id}", "renewals")
+    return service.renew(db, user, aid)
 
 
 @router.post("/assignments/{aid}/skip", status_code=204)
@@ -136,8 +162,6 @@ def judgement(jid: PublicId, db: SessionDep, user: CurrentUser) -> JudgementOut:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    from datetime import UTC
-
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)

@@ -29,6 +29,7 @@ from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.jobs import repository as jobs_repo
 from app.jobs import service as jobs
 from app.labeling import repository as repo
+from app.labeling.kinds import kind_of
 from app.models import (
     Assignment,
     AssignmentStatus,
@@ -37,7 +38,6 @@ from app.models import (
     ModelKind,
     ModelVersion,
     Project,
-    TaskKind,
     User,
 )
 from app.registry import service as registry
@@ -81,7 +81,7 @@ def _context(db: Session, user: User, aid: str) -> tuple[Assignment, Project]:
     if lease is None:
         raise NotFound(NO_TASK)
     project = repo.project_by_id(db, lease.project_id)
-    if project.task_kind != TaskKind.demonstration:
+    if not kind_of(project.task_kind).suggests:
         raise Conflict("Suggestions are only offered on demonstration tasks.")
     if lease.status != AssignmentStatus.active:
         raise Conflict(f"This task is {lease.status.value}; ask for the next one.")

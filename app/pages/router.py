@@ -18,21 +18,14 @@ from app.auth import service as auth_service
 from app.auth.cookies import SESSION_COOKIE, clear_session_cookie, set_session_cookie
 from app.deps import AdminUser, CurrentUser, OptionalUser, SessionDep, SettingsDep
 from app.errors import NotAuthenticated, NotFound, RateLimited
+from app.labeling.kinds import kind_of
 from app.markdown import render_markdown
-from app.models import Project, Role, TaskKind, User
+from app.models import Project, Role, User
 from app.pages import repository as repo
 from app.templating import templates
 
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["pages"])
-
-WORK_TEMPLATES = {
-    TaskKind.prompt_writing: "work/prompt_writing.html",
-    TaskKind.demonstration: "work/demonstration.html",
-    TaskKind.ranking: "work/ranking.html",
-    TaskKind.pairwise: "work/pairwise.html",
-    TaskKind.evaluation: "work/pairwise.html",
-}
 
 
 def _safe_next(target: str | None, user: User | None = None) -> str:
@@ -111,7 +104,7 @@ def _work_project(db: SessionDep, pid: str, user: User) -> Project:
 def work(request: Request, db: SessionDep, user: CurrentUser, pid: str) -> HTMLResponse:
     """The work page for the project's task kind."""
     project = _work_project(db, pid, user)
-    return _page(request, WORK_TEMPLATES[project.task_kind], user, project=project)
+    return _page(request, kind_of(project.task_kind).template, user, project=project)
 
 
 def _admin_project(db: SessionDep, pid: str) -> Project:

@@ -103,6 +103,19 @@ def prompts_with_items(db: Session, prompt_ids: Sequence[int]) -> set[int]:
     return found
 
 
+def newest_rounds(db: Session, prompt_ids: Sequence[int]) -> dict[int, int]:
+    """The round of each prompt's newest items (prompts without items are left out)."""
+    found: dict[int, int] = {}
+    for batch in _chunks(prompt_ids):
+        query = (
+            select(WorkItem.prompt_id, func.max(WorkItem.round))
+            .where(WorkItem.prompt_id.in_(batch))
+            .group_by(WorkItem.prompt_id)
+        )
+        found.update({pid: int(n or 0) for pid, n in db.execute(query) if pid is not None})
+    return found
+
+
 def prompt_categories(db: Session, prompt_ids: Sequence[int]) -> dict[int, str | None]:
     found: dict[int, str | None] = {}
     for batch in _chunks(prompt_ids):
