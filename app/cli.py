@@ -10,11 +10,13 @@ only when it runs.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 
 from app.config import Settings, get_settings
 from app.models import Role
@@ -24,6 +26,10 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+# A worker stopping with a job in hand gives the job its cancel grace (15 s) to save
+# a checkpoint; after this long it is killed (its job process exits by itself).
+WORKER_STOP_SECONDS = 30
 
 
 def _settings() -> Settings:
@@ -49,12 +55,38 @@ def _fail(message: str) -> int:
 # --- serve / migrate -------------------------------------------------------
 
 
-def start_worker_hook(settings: Settings) -> subprocess.Popen[bytes] | None:
-    """The embedded default: ``serve`` runs one local job worker beside the web app,
-    as a child process (jobs import torch; the web process must not)."""
-    if not settings.start_worker or importlib.util.find_spec("app.jobs.worker") is None:
+def start_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """The embedded default: ``serve`` runs one local job worker beside the web app, as
+    a child process (jobs import torch; the web process must not). The worker is told
+    this process's id and exits by itself when this process is gone, even after a
+    SIGKILL that left no chance to stop it."""
+    if not settings.start_worker:
         return None
-    return subprocess.Popen([sys.executable, "-m", "app.jobs.worker"])
+    env = {**os.environ, "RANKWISE_DATABASE_URL": settings.database_url,
+           "RANKWISE_DATA_DIR": str(settings.data_dir)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker", "--parent-pid", str(os.getpid())], env=env
+    )
+
+
+def stop_worker(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM (the worker stops its job gracefully), then SIGKILL if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    # uvicorn handles SIGTERM itself (a graceful shutdown), then raises it again for
+    # the handler it found installed. With Python's default that ends the process on
+    # the spot and no `finally` runs; raising SystemExit instead lets serve stop its
+    # worker first.
+    raise SystemExit(128 + signum)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -64,8 +96,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Migrated once here so that several uvicorn workers never race to migrate.
     engine, _ = _migrated_session_factory(settings)
     engine.dispose()
-    worker = start_worker_hook(settings)
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    worker = None
     try:
+        worker = start_worker(settings)
         uvicorn.run(
             "app.main:create_app",
             factory=True,
@@ -74,10 +108,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             proxy_headers=True,
         )
+    except KeyboardInterrupt:  # SIGINT, raised again by uvicorn after its shutdown
+        return EXIT_INTERRUPTED
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
+        stop_worker(worker)
+        signal.signal(signal.SIGTERM, previous)
     return EXIT_OK
 
 
@@ -281,9 +316,10 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from app import job_kinds
     from app.jobs import worker
 
-    return int(worker.main(list(args.worker_args)) or 0)
+    return worker.main(list(args.worker_args), job_kinds.RUNNERS)
 
 
 def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -27,7 +27,7 @@ def worker(server: Server, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "RANKWISE_ENV": "test", "RANKWISE_SECRET_KEY": SECRET,
            "RANKWISE_DATABASE_URL": engine.url.render_as_string(hide_password=False),
            "RANKWISE_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "app.jobs.worker", "--poll", "0.2",
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--poll", "0.2",
                              "--heartbeat", "0.5"], env=env, stdout=subprocess.DEVNULL)
     try:
         yield proc

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.db import unit_of_work
 from app.jobs import service
+from app.job_kinds import RUNNERS
 from app.jobs.worker import Worker, WorkerOptions
 from app.models import Job, JobMetric, JobStatus
 
@@ -55,7 +56,7 @@ class TestWorker:
         self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
     ) -> None:
         job = queue(db, steps=3, step_seconds=0.05)
-        Worker(settings, options(), session_factory).run_forever()
+        Worker(settings, RUNNERS, options(), session_factory).run_forever()
         done = fresh(session_factory, job.id)
         assert done.status == JobStatus.succeeded, done.error
         assert done.result == {"steps": 3}
@@ -68,7 +69,7 @@ class TestWorker:
         self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
     ) -> None:
         job = queue(db, steps=5, step_seconds=0.0, fail_at=2)
-        Worker(settings, options(), session_factory).run_forever()
+        Worker(settings, RUNNERS, options(), session_factory).run_forever()
         done = fresh(session_factory, job.id)
         assert done.status == JobStatus.failed
         assert done.error == "RuntimeError: diagnostic failure requested at step 2"
@@ -78,7 +79,7 @@ class TestWorker:
         self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
     ) -> None:
         job = queue(db, steps=2000, step_seconds=0.05)
-        worker = Worker(settings, options(), session_factory)
+        worker = Worker(settings, RUNNERS, options(), session_factory)
         thread = threading.Thread(target=worker.run_forever)
         thread.start()
         wait_for(lambda: fresh(session_factory, job.id).progress.get("step", 0) >= 2)
@@ -101,7 +102,7 @@ class TestDeadWorker:
                "RANKWISE_DATA_DIR": str(settings.data_dir), "RANKWISE_ENV": "test",
                "RANKWISE_SECRET_KEY": settings.secret_key}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "app.jobs.worker", "--poll", "0.1", "--heartbeat", "0.3"],
+            [sys.executable, "-m", "app.cli", "worker", "--poll", "0.1", "--heartbeat", "0.3"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
