@@ -26,7 +26,6 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 # A worker stopping with a job in hand gives the job its cancel grace (15 s) to save
 # a checkpoint; after this long it is killed (its job process exits by itself).
 WORKER_STOP_SECONDS = 30
@@ -81,24 +80,28 @@ def stop_worker(proc: subprocess.Popen[bytes] | None) -> None:
         proc.wait()
 
 
-def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    # uvicorn handles SIGTERM itself (a graceful shutdown), then raises it again for
-    # the handler it found installed. With Python's default that ends the process on
-    # the spot and no `finally` runs; raising SystemExit instead lets serve stop its
-    # worker first.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    # uvicorn handles SIGTERM and SIGINT itself (a graceful shutdown), then raises the
+    # signal again for the handler it found installed. Python's default for SIGTERM
+    # ends the process on the spot, so no `finally` would run, and SIGINT may be
+    # ignored (a process started in the background inherits that): raising SystemExit
+    # instead lets serve stop its worker first, and exit as a shell expects (128 + n).
     raise SystemExit(128 + signum)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = _settings()
-    # Migrated once here so that several uvicorn workers never race to migrate.
-    engine, _ = _migrated_session_factory(settings)
-    engine.dispose()
-    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in STOP_SIGNALS}
     worker = None
     try:
+        settings = _settings()
+        # Migrated once here so that several uvicorn workers never race to migrate.
+        engine, _ = _migrated_session_factory(settings)
+        engine.dispose()
         worker = start_worker(settings)
         uvicorn.run(
             "app.main:create_app",
@@ -108,11 +111,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             proxy_headers=True,
         )
-    except KeyboardInterrupt:  # SIGINT, raised again by uvicorn after its shutdown
-        return EXIT_INTERRUPTED
     finally:
         stop_worker(worker)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return EXIT_OK
 
 

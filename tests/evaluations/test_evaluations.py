@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.evaluations.runner import a_first
 from app.exports.schemas import ExportCreate
 from app.exports.service import write_export
-from app.evaluations.runner import a_first
 from app.models import (
     AuditEntry,
     Completion,
@@ -48,7 +48,7 @@ def _models(db: Session, admin: User, url: str = "http://127.0.0.1:9/v1") -> tup
 
 def _source(db: Session, reader: User, held_out: int, other: int = 1) -> Project:
     """A ranking project with held-out prompts, which ``reader`` may read (a member)."""
-    project = make_project(db, "ranking")
+    project: Project = make_project(db, "ranking")
     for i in range(held_out + other):
         prompt = make_prompt(db, project, f"Held question {i}?" if i < held_out else None)
         prompt.held_out = i < held_out
