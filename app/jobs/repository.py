@@ -76,12 +76,6 @@ def waiting_on_unsuccessful(db: Session) -> Sequence[tuple[Job, Job]]:
     return [(job, dep) for job, dep in db.execute(query).tuples()]
 
 
-def public_id_of(db: Session, job_id: int | None) -> str | None:
-    if job_id is None:
-        return None
-    return db.scalar(select(Job.public_id).where(Job.id == job_id))
-
-
 def stale_running(db: Session, heartbeat_before: datetime) -> Sequence[Job]:
     return db.scalars(
         select(Job)

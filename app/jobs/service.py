@@ -277,6 +277,3 @@ def metrics(db: Session, job: Job, after_step: int, limit: int) -> list[dict[str
     rows = repository.metrics_after(db, job.id, after_step, limit)
     return [{"step": m.step, **json_safe(m.metrics)} for m in rows]
 
-
-def after_job_public_id(db: Session, job: Job) -> str | None:
-    return repository.public_id_of(db, job.after_job_id)

@@ -21,7 +21,7 @@ from app.registry import service as registry
 from app.sampling import repository as repo
 from app.sampling.generation import Model, Sampling, generator, reply_local
 from app.sampling.schemas import ModelTestParams, SampleParams, SuggestParams
-from app.sampling.service import store_completions
+from app.sampling.service import sampler_of, store_completions
 
 CHUNK_PROMPTS = 8
 
@@ -39,12 +39,7 @@ def _plan(ctx: JobContext, p: SampleParams) -> _Plan:
         project = repo.project_by_public_id(db, p.project_id)
         if project is None:
             raise InvalidInput("The project no longer exists.")
-        if p.model_id is not None:
-            mv = registry.get(db, p.model_id)
-        elif project.sampler_model_id is not None:
-            mv = registry.by_id(db, project.sampler_model_id)
-        else:
-            raise InvalidInput("The project has no sampler model and the job names none.")
+        mv = sampler_of(db, project, p.model_id)
         defaults = project.sampling or {}
         sampling = Sampling(
             temperature=float(p.temperature if p.temperature is not None

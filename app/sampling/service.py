@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
 from app.jobs import service as jobs
-from app.models import Completion, Job, JobKind, User
+from app.models import Completion, Job, JobKind, ModelVersion, Project, User
 from app.projects import items
 from app.projects import service as projects
 from app.registry import service as registry
@@ -19,16 +19,20 @@ from app.sampling.schemas import SampleJobIn
 def submit(db: Session, actor: User, body: SampleJobIn) -> Job:
     params = body.params
     project = projects.get(db, actor, params.project_id)
-    if params.model_id is not None:
-        sampler = registry.get(db, params.model_id)
-    elif project.sampler_model_id is not None:
-        sampler = registry.by_id(db, project.sampler_model_id)
-    else:
-        raise InvalidInput("model_id: the project has no sampler model; choose one.")
+    sampler = sampler_of(db, project, params.model_id)
     if sampler.retired:
         raise InvalidInput(f"model_id: {sampler.name!r} is retired.")
     return jobs.enqueue(db, JobKind.sample, params.model_dump(mode="json"), actor=actor,
                         project_id=project.id)
+
+
+def sampler_of(db: Session, project: Project, model_id: str | None) -> ModelVersion:
+    """The model a sample job asks for, else the project's sampler."""
+    if model_id is not None:
+        return registry.get(db, model_id)
+    if project.sampler_model_id is not None:
+        return registry.by_id(db, project.sampler_model_id)
+    raise InvalidInput("model_id: the project has no sampler model; choose one.")
 
 
 def store_completions(

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.exports.schemas import ExportCreate
+from app.exports.runner import ExportParams
 from app.jobs.schemas import PublicId
 from app.models import JobKind
 from app.training.stages import Stage
@@ -22,12 +22,8 @@ class AccelerateIn(BaseModel):
                                     description="accelerate config (DDP/FSDP/DeepSpeed)")
 
 
-class ExportNow(BaseModel):
+class ExportNow(ExportParams):
     """Export a project now and train on the result (the run waits for the export job)."""
-
-    model_config = ConfigDict(extra="forbid")
-    project_id: PublicId = Field(description="a project the caller may read")
-    options: ExportCreate = Field(default_factory=lambda: ExportCreate())
 
 
 class _TrainSettings(BaseModel):

@@ -20,6 +20,7 @@ from app.config import Settings
 from app.db import unit_of_work
 from app.job_kinds import RUNNERS
 from app.jobs import service
+from app.jobs.context import Runner
 from app.jobs.worker import Worker, WorkerOptions
 from app.models import Job, JobMetric, JobStatus, Role
 from tests.factories import bearer, make_user
@@ -136,6 +137,15 @@ def metrics_of(factory: sessionmaker[Session], job_id: int) -> list[dict[str, ob
         return service.metrics(s, job, -1, 100)
 
 
+def run_then_a_diagnostic(settings: Settings, factory: sessionmaker[Session], db: Session,
+                          runner: Runner) -> tuple[Job, Job]:
+    """A job of a test-only kind, then a diagnostic one; one worker runs both in turn."""
+    first = service.enqueue(db, "test-only", {})
+    after = queue(db, steps=1, step_seconds=0.0)
+    Worker(settings, {**RUNNERS, "test-only": runner}, options(max_jobs=2), factory).run_forever()
+    return fresh(factory, first.id), fresh(factory, after.id)
+
+
 class TestBookkeeping:
     """What a job reports is stored the same on both databases, and nothing the worker
     fails to record leaves a job running or stops the worker."""
@@ -144,20 +154,16 @@ class TestBookkeeping:
         self, db: Session, settings: Settings, session_factory: sessionmaker[Session],
         client: TestClient,
     ) -> None:
-        diverging = service.enqueue(db, "test-non-finite", {})
-        after = queue(db, steps=1, step_seconds=0.0)
-        runners = {**RUNNERS, "test-non-finite": fixture_runners.non_finite_metrics}
-        Worker(settings, runners, options(max_jobs=2), session_factory).run_forever()
-
-        done = fresh(session_factory, diverging.id)
-        assert done.status == JobStatus.succeeded, done.error
-        assert done.result == {"final_loss": "NaN", "best": {"loss": 0.5, "kl": "Infinity"}}
+        diverging, after = run_then_a_diagnostic(settings, session_factory, db,
+                                                 fixture_runners.non_finite_metrics)
+        assert diverging.status == JobStatus.succeeded, diverging.error
+        assert diverging.result == {"final_loss": "NaN", "best": {"loss": 0.5, "kl": "Infinity"}}
         assert metrics_of(session_factory, diverging.id) == [
             {"step": 1, "loss": 0.5, "grad_norm": 1.0},
             {"step": 2, "loss": "NaN", "grad_norm": "Infinity"},
             {"step": 3, "loss": "-Infinity", "grad_norm": "NaN"},
         ]
-        assert fresh(session_factory, after.id).status == JobStatus.succeeded
+        assert after.status == JobStatus.succeeded
         headers = bearer(db, make_user(db, Role.engineer))
         r = client.get(f"/api/v1/jobs/{diverging.public_id}/metrics", headers=headers)
         assert r.status_code == 200, r.text
@@ -167,15 +173,11 @@ class TestBookkeeping:
     def test_a_result_that_cannot_be_stored_fails_the_job_with_the_reason(
         self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
     ) -> None:
-        broken = service.enqueue(db, "test-unstorable-result", {})
-        after = queue(db, steps=1, step_seconds=0.0)
-        runners = {**RUNNERS, "test-unstorable-result": fixture_runners.unstorable_result}
-        Worker(settings, runners, options(max_jobs=2), session_factory).run_forever()
-
-        done = fresh(session_factory, broken.id)
+        done, after = run_then_a_diagnostic(settings, session_factory, db,
+                                            fixture_runners.unstorable_result)
         assert done.status == JobStatus.failed
         assert "could not record" in (done.error or "") and "not JSON serializable" in (done.error or "")
-        assert fresh(session_factory, after.id).status == JobStatus.succeeded
+        assert after.status == JobStatus.succeeded
 
     def test_progress_that_cannot_be_stored_stops_the_job_and_fails_it(
         self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
