@@ -62,6 +62,16 @@ class TestJobsApi:
         headers = bearer(db, make_user(db, Role.admin))
         assert client.get("/api/v1/jobs/abcdefghjkmnpqrs", headers=headers).status_code == 404
 
+    def test_a_metrics_cursor_beyond_what_the_database_holds_is_refused(
+        self, client: TestClient, db: Session
+    ) -> None:
+        headers = bearer(db, make_user(db, Role.admin))
+        job = service.enqueue(db, "diagnostic", {})
+        db.commit()
+        r = client.get(f"/api/v1/jobs/{job.public_id}/metrics?after_step=9223372036854775808",
+                       headers=headers)
+        assert r.status_code == 422 and "after_step" in r.json()["detail"]
+
     def test_jobs_that_name_a_project_only_take_projects_the_caller_may_read(
         self, client: TestClient, db: Session
     ) -> None:
