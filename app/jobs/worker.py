@@ -225,10 +225,12 @@ class Worker:
                 now - last_beat >= self.options.heartbeat_seconds
                 or (pending and now - last_beat > 0.5)
             ):
-                owned, cancel = self._beat(spec, progress, pending, log_path, outcome)
-                pending.clear()
+                beat = self._beat(spec, progress, pending, log_path, outcome)
                 last_beat = now
-                cancel_seen = cancel_seen or cancel
+                if beat is not None:  # recorded (or failed for good): these are done
+                    pending.clear()
+                    owned, cancel = beat
+                    cancel_seen = cancel_seen or cancel
             stopping = (cancel_seen or not owned or self.stopping.is_set()
                         or outcome.bookkeeping is not None)
             if stopping and not stop.is_set():
@@ -272,10 +274,11 @@ class Worker:
 
     def _beat(self, spec: JobSpec, progress: dict[str, Any] | None,
               pending: list[tuple[int, dict[str, float]]], log_path: Path,
-              outcome: _Outcome) -> tuple[bool, bool]:
+              outcome: _Outcome) -> tuple[bool, bool] | None:
         """Heartbeat and forward progress → (still ours, cancel requested). A lost
-        connection is retried at the next beat (the reaper covers a long outage); any
-        other error means the job's reports cannot be stored, and the job is stopped."""
+        connection → None: the same reports are sent again at the next beat (the reaper
+        covers a long outage). Any other error means the job's reports cannot be stored:
+        it is noted in ``outcome`` and the job is stopped."""
         try:
             with unit_of_work(self.factory) as db:
                 owned, cancel = service.heartbeat(db, spec.id, self.options.name)
@@ -286,7 +289,7 @@ class Worker:
             return owned, cancel
         except (OperationalError, InterfaceError):
             traceback.print_exc()
-            return True, False
+            return None
         except Exception as exc:
             traceback.print_exc()
             outcome.bookkeeping = (f"The worker could not record the job's progress "

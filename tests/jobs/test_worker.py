@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -192,6 +193,26 @@ class TestBookkeeping:
         done = fresh(session_factory, broken.id)
         assert done.status == JobStatus.failed
         assert "could not record the job's progress" in (done.error or "")
+
+    def test_a_lost_connection_delays_the_reports_but_loses_none(
+        self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
+    ) -> None:
+        job = queue(db, steps=10, step_seconds=0.2)
+        failures = {"left": 3}
+
+        def flaky() -> Session:
+            # Once the first step is recorded, the next three transactions find the
+            # database gone, while the job goes on reporting steps.
+            if failures["left"] and fresh(session_factory, job.id).progress.get("step", 0) >= 1:
+                failures["left"] -= 1
+                raise OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
+            return session_factory()
+
+        Worker(settings, RUNNERS, options(), flaky).run_forever()  # type: ignore[arg-type]
+        assert failures["left"] == 0
+        done = fresh(session_factory, job.id)
+        assert done.status == JobStatus.succeeded, done.error
+        assert [m["step"] for m in metrics_of(session_factory, job.id)] == list(range(1, 11))
 
     def test_a_worker_claims_only_the_kinds_it_can_run(
         self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
