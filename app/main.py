@@ -77,15 +77,21 @@ def _include_routers(app: FastAPI) -> None:
     from app.evaluations.router import router as evaluations_router
     from app.exports.router import router as exports_router
     from app.imports.router import router as imports_router
-    from app.jobs.pages import router as jobs_pages_router
+    from app.job_kinds import router as job_start_router
     from app.jobs.router import router as jobs_router
     from app.labeling.router import router as labeling_router
     from app.pages.router import router as pages_router
     from app.projects.router import router as projects_router
+    from app.registry.pages import router as registry_pages_router
     from app.registry.router import router as registry_router
+    from app.training.router import router as training_router
     from app.users.router import router as users_router
 
-    for router in (auth_router, exports_router, labeling_router, projects_router, imports_router, users_router, pages_router, jobs_router, registry_router, jobs_pages_router, evaluations_router):
+    for router in (
+        auth_router, exports_router, labeling_router, projects_router, imports_router,
+        users_router, pages_router, job_start_router, jobs_router, registry_router,
+        registry_pages_router, training_router, evaluations_router,
+    ):
         app.include_router(router)
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.models import ExportStatus
+
 Kind = Literal["demonstration", "ranking", "pairwise", "evaluation", "prompt"]
 MarginLabelName = Literal["significantly_better", "better", "slightly_better", "negligibly_better"]
 PublicId = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[0-9a-z]+$")]
@@ -93,7 +95,7 @@ class FileOut(BaseModel):
 class ExportOut(BaseModel):
     id: str
     project: str
-    status: str
+    status: ExportStatus
     created_at: datetime
     created_by: str | None
     request: dict[str, Any]

@@ -37,7 +37,7 @@ from app.exports.writer import (
     parquet_available,
     sha256_file,
 )
-from app.models import Export, Project, TaskKind, User, utcnow
+from app.models import Export, ExportStatus, Project, TaskKind, User, utcnow
 from app.security.tokens import pseudonym
 
 SCHEMA_VERSION = 1
@@ -487,7 +487,7 @@ def get_project(db: Session, project_ref: str) -> Project:
 
 
 def request_export(db: Session, actor: User | None, project_ref: str, request: ExportCreate) -> Export:
-    """Record an export to run (status "pending"); checks the request against the project."""
+    """Record an export to run (pending); checks the request against the project."""
     project = get_project(db, project_ref)
     resolve_filter(db, project, request, strict=True)
     if "parquet" in request.formats and not parquet_available():
@@ -495,7 +495,7 @@ def request_export(db: Session, actor: User | None, project_ref: str, request: E
     export = Export(
         project_id=project.id,
         created_by=actor.id if actor else None,
-        status="pending",
+        status=ExportStatus.pending,
         filters=request.model_dump(mode="json"),
     )
     return repo.add_export(db, export)
@@ -517,7 +517,7 @@ def run_export(
         export = repo.get_export(db, export_public_id)
         if export is None:
             raise NotFound(f"No export {export_public_id!r}.")
-        export.status = "running"
+        export.status = ExportStatus.running
         request = ExportCreate.model_validate(export.filters)
         project_id = export.project_id
     final = out_dir or export_dir(settings, export_public_id)
@@ -539,13 +539,13 @@ def run_export(
         with unit_of_work(session_factory) as db:
             failed = repo.get_export(db, export_public_id)
             if failed is not None:
-                failed.status = "failed"
+                failed.status = ExportStatus.failed
                 failed.error = (str(exc) or type(exc).__name__)[:2000]
         raise
     with unit_of_work(session_factory) as db:
         done = repo.get_export(db, export_public_id)
         assert done is not None
-        done.status = "succeeded"
+        done.status = ExportStatus.succeeded
         done.counts = {**result.counts, "files": {n: i.as_dict() for n, i in result.files.items()}}
         done.manifest_sha256 = result.manifest_sha256
         done.path = str(final.resolve())
@@ -556,6 +556,15 @@ def get_export(db: Session, export_public_id: str) -> Export:
     if export is None:
         raise NotFound(f"No export {export_public_id!r}.")
     return export
+
+
+def finished_export(db: Session, export_public_id: str) -> tuple[Export, Project] | None:
+    """A succeeded export whose files exist, with its project; None otherwise."""
+    export = repo.get_export(db, export_public_id)
+    if export is None or export.status != ExportStatus.succeeded or not export.path:
+        return None
+    project = repo.project_by_id(db, export.project_id)
+    return None if project is None else (export, project)
 
 
 def list_exports(db: Session, project_ref: str) -> tuple[Project, list[Export]]:
@@ -570,7 +579,7 @@ def files_of(export: Export) -> dict[str, dict[str, Any]]:
 
 def ready_folder(export: Export) -> Path:
     """The folder of a finished export, or a 409/404 that says why there is none."""
-    if export.status != "succeeded" or not export.path:
+    if export.status != ExportStatus.succeeded or not export.path:
         raise Conflict(f"Export {export.public_id} is {export.status}; only a finished export can be downloaded.")
     folder = Path(export.path)
     if not (folder / "manifest.json").exists():
@@ -625,5 +634,5 @@ def export_out(db: Session, export: Export) -> dict[str, Any]:
         "parquet": {n: f for n, f in files_of(export).items() if n.endswith(".parquet")},
         "manifest_sha256": export.manifest_sha256,
         "error": export.error,
-        "downloads": {"zip": base + "zip", "tar.gz": base + "tar.gz"} if export.status == "succeeded" else {},
+        "downloads": {"zip": base + "zip", "tar.gz": base + "tar.gz"} if export.status == ExportStatus.succeeded else {},
     }

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from app.deps import EngineerUser, SessionDep
 from app.jobs import service as jobs
-from app.models import ModelKind
+from app.models import JobKind, ModelKind
 from app.registry import service
 from app.registry.schemas import (
     EndpointModelIn,
@@ -61,6 +61,6 @@ def test_model(mid: str, body: ModelTestIn, db: SessionDep, user: EngineerUser) 
     mv = service.get(db, mid)
     if mv.kind == ModelKind.endpoint:
         return ModelTestOut(reply=service.test_endpoint(db, mv, body.prompt, body.max_tokens))
-    job = jobs.enqueue(db, "model-test", {"model_id": mv.public_id, "prompt": body.prompt,
+    job = jobs.enqueue(db, JobKind.model_test, {"model_id": mv.public_id, "prompt": body.prompt,
                                           "max_tokens": body.max_tokens}, actor=user)
     return ModelTestOut(job_id=job.public_id)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.jobs import service
-from app.jobs.worker import Worker, WorkerOptions
 from app.models import Completion, ItemCompletion, Job, JobStatus, Role, WorkItem
 from app.registry import service as registry
 from tests.factories import make_project, make_prompt, make_user
+from tests.jobs.helpers import run_worker, submit
 from tests.registry.fake_openai import fake_openai_server
 
 
@@ -24,12 +23,11 @@ class TestSampleJob:
         with fake_openai_server() as (url, fake):
             model = registry.register_endpoint(db, admin, name="ep", base_url=url,
                                                endpoint_model="fake", api_key=None)
-            job = service.submit(db, admin, "sample", {
+            job = submit(db, admin, "sample", {
                 "project_id": project.public_id, "model_id": model.public_id, "k": 5,
                 "temperature": 0.7, "concurrency": 2})
             db.commit()
-            Worker(settings, WorkerOptions(name="w", poll_seconds=0.1, max_jobs=1),
-                   session_factory).run_forever()
+            run_worker(settings, session_factory, poll_seconds=0.1)
             assert fake.state.max_in_flight <= 2
         db.expire_all()
         done = db.get(Job, job.id)
