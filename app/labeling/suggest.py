@@ -34,6 +34,7 @@ from app.models import (
     Assignment,
     AssignmentStatus,
     Job,
+    JobKind,
     JobStatus,
     ModelKind,
     ModelVersion,
@@ -139,7 +140,7 @@ def request(db: Session, user: User, aid: str, body: SuggestIn) -> tuple[Suggest
         return SuggestOut(content=reply), True
     pending = _pending_job(db, user, aid)
     if pending is None:
-        pending = jobs.enqueue(db, "suggest", {
+        pending = jobs.enqueue(db, JobKind.suggest, {
             "assignment_id": aid, "model_id": mv.public_id, "messages": messages,
             "temperature": params.temperature, "top_p": params.top_p,
             "max_tokens": params.max_tokens}, actor=user, project_id=project.id)
@@ -147,7 +148,7 @@ def request(db: Session, user: User, aid: str, body: SuggestIn) -> tuple[Suggest
 
 
 def _pending_job(db: Session, user: User, aid: str) -> Job | None:
-    for job in jobs_repo.recent_of_user(db, user.id, "suggest", limit=20):
+    for job in jobs_repo.recent_of_user(db, user.id, JobKind.suggest, limit=20):
         if job.params.get("assignment_id") == aid and job.status in (JobStatus.queued,
                                                                       JobStatus.running):
             return job
@@ -157,7 +158,7 @@ def _pending_job(db: Session, user: User, aid: str) -> Job | None:
 def poll(db: Session, user: User, aid: str, job_id: str) -> SuggestOut:
     """The state of a draft job; only for the labeler and task that asked for it."""
     job = jobs_repo.by_public_id(db, job_id)
-    if (job is None or job.kind != "suggest" or job.created_by != user.id
+    if (job is None or job.kind != JobKind.suggest or job.created_by != user.id
             or job.params.get("assignment_id") != aid):
         raise NotFound("No such suggestion for this task.")
     return _job_out(job)

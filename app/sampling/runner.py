@@ -17,6 +17,7 @@ from typing import Any
 
 from app.errors import InvalidInput
 from app.jobs.context import JobContext
+from app.projects.plans import QueueReport
 from app.registry import service as registry
 from app.sampling import repository as repo
 from app.sampling.generation import Model, Sampling, generator, reply_local
@@ -53,7 +54,9 @@ def _plan(ctx: JobContext, p: SampleParams) -> _Plan:
         return _Plan(project.id, Model.of(mv), sampling, prompts)
 
 
-def _store(ctx: JobContext, plan: _Plan, prompt_id: int, texts: list[str]) -> int:
+def _store(
+    ctx: JobContext, plan: _Plan, prompt_id: int, texts: list[str], report: QueueReport
+) -> int:
     tag = ctx.spec.public_id
     with ctx.session() as db:
         if repo.has_completion_tagged(db, prompt_id, tag):
@@ -61,7 +64,7 @@ def _store(ctx: JobContext, plan: _Plan, prompt_id: int, texts: list[str]) -> in
         drafts = [(f"{tag}-{j}", text, plan.model, plan.sampling.record())
                   for j, text in enumerate(texts)]
         return store_completions(db, plan.project_id, prompt_id, drafts,
-                                 ctx.settings.max_text_chars)
+                                 ctx.settings.max_text_chars, report)
 
 
 def run_sample(ctx: JobContext) -> dict[str, Any]:
@@ -75,17 +78,21 @@ def run_sample(ctx: JobContext) -> dict[str, Any]:
     generate = generator(ctx, plan.model, plan.sampling, batch_size=params.batch_size,
                          concurrency=params.concurrency)
     done = completions = made = 0
+    report = QueueReport()
     for start in range(0, total, CHUNK_PROMPTS):
         ctx.check_stop({"prompts": done, "completions": completions, "items": made})
         chunk = plan.prompts[start:start + CHUNK_PROMPTS]
         texts = generate([messages for _, messages in chunk])
         for (prompt_id, _), samples in zip(chunk, texts, strict=True):
-            made += _store(ctx, plan, prompt_id, samples)
+            made += _store(ctx, plan, prompt_id, samples, report)
             completions += len(samples)
         done += len(chunk)
         ctx.progress(done, total, stage="sampling",
                      metrics={"prompts": float(done), "completions": float(completions)})
+    # Completions that made no work item (too few for a ranking, the odd one of a pair)
+    # are counted by reason, so the admin sees why the queue did not grow.
     return {"prompts": done, "completions": completions, "items": made,
+            "not_queued": report.as_dict()["not_queued"],
             "model": plan.model.name, "sampling": plan.sampling.record()}
 
 

@@ -15,7 +15,8 @@ class SampleParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     project_id: PublicId = Field(description="a project the caller may read")
     model_id: PublicId | None = Field(default=None, description="default: the project's sampler")
-    k: int = Field(4, ge=4, le=9, description="completions per prompt")
+    k: int = Field(4, ge=2, le=9, description=(
+        "completions per prompt: 2 make one A/B pair; a ranking project needs k_min to k_max"))
     prompt_ids: list[PublicId] | None = Field(default=None, max_length=5000)
     limit: int = Field(20, ge=1, le=5000, description="prompts without completions, oldest first")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)

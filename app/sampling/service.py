@@ -7,9 +7,10 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
 from app.jobs import service as jobs
-from app.models import Completion, Job, JobKind, ModelVersion, Project, User
+from app.models import Completion, Job, JobKind, ModelVersion, Project, TaskKind, User
 from app.projects import items
 from app.projects import service as projects
+from app.projects.plans import QueueReport
 from app.registry import service as registry
 from app.sampling import repository as repo
 from app.sampling.generation import Model
@@ -19,6 +20,10 @@ from app.sampling.schemas import SampleJobIn
 def submit(db: Session, actor: User, body: SampleJobIn) -> Job:
     params = body.params
     project = projects.get(db, actor, params.project_id)
+    if project.task_kind == TaskKind.ranking and not project.k_min <= params.k <= project.k_max:
+        raise InvalidInput(
+            f"k: this ranking project shows {project.k_min} to {project.k_max} answers per "
+            f"prompt; ask for that many completions.")
     sampler = sampler_of(db, project, params.model_id)
     if sampler.retired:
         raise InvalidInput(f"model_id: {sampler.name!r} is retired.")
@@ -38,6 +43,7 @@ def sampler_of(db: Session, project: Project, model_id: str | None) -> ModelVers
 def store_completions(
     db: Session, project_id: int, prompt_id: int,
     drafts: list[tuple[str, str, Model, dict[str, object]]], max_chars: int,
+    report: QueueReport | None = None,
 ) -> int:
     """Store one prompt's new completions — (external id, text, model, sampling) each, in
     this order — and the work items they make; returns the number of items. Nothing
@@ -52,4 +58,4 @@ def store_completions(
         for external_id, text, model, sampling in drafts
     ]
     repo.add_completions(db, rows)
-    return items.add_completions(db, project, prompt, rows)
+    return items.add_completions(db, project, prompt, rows, report)

@@ -6,7 +6,7 @@ the export runs. The export status keeps its four values, now held by a CHECK
 constraint like every other state column.
 
 Revision ID: 9b4e6c2d7f18
-Revises: 7d2f4a9c1e35
+Revises: 3b8e6f1a2c47
 Create Date: 2026-11-26 12:00:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "9b4e6c2d7f18"
-down_revision: str | None = "7d2f4a9c1e35"
+down_revision: str | None = "3b8e6f1a2c47"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
