@@ -23,8 +23,9 @@ from torch import Tensor, nn
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trainer.collate import collate_pairs, pad_token_id
-from trainer.config import DPOConfig
-from trainer.data import ContractError, build_pairs, load_export
+from trainer.contract import ContractError, load_export
+from trainer.data import build_pairs
+from trainer.dpo_config import DPOConfig
 from trainer.losses import dpo_loss, sequence_logprobs
 from trainer.runtime import (
     ProgressCallback,

@@ -29,15 +29,10 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from trainer.chat import encode_prompt_completion
 from trainer.collate import MARGIN_LABELS, collate_groups, pad_token_id, right_pad
-from trainer.config import RewardConfig
-from trainer.data import (
-    ContractError,
-    Export,
-    PreferenceGroup,
-    build_preference_groups,
-    load_export,
-)
+from trainer.contract import ContractError, Export, load_export
+from trainer.data import PreferenceGroup, build_preference_groups
 from trainer.losses import center_rewards_penalty, grouped_ranking_loss
+from trainer.reward_config import RewardConfig
 from trainer.reward_model import load_reward_model, score, set_reward_offset
 from trainer.runtime import (
     ProgressCallback,

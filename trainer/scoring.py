@@ -4,13 +4,13 @@
 ids, decoded texts); :class:`RewardFunction` is the interface (one scalar per
 sample); :class:`RewardModelScorer` implements it with the frozen reward
 model(s) of trainer/reward_model.py, including Llama 2's helpful/safety
-combination (arXiv:2307.09288 §3.2.3). :class:`RewardModelOptions` holds the
-config fields both stages share.
+combination (arXiv:2307.09288 §3.2.3). The config fields both stages share are
+``RewardModelOptions`` (trainer/config.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -18,7 +18,8 @@ from torch import Tensor, nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from trainer.chat import encode_prompt_completion
-from trainer.data import PromptRecord
+from trainer.config import RewardModelOptions
+from trainer.contract import PromptRecord
 from trainer.generation import Generation
 from trainer.reward_model import (
     RunningMoments,
@@ -30,38 +31,11 @@ from trainer.reward_model import (
 
 __all__ = [
     "RewardFunction",
-    "RewardModelOptions",
     "RewardModelScorer",
     "Samples",
     "freeze",
     "scorer_from_options",
 ]
-
-
-@dataclass
-class RewardModelOptions:
-    """Which reward model(s) score samples; a base of PPOConfig and BestOfKConfig."""
-
-    reward_model: str = field(
-        default="",
-        metadata={"help": "Reward model folder (Rankwise reward-model output). With two heads "
-                          "(objective 'both') head 0 is helpfulness, head 1 safety."},
-    )
-    safety_reward_model: str | None = field(
-        default=None,
-        metadata={"help": "Separate safety reward model; enables Llama 2's combination rule "
-                          "R = R_safety if the prompt is a safety prompt or "
-                          "σ(R_safety) < safety_threshold, else R_helpful."},
-    )
-    safety_threshold: float = field(
-        default=0.15,
-        metadata={"help": "Llama 2's threshold on the safety score, in probability (sigmoid) "
-                          "space."},
-    )
-    safety_categories: list[str] = field(
-        default_factory=lambda: ["safety"],
-        metadata={"help": "Prompt categories that count as safety prompts (IS_SAFETY(p))."},
-    )
 
 
 def freeze(model: nn.Module) -> nn.Module:

@@ -26,8 +26,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from trainer.chat import IGNORE_INDEX
 from trainer.collate import collate_sft, pad_token_id
-from trainer.config import SFTConfig
-from trainer.data import ContractError, build_sft_examples, load_export
+from trainer.contract import ContractError, load_export
+from trainer.data import build_sft_examples
 from trainer.losses import sft_loss
 from trainer.runtime import (
     ProgressCallback,
@@ -39,6 +39,7 @@ from trainer.runtime import (
     make_scheduler,
     prepare_model,
 )
+from trainer.sft_config import SFTConfig
 
 __all__ = ["SFTConfig", "evaluate", "train"]
 

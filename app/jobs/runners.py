@@ -40,11 +40,11 @@ Runner = Callable[[JobContext], dict[str, Any]]
 
 # stage -> (trainer module, config class module, config class name)
 STAGES: dict[str, tuple[str, str, str]] = {
-    "sft": ("trainer.sft", "trainer.config", "SFTConfig"),
-    "rm": ("trainer.reward", "trainer.config", "RewardConfig"),
-    "dpo": ("trainer.dpo", "trainer.config", "DPOConfig"),
-    "ppo": ("trainer.ppo", "trainer.ppo", "PPOConfig"),
-    "best-of-k": ("trainer.best_of_k", "trainer.best_of_k", "BestOfKConfig"),
+    "sft": ("trainer.sft", "trainer.sft_config", "SFTConfig"),
+    "rm": ("trainer.reward", "trainer.reward_config", "RewardConfig"),
+    "dpo": ("trainer.dpo", "trainer.dpo_config", "DPOConfig"),
+    "ppo": ("trainer.ppo", "trainer.ppo_config", "PPOConfig"),
+    "best-of-k": ("trainer.best_of_k", "trainer.best_of_k_config", "BestOfKConfig"),
 }
 # Config fields the runner fills from the registry and the export; not hyper-parameters.
 MANAGED_FIELDS = frozenset(

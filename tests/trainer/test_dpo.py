@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from tests.trainer.export_factory import synthetic_export
-from trainer.config import DPOConfig
 from trainer.dpo import train
+from trainer.dpo_config import DPOConfig
 from trainer.runtime import ProgressEvent
 
 

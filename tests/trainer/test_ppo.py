@@ -234,7 +234,7 @@ class TestRewardModelScorer:
         self, tiny_llama: Path, tmp_path: Path
     ) -> None:
         from trainer.chat import encode_prompt_completion
-        from trainer.data import PromptRecord
+        from trainer.contract import PromptRecord
         from trainer.reward_model import RunningMoments, combine_rewards, score
         from trainer.scoring import RewardModelScorer
 

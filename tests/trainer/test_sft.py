@@ -10,10 +10,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.trainer.export_factory import demo, synthetic_export, write_export
 from trainer.collate import collate_sft, pad_token_id
-from trainer.config import SFTConfig
-from trainer.data import build_sft_examples, load_export
+from trainer.contract import load_export
+from trainer.data import build_sft_examples
 from trainer.runtime import make_accelerator, make_loader
 from trainer.sft import evaluate, train
+from trainer.sft_config import SFTConfig
 
 
 def untrained_val_loss(export: Path, model_path: Path) -> float:

@@ -77,10 +77,11 @@ def test_convert_then_one_sft_and_one_reward_model_step(tmp_path_factory: pytest
                                                         ) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from trainer.config import RewardConfig, SFTConfig
     from trainer.generation import generate
     from trainer.reward import train as train_reward
+    from trainer.reward_config import RewardConfig
     from trainer.sft import train as train_sft
+    from trainer.sft_config import SFTConfig
 
     root = tmp_path_factory.mktemp("smollm")
     model_dir = smollm.convert_smollm2(root / "smollm2")

@@ -1,0 +1,45 @@
+"""DPOConfig: Direct Preference Optimization (loop: trainer/dpo.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trainer.config import CommonConfig, ConfigError
+
+__all__ = ["DPOConfig"]
+
+
+@dataclass
+class DPOConfig(CommonConfig):
+    """Direct Preference Optimization (Rafailov et al. 2023)."""
+
+    learning_rate: float = field(
+        default=1e-6,
+        metadata={"help": "Peak learning rate (DPO paper: 1e-6).", "aliases": ["--lr"]},
+    )
+    beta: float = field(
+        default=0.1,
+        metadata={"help": "β: strength of the implicit KL constraint to the reference."},
+    )
+    ref_model: str | None = field(
+        default=None,
+        metadata={"help": "Frozen reference policy; default: a copy of `model` as it starts."},
+    )
+    expand_rankings: bool = field(
+        default=True,
+        metadata={"help": "Also train on every untied pair of every ranking."},
+    )
+    target_kl: float | None = field(
+        default=None,
+        metadata={"help": "KL budget in nats per response, KL(π‖π_ref) on the validation "
+                          "chosen answers: evaluations measure it, the best checkpoint is "
+                          "chosen among those within it, and training stops once it is "
+                          "exceeded (None = no budget)."},
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.beta <= 0:
+            raise ConfigError("beta", "must be positive")
+        if self.target_kl is not None and self.target_kl <= 0:
+            raise ConfigError("target_kl", "must be positive (or unset)")
