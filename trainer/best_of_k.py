@@ -38,8 +38,8 @@ from torch import Tensor, nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
 from trainer.best_of_k_config import BestOfKConfig, Selection
-from trainer.chat import Message, encode_prompt
-from trainer.collate import collate_sft, pad_token_id
+from trainer.chat import Message, encode_prompt, pad_token_id
+from trainer.collate import collate_sft
 from trainer.contract import Demonstration, PromptRecord, load_export
 from trainer.data import build_prompts, build_sft_examples
 from trainer.generation import decode_responses, generate
@@ -121,7 +121,7 @@ def sample_and_score(
     check_cancelled: Callable[[], None] | None = None,
 ) -> tuple[list[list[str]], Tensor]:
     """K completions per prompt and their scores -> (texts [N][K], scores [N, K])."""
-    encoded = [encode_prompt(tokenizer, p.prompt, config.max_length) for p in prompts]
+    encoded = [encode_prompt(tokenizer, p.prompt, config.max_length).input_ids for p in prompts]
     rows = [i for i in range(len(prompts)) for _ in range(config.k)]  # K copies, prompt-major
     texts: list[str] = []
     scores: list[Tensor] = []

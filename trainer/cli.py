@@ -99,7 +99,7 @@ def stage_parser(stage: Stage) -> argparse.ArgumentParser:
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser(
-        stage.config, prog=f"{PROG} {stage.name}",
+        typing.cast(Any, stage.config), prog=f"{PROG} {stage.name}",
         description=f"{typing.cast(str, stage.config.__doc__).strip()} Options resolve as: "
                     "defaults < --config < flags < --set.")
     hints = typing.get_type_hints(stage.config)

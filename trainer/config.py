@@ -56,6 +56,8 @@ def as_choice(name: str, value: object, choices: type[E]) -> E:
     """``value`` as a member of ``choices`` (configs read from JSON hold plain strings);
     ``ConfigError`` naming the field and the allowed values otherwise."""
     try:
+        if not isinstance(value, str):
+            raise ValueError(value)
         return choices(value)
     except ValueError:
         allowed = ", ".join(c.value for c in choices)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from transformers import PreTrainedTokenizerBase
 
-from trainer.chat import Message, encode_prompt_completion, encode_sft
+from trainer.chat import EncodedPair, Message, encode_group, encode_sft
 from trainer.contract import (
     Demonstration,
     Export,
@@ -30,6 +30,7 @@ from trainer.contract import (
 )
 
 __all__ = [
+    "Examples",
     "PairExample",
     "PreferenceGroup",
     "SFTExample",
@@ -42,6 +43,25 @@ __all__ = [
 
 # ---------------------------------------------------------------- datasets
 
+T = TypeVar("T")
+
+
+class Examples(list[T]):
+    """Built examples, plus how many of them were cut to fit ``max_length``
+    (``truncated``) and how many records were left out because nothing trainable
+    was left after cutting (``dropped``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.truncated = 0
+        self.dropped = 0
+
+    def counts(self, prefix: str) -> dict[str, float]:
+        """``{prefix}_examples``, ``{prefix}_truncated``, ``{prefix}_dropped``."""
+        return {f"{prefix}_examples": float(len(self)),
+                f"{prefix}_truncated": float(self.truncated),
+                f"{prefix}_dropped": float(self.dropped)}
+
 
 @dataclass(frozen=True)
 class SFTExample:
@@ -51,11 +71,17 @@ class SFTExample:
 
 def build_sft_examples(
     demos: list[Demonstration], tokenizer: PreTrainedTokenizerBase, max_length: int
-) -> list[SFTExample]:
-    """Every assistant turn is in the loss; system/user tokens are masked (-100)."""
-    out = []
+) -> Examples[SFTExample]:
+    """Every assistant turn is in the loss; system/user tokens are masked (-100).
+    Over-long demonstrations lose prompt tokens first (trainer/chat.py); one with no
+    answer token left is dropped and counted."""
+    out: Examples[SFTExample] = Examples()
     for d in demos:
         enc = encode_sft(tokenizer, d.messages, max_length)
+        if not enc.trainable:
+            out.dropped += 1
+            continue
+        out.truncated += enc.truncated
         out.append(SFTExample(enc.input_ids, enc.labels))
     return out
 
@@ -66,7 +92,7 @@ class PreferenceGroup:
 
     ``pairs`` holds (winner index, loser index, margin, margin label). A ranking
     is one group with all its C(K,2) untied pairs; a pairwise record is a group
-    of K = 2 with one pair.
+    of K = 2 with one pair. Every sequence of a group has the same prompt cut.
     """
 
     id: str
@@ -83,6 +109,24 @@ def _safety_order(pair: Pair) -> tuple[list[Message], list[Message]]:
     return pair.chosen, pair.rejected
 
 
+def _answer(content: str) -> list[Message]:
+    return [{"role": "assistant", "content": content}]
+
+
+class _Encoder:
+    """encode_group for one tokenizer and length, counting truncated groups."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_length: int,
+                 out: Examples[Any]) -> None:
+        self.tokenizer, self.max_length, self.out = tokenizer, max_length, out
+
+    def __call__(self, prompt: list[Message], completions: list[list[Message]]
+                 ) -> list[EncodedPair]:
+        encoded = encode_group(self.tokenizer, prompt, completions, self.max_length)
+        self.out.truncated += any(e.truncated or e.completion_truncated for e in encoded)
+        return encoded
+
+
 def build_preference_groups(
     export: Export,
     split: Split,
@@ -92,7 +136,7 @@ def build_preference_groups(
     margin_scale: str = "export",
     margin_mapping: dict[str, float] | None = None,
     objective: Literal["helpful", "safety"] = "helpful",
-) -> list[PreferenceGroup]:
+) -> Examples[PreferenceGroup]:
     """Reward-model examples for one split.
 
     ``listwise=True``: one group per ranking (InstructGPT). ``listwise=False``:
@@ -102,29 +146,31 @@ def build_preference_groups(
     (``source == "ranking"``) duplicate ``rankings.*.jsonl``; they are used only
     when the export has no rankings file, regrouped by their ``group`` id.
     ``objective="safety"`` uses only pairs with safety labels, ordered by safety.
+    ``truncated`` counts records (rankings, pairs) with a cut sequence.
     """
-    def enc(prompt: list[Message], completion: list[Message]) -> list[int]:
-        return encode_prompt_completion(tokenizer, prompt, completion, max_length).input_ids
+    groups: Examples[PreferenceGroup] = Examples()
+    enc = _Encoder(tokenizer, max_length, groups)
 
-    groups: list[PreferenceGroup] = []
+    def ids(encoded: list[EncodedPair]) -> list[list[int]]:
+        return [e.input_ids for e in encoded]
+
     if objective == "safety":
         for p in export.pairs.get(split, []):
             if p.safety is None:
                 continue
             good, bad = _safety_order(p)
-            groups.append(PreferenceGroup(p.id, [enc(p.prompt, good), enc(p.prompt, bad)],
+            groups.append(PreferenceGroup(p.id, ids(enc(p.prompt, [good, bad])),
                                           [(0, 1, 0.0, None)]))
         return groups
 
     for r in export.rankings.get(split, []):
         index = {c.id: i for i, c in enumerate(r.completions)}
-        seqs = [enc(r.prompt, [{"role": "assistant", "content": c.content}])
-                for c in r.completions]
         pairs: list[tuple[int, int, float, str | None]] = [
             (index[w], index[lo], 0.0, None) for w, lo in r.pairs()
         ]
         if not pairs:
             continue  # everything tied: no preference
+        seqs = ids(enc(r.prompt, [_answer(c.content) for c in r.completions]))
         if listwise:
             groups.append(PreferenceGroup(r.id, seqs, pairs))
         else:
@@ -140,29 +186,30 @@ def build_preference_groups(
             by_group.setdefault(p.group, []).append(p)
             continue
         m = resolve_margin(p, margin_scale, margin_mapping)
-        groups.append(PreferenceGroup(p.id, [enc(p.prompt, p.chosen), enc(p.prompt, p.rejected)],
+        groups.append(PreferenceGroup(p.id, ids(enc(p.prompt, [p.chosen, p.rejected])),
                                       [(0, 1, m, p.margin_label)]))
     for gid, members in by_group.items():
         # Rebuild a listwise group from its expanded pairs: each distinct completion once.
         seq_index: dict[str, int] = {}
-        seqs = []
+        completions: list[list[Message]] = []
         pairs = []
         for p in members:
             ij = []
             for msgs in (p.chosen, p.rejected):
                 key = json.dumps(msgs, sort_keys=True)
                 if key not in seq_index:
-                    seq_index[key] = len(seqs)
-                    seqs.append(enc(p.prompt, msgs))
+                    seq_index[key] = len(completions)
+                    completions.append(msgs)
                 ij.append(seq_index[key])
             pairs.append((ij[0], ij[1], 0.0, None))
-        groups.append(PreferenceGroup(gid, seqs, pairs))
+        groups.append(PreferenceGroup(gid, ids(enc(members[0].prompt, completions)), pairs))
     return groups
 
 
 @dataclass(frozen=True)
 class PairExample:
-    """A (chosen, rejected) pair for DPO, with where each completion starts."""
+    """A (chosen, rejected) pair for DPO, with where each completion starts (the same
+    place: both share one prompt cut)."""
 
     id: str
     chosen_ids: list[int]
@@ -178,30 +225,34 @@ def build_pairs(
     tokenizer: PreTrainedTokenizerBase,
     max_length: int,
     expand_rankings: bool = True,
-) -> list[PairExample]:
+) -> Examples[PairExample]:
     """Pairwise records, plus (if ``expand_rankings``) every untied pair of every ranking.
     Pair records with ``source == "ranking"`` are skipped when the rankings file is
-    there, so no comparison is counted twice."""
-    out: list[PairExample] = []
+    there, so no comparison is counted twice. ``truncated`` counts records with a cut
+    sequence (a ranking counts once)."""
+    out: Examples[PairExample] = Examples()
+    enc = _Encoder(tokenizer, max_length, out)
 
-    def add(pid: str, prompt: list[Message], ch: list[Message], rj: list[Message],
-            label: str | None) -> None:
-        c = encode_prompt_completion(tokenizer, prompt, ch, max_length)
-        r = encode_prompt_completion(tokenizer, prompt, rj, max_length)
-        out.append(PairExample(pid, c.input_ids, c.completion_start, r.input_ids,
-                               r.completion_start, label))
+    def example(pid: str, c: EncodedPair, r: EncodedPair, label: str | None) -> PairExample:
+        return PairExample(pid, c.input_ids, c.completion_start, r.input_ids,
+                           r.completion_start, label)
 
     have_rankings = bool(export.rankings.get(split))
     for p in export.pairs.get(split, []):
         if p.source == PairSource.ranking and (have_rankings or not expand_rankings):
             continue
-        add(p.id, p.prompt, p.chosen, p.rejected, p.margin_label)
+        chosen, rejected = enc(p.prompt, [p.chosen, p.rejected])
+        out.append(example(p.id, chosen, rejected, p.margin_label))
     if expand_rankings:
         for r in export.rankings.get(split, []):
-            content = {c.id: c.content for c in r.completions}
-            for w, lo in r.pairs():
-                add(f"{r.id}/{w}>{lo}", r.prompt, [{"role": "assistant", "content": content[w]}],
-                    [{"role": "assistant", "content": content[lo]}], None)
+            pairs = r.pairs()
+            if not pairs:
+                continue
+            encoded = dict(zip([c.id for c in r.completions],
+                               enc(r.prompt, [_answer(c.content) for c in r.completions]),
+                               strict=True))
+            out.extend(example(f"{r.id}/{w}>{lo}", encoded[w], encoded[lo], None)
+                       for w, lo in pairs)
     return out
 
 

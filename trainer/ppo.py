@@ -52,11 +52,11 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from trainer.chat import encode_prompt
+from trainer.chat import encode_prompt, pad_token_id
 from trainer.collate import collate_sft
 from trainer.contract import PromptRecord, load_export
 from trainer.data import build_prompts, build_sft_examples
-from trainer.generation import Generation, decode_responses, generate
+from trainer.generation import decode_responses, gather_steps, generate, pack_right
 from trainer.losses import sft_loss
 from trainer.ppo_config import PPOConfig
 from trainer.reward_model import load_reward_model, per_token_values
@@ -83,11 +83,13 @@ from trainer.runtime import (
 )
 from trainer.scoring import RewardFunction, Samples, freeze, scorer_from_options
 
+VALUE_DIR = "value_model"  # out/value_model/ with save_value_model
+
 __all__ = [
+    "VALUE_DIR",
     "Experience",
     "PPOConfig",
     "PPOTrainer",
-    "pack_right",
     "train",
 ]
 
@@ -112,35 +114,6 @@ class Experience:
 
     def rows(self, index: Tensor) -> Experience:
         return Experience(**{k: v[index] for k, v in self.__dict__.items()})
-
-
-def pack_right(generation: Generation, pad_id: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Left-padded (prompt, response) -> right-padded prompt ⊕ response.
-
-    Returns (input_ids [B, L], attention_mask [B, L], positions [B, R]) with
-    L = longest prompt + R; ``input_ids[b, positions[b, t]] == response_ids[b, t]``.
-    """
-    prompt_lengths = generation.prompt_mask.sum(-1)  # [B]
-    B, P = generation.prompt_ids.shape
-    R = generation.response_ids.shape[1]
-    input_ids = torch.full((B, P + R), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((B, P + R), dtype=torch.long)
-    positions = prompt_lengths[:, None] + torch.arange(R)[None, :]  # [B, R]
-    for b in range(B):
-        n = int(prompt_lengths[b])
-        input_ids[b, :n] = generation.prompt_ids[b, P - n:]
-        attention_mask[b, :n] = 1
-    input_ids.scatter_(1, positions, generation.response_ids)
-    attention_mask.scatter_(1, positions, generation.response_mask.long())
-    return input_ids, attention_mask, positions
-
-
-def _gather_steps(x: Tensor, positions: Tensor) -> Tensor:
-    """x [B, L, ...] at positions − 1 -> [B, R, ...]: the state before each response token."""
-    index = (positions - 1).clamp(min=0)
-    if x.dim() == 2:
-        return x.gather(1, index)
-    return x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))
 
 
 def _disable_dropout(model: nn.Module) -> None:
@@ -182,11 +155,11 @@ class PPOTrainer:
         # Data: the prompt set, and the demonstrations for PPO-ptx.
         self.export = load_export(cfg.data)
         self.tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(cfg.model)
-        self.pad_id = int(self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
-                          else self.tokenizer.eos_token_id)
+        self.pad_id = pad_token_id(self.tokenizer)
         self.prompts = build_prompts(self.export)
         if not self.prompts:
             raise ValueError(f"{cfg.data}: the export has no prompts to train PPO on")
+        self.prompts_truncated = 0
         self.prompt_ids = [self._encode_prompt(p) for p in self.prompts]
         self.demos = (build_sft_examples(self.export.sft.get("train", []), self.tokenizer,
                                          cfg.max_length + cfg.max_new_tokens)
@@ -245,7 +218,9 @@ class PPOTrainer:
     # ------------------------------------------------------------ data
 
     def _encode_prompt(self, record: PromptRecord) -> list[int]:
-        return encode_prompt(self.tokenizer, record.prompt, self.config.max_length)
+        encoded = encode_prompt(self.tokenizer, record.prompt, self.config.max_length)
+        self.prompts_truncated += encoded.truncated
+        return encoded.input_ids
 
     def _prompt_batch(self, step: int) -> list[int]:
         """This process's prompt indices for iteration ``step``: a stream of per-epoch
@@ -277,12 +252,12 @@ class PPOTrainer:
                          positions: Tensor) -> Tensor:
         """Logits that chose each response token, at the sampling temperature. [B, R, V]."""
         logits = model(input_ids=exp_ids, attention_mask=exp_mask, use_cache=False).logits
-        return _gather_steps(logits, positions).float() / self.config.temperature
+        return gather_steps(logits, positions).float() / self.config.temperature
 
     def _response_values(self, exp_ids: Tensor, exp_mask: Tensor, positions: Tensor) -> Tensor:
         """V(s_t) for each response token: the value head on the state before it. [B, R]."""
         values = per_token_values(self.value_model, exp_ids, exp_mask)  # [B, L]
-        return _gather_steps(values.float(), positions)
+        return gather_steps(values.float(), positions)
 
     # ------------------------------------------------------------ 1–5: rollout to advantages
 
@@ -320,6 +295,7 @@ class PPOTrainer:
             del ref_logits
             old_values = self._response_values(ids, attn, positions) * mask
         scores = scores.to(dev)
+        raw_scores = scores
         if cfg.whiten_scores and scores.numel() > 1:
             scores = (scores - scores.mean()) / (scores.std() + 1e-8)
         # r_t = −β·(log π_old − log π_ref) per token, + r_φ at the last token.
@@ -329,14 +305,18 @@ class PPOTrainer:
         advantages = masked_whiten(advantages, mask)
         exp = Experience(ids, attn, positions, response_ids, mask, old_logprobs * mask,
                          ref_logprobs * mask, old_values, advantages, returns)
+        non_score = (-self.kl_ctl.value * kl.sum(-1)).mean().item()
+        # TRL's PPOTrainer names, so the curves read as TRL users expect.
         stats = {
-            "score": scores.mean().item(),
-            "kl": kl.sum(-1).mean().item(),  # per response, nats: Σ_t log π_old/π_ref
-            "non_score_reward": (-self.kl_ctl.value * kl.sum(-1)).mean().item(),
-            "entropy": entropy.item(),
+            "objective/scores": raw_scores.mean().item(),
+            "objective/kl": kl.sum(-1).mean().item(),  # per response, nats: Σ_t log π_old/π_ref
+            "objective/non_score_reward": non_score,
+            "objective/rlhf_reward": scores.mean().item() + non_score,
+            "objective/entropy": entropy.item(),
+            "eos_fraction": samples.generation.ended.float().mean().item(),
             "response_length": mask.sum(-1).mean().item(),
-            "value_mean": masked_mean(old_values, mask).item(),
-            "return_mean": masked_mean(returns, mask).item(),
+            "val/value_mean": masked_mean(old_values, mask).item(),
+            "val/return_mean": masked_mean(returns, mask).item(),
         }
         return exp, stats
 
@@ -379,25 +359,28 @@ class PPOTrainer:
                         ptx = sft_loss(logits, demos["labels"])
                         loss = loss + cfg.ptx_coef * ptx
                     acc.backward(loss)
-                    if acc.sync_gradients and cfg.max_grad_norm > 0:
-                        acc.clip_grad_norm_(
+                    grad_norm = torch.zeros(())
+                    if acc.sync_gradients:
+                        grad_norm = acc.clip_grad_norm_(
                             list(self.policy.parameters()) + list(self.value_model.parameters()),
-                            cfg.max_grad_norm)
+                            cfg.max_grad_norm if cfg.max_grad_norm > 0 else math.inf)
                     self.optimizer.step()
                     self.scheduler.step()
                     self.optimizer.zero_grad(set_to_none=True)
                 batch_stats = {
-                    "policy_loss": pg.loss.item(), "value_loss": vf.loss.item(),
-                    "clip_fraction": pg.clip_fraction.item(), "approx_kl": pg.approx_kl.item(),
-                    "value_clip_fraction": vf.clip_fraction.item(),
-                    "ptx_loss": ptx.item(), "entropy_train": entropy.item(),
+                    "loss/policy_avg": pg.loss.item(), "loss/value_avg": vf.loss.item(),
+                    "policy/clipfrac_avg": pg.clip_fraction.item(),
+                    "policy/approxkl_avg": pg.approx_kl.item(),
+                    "val/clipfrac_avg": vf.clip_fraction.item(),
+                    "loss/ptx_avg": ptx.item(), "policy/entropy_avg": entropy.item(),
+                    "grad_norm": float(grad_norm),
                 }
                 for k, v in batch_stats.items():
                     totals[k] = totals.get(k, 0.0) + v
                 n_minibatches += 1
         out = {k: v / max(1, n_minibatches) for k, v in totals.items()}
         if cfg.ptx_coef <= 0:
-            out.pop("ptx_loss")
+            out.pop("loss/ptx_avg")
         return out
 
     # ------------------------------------------------------------ the loop
@@ -427,25 +410,40 @@ class PPOTrainer:
             learn_stats = self.learn(exp, step)
             metrics = self._reduce({**rollout_stats, **learn_stats,
                                     "beta": self.kl_ctl.value,
-                                    "lr": self.scheduler.get_last_lr()[0]})
+                                    "learning_rate": self.scheduler.get_last_lr()[0]})
             # 7. Move β toward the target KL with this batch's measured KL.
-            self.kl_ctl.update(metrics["kl"], cfg.rollout_batch_size * self.accelerator.num_processes)
+            self.kl_ctl.update(metrics["objective/kl"],
+                               cfg.rollout_batch_size * self.accelerator.num_processes)
             if cfg.log_samples and self.accelerator.is_main_process:
                 self._log_samples(step, samples, scores)
             run.finish_step(metrics)
-        base, parent = lineage(cfg.model)
-        run.save_final(self.policy, self.tokenizer, kind="ppo", base_model=base,
-                       manifest_sha256=self.export.manifest_sha256, config=asdict(cfg),
-                       metrics=metrics, parent=parent,
-                       extra={"reward_model": cfg.reward_model or None,
-                              "safety_reward_model": cfg.safety_reward_model})
+        # value_model/ first: rankwise.json, written last, marks the folder complete.
         if cfg.save_value_model and self.accelerator.is_main_process:
             value = self.accelerator.unwrap_model(self.value_model)
             if hasattr(value, "merge_and_unload"):
                 value = value.merge_and_unload()
-            value.save_pretrained(run.out_dir / "value_model")
-            self.tokenizer.save_pretrained(run.out_dir / "value_model")
+            value.save_pretrained(run.out_dir / VALUE_DIR)
+            self.tokenizer.save_pretrained(run.out_dir / VALUE_DIR)
+        self.accelerator.wait_for_everyone()
+        base, parent = lineage(cfg.model)
+        metrics = {**metrics, "prompts": float(len(self.prompts)),
+                   "prompts_truncated": float(self.prompts_truncated),
+                   **self._scoring_counts()}
+        run.save_final(self.policy, self.tokenizer, kind="ppo", base_model=base,
+                       manifest_sha256=self.export.manifest_sha256, config=asdict(cfg),
+                       metrics=metrics, parent=parent,
+                       extra={"reward_model": cfg.reward_model or None,
+                              "safety_reward_model": cfg.safety_reward_model,
+                              "value_model": VALUE_DIR if cfg.save_value_model else None})
         return metrics
+
+    def _scoring_counts(self) -> dict[str, float]:
+        """Sequences the reward model scored and how many were cut to its max length."""
+        scored = getattr(self.reward_fn, "scored", None)
+        truncated = getattr(self.reward_fn, "truncated", None)
+        if scored is None or truncated is None:
+            return {}
+        return {"scored": float(scored), "scored_truncated": float(truncated)}
 
     def _log_samples(self, step: int, samples: Samples, scores: Tensor) -> None:
         import json

@@ -26,7 +26,7 @@ from trainer.contract import (
 
 class TestOneDefinition:
     def test_importing_the_contract_loads_neither_torch_nor_transformers(self) -> None:
-        code = ("import sys, trainer.contract, trainer.stages; "
+        code = ("import sys, trainer, trainer.contract, trainer.stages, app.exports.service; "
                 "bad = [m for m in ('torch', 'transformers', 'accelerate') if m in sys.modules]; "
                 "print(bad); sys.exit(1 if bad else 0)")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
