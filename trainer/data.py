@@ -38,6 +38,7 @@ __all__ = [
     "build_preference_groups",
     "build_prompts",
     "build_sft_examples",
+    "held_out_prompts",
 ]
 
 
@@ -256,26 +257,39 @@ def build_pairs(
     return out
 
 
+def _split_prompts(export: Export, split: Split, prompts: list[PromptRecord],
+                   seen: set[str]) -> list[PromptRecord]:
+    """Add the distinct prompts of ``split``'s demonstrations, rankings and pairs."""
+
+    def add(pid: str, msgs: list[Message]) -> None:
+        key = json.dumps(msgs, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            prompts.append(PromptRecord(pid, msgs))
+
+    for d in export.sft.get(split, []):
+        last = max(i for i, m in enumerate(d.messages) if m["role"] == "assistant")
+        if last > 0:
+            add(d.id, d.messages[:last])
+    for r in export.rankings.get(split, []):
+        add(r.id, r.prompt)
+    for p in export.pairs.get(split, []):
+        add(p.id, p.prompt)
+    return prompts
+
+
 def build_prompts(export: Export, include_all: bool = False) -> list[PromptRecord]:
     """The PPO prompt set: ``prompts.jsonl``; if that is empty (or ``include_all``),
     also the prompts of the training demonstrations, rankings and pairs."""
     prompts = list(export.prompts)
     if prompts and not include_all:
         return prompts
-    seen = {json.dumps(p.prompt) for p in prompts}
+    return _split_prompts(export, "train", prompts,
+                          {json.dumps(p.prompt, sort_keys=True) for p in prompts})
 
-    def add(pid: str, msgs: list[Message]) -> None:
-        key = json.dumps(msgs)
-        if key not in seen:
-            seen.add(key)
-            prompts.append(PromptRecord(pid, msgs))
 
-    for d in export.sft.get("train", []):
-        last = max(i for i, m in enumerate(d.messages) if m["role"] == "assistant")
-        if last > 0:
-            add(d.id, d.messages[:last])
-    for r in export.rankings.get("train", []):
-        add(r.id, r.prompt)
-    for p in export.pairs.get("train", []):
-        add(p.id, p.prompt)
-    return prompts
+def held_out_prompts(export: Export, training: list[PromptRecord]) -> list[PromptRecord]:
+    """Prompts of the validation split (demonstrations, rankings, pairs) that are not
+    among ``training``: where PPO and DPO measure score and KL on unseen prompts."""
+    return _split_prompts(export, "validation", [],
+                          {json.dumps(p.prompt, sort_keys=True) for p in training})

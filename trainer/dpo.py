@@ -18,7 +18,6 @@ The loop (the machinery — evaluation, best checkpoint, saving — is trainer/l
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -26,12 +25,12 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from torch import Tensor, nn
-from transformers import AutoModelForCausalLM, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM
 
 from trainer.chat import encode_prompt
 from trainer.collate import collate_pairs
-from trainer.contract import ContractError, Export
-from trainer.data import build_pairs
+from trainer.contract import ContractError
+from trainer.data import build_pairs, held_out_prompts
 from trainer.dpo_config import DPOConfig
 from trainer.generation import sampled_kl
 from trainer.loop import fit, load_pretrained, open_session
@@ -84,22 +83,6 @@ def evaluate(policy: nn.Module, ref: nn.Module, loader: Any, accelerator: Accele
             **{f"val_{k}": (totals[i + 1] / n).item() for i, k in enumerate(STATS)}}
 
 
-def _kl_prompts(export: Export, tokenizer: PreTrainedTokenizerBase, config: DPOConfig
-                ) -> list[list[int]]:
-    """Distinct validation prompts (pairs, then rankings), at most ``kl_samples``."""
-    seen: set[str] = set()
-    prompts: list[list[int]] = []
-    records = [p.prompt for p in export.pairs.get("validation", [])]
-    records += [r.prompt for r in export.rankings.get("validation", [])]
-    for prompt in records:
-        key = json.dumps(prompt, sort_keys=True)
-        if key in seen or len(prompts) >= config.kl_samples:
-            continue
-        seen.add(key)
-        prompts.append(encode_prompt(tokenizer, prompt, config.max_length).input_ids)
-    return prompts
-
-
 def train(
     config: DPOConfig,
     *,
@@ -124,15 +107,17 @@ def train(
     ref.requires_grad_(False)
     ref.eval()
     ref.to(acc.device)
-    kl_prompts = _kl_prompts(session.export, tokenizer, config) if config.kl_samples else []
+    kl_prompts = [encode_prompt(tokenizer, p.prompt, config.max_length).input_ids
+                  for p in held_out_prompts(session.export, [])[:config.kl_samples]]
 
     def evaluate_all(model: nn.Module, loader: Any) -> dict[str, float]:
         metrics = evaluate(model, ref, loader, acc, config.beta)
         if kl_prompts:
             unwrapped: Any = acc.unwrap_model(model)
-            kl, _ = sampled_kl(unwrapped, ref, tokenizer,  # type: ignore[arg-type]
-                               kl_prompts, max_new_tokens=config.kl_max_new_tokens,
-                               batch_size=config.batch_size, seed=config.seed)
+            batches = sampled_kl(unwrapped, ref, tokenizer,  # type: ignore[arg-type]
+                                 kl_prompts, max_new_tokens=config.kl_max_new_tokens,
+                                 batch_size=config.batch_size, seed=config.seed)
+            kl = torch.cat([k for _, k in batches])
             metrics["val_kl"] = acc.reduce(kl.mean().to(acc.device), "mean").item()
             model.train()
         return metrics

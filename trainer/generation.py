@@ -230,26 +230,25 @@ def sampled_kl(
     max_new_tokens: int,
     batch_size: int = 16,
     seed: int = 0,
-) -> tuple[Tensor, Generation | None]:
-    """KL(π‖π_ref) in nats per response, estimated on samples y ∼ π (temperature 1):
-    Σ_t log π(y_t|·) − log π_ref(y_t|·) for each prompt → [N]. Sampling runs under its own
-    seed inside ``fork_rng``, so it does not disturb the training's random stream.
-    Also returns the last batch's samples (for logging)."""
+    temperature: float = 1.0,
+) -> list[tuple[Generation, Tensor]]:
+    """Samples y ∼ π for every prompt and their KL(π‖π_ref) in nats per response,
+    Σ_t log π(y_t|·) − log π_ref(y_t|·) (both at ``temperature``, as PPO computes it):
+    one (generation, kl [B]) per batch. Sampling runs under its own seed inside
+    ``fork_rng``, so it does not disturb the training's random stream."""
     device = next(policy.parameters()).device
     pad_id = pad_token_id(tokenizer)
-    out: list[Tensor] = []
-    last: Generation | None = None
+    out: list[tuple[Generation, Tensor]] = []
     cuda = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
         for start in range(0, len(prompts), batch_size):
             gen = generate(policy, tokenizer, prompts[start:start + batch_size],
-                           max_new_tokens=max_new_tokens)
-            kl = (response_logprobs(policy, gen, pad_id)
-                  - response_logprobs(reference, gen, pad_id)).sum(-1)
-            out.append(kl.float().cpu())
-            last = gen
-    return (torch.cat(out) if out else torch.zeros(0)), last
+                           max_new_tokens=max_new_tokens, temperature=temperature)
+            kl = (response_logprobs(policy, gen, pad_id, temperature)
+                  - response_logprobs(reference, gen, pad_id, temperature)).sum(-1)
+            out.append((gen, kl.float().cpu()))
+    return out
 
 
 def sample_completions(

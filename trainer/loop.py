@@ -47,6 +47,7 @@ from trainer.runtime import (
 )
 
 __all__ = [
+    "BestTracker",
     "Fitted",
     "SaveExtras",
     "Session",
@@ -133,7 +134,7 @@ class Fitted:
     train_metrics: dict[str, float] = field(default_factory=dict)
 
 
-class _Best:
+class BestTracker:
     """The best evaluation so far by one metric (restored on resume from the checkpoint)."""
 
     def __init__(self, metric: str, run: Run) -> None:
@@ -149,6 +150,11 @@ class _Best:
             return True
         previous = float(best["value"])
         return value > previous if self.greater else value < previous
+
+    def record(self, metrics: Mapping[str, float]) -> None:
+        """Make this evaluation (at the run's current step) the best one."""
+        self.run.best = {"step": self.run.step, "metric": self.metric,
+                         "value": metrics[self.metric], "path": BEST_DIR}
 
 
 def fit(
@@ -205,7 +211,7 @@ def fit(
     if cfg.resume:
         run.resume()
     eval_every = cfg.eval_steps or steps_per_epoch
-    best = _Best(cfg.metric_for_best_model or best_metric, run) if val_set else None
+    best = BestTracker(cfg.metric_for_best_model or best_metric, run) if val_set else None
     base_model, parent = session.lineage
     common = dict(kind=kind, base_model=base_model, manifest_sha256=session.export.manifest_sha256,
                   config=cfg, parent=parent)
@@ -232,8 +238,7 @@ def fit(
         run.log(metrics)
         eligible = eligible_for_best is None or eligible_for_best(metrics)
         if best is not None and cfg.save_best and eligible and best.improves(metrics):
-            run.best = {"step": run.step, "metric": best.metric,
-                        "value": metrics[best.metric], "path": BEST_DIR}
+            best.record(metrics)
             save(BEST_DIR, metrics, {"step": run.step, "role": "best"})
         return stop_after_eval(metrics) if stop_after_eval is not None else None
 

@@ -55,8 +55,15 @@ from transformers import (
 from trainer.chat import encode_prompt, pad_token_id
 from trainer.collate import collate_sft
 from trainer.contract import PromptRecord, load_export
-from trainer.data import build_prompts, build_sft_examples
-from trainer.generation import decode_responses, gather_steps, generate, pack_right
+from trainer.data import build_prompts, build_sft_examples, held_out_prompts
+from trainer.generation import (
+    decode_responses,
+    gather_steps,
+    generate,
+    pack_right,
+    sampled_kl,
+)
+from trainer.loop import BestTracker
 from trainer.losses import sft_loss
 from trainer.ppo_config import PPOConfig
 from trainer.reward_model import load_reward_model, per_token_values
@@ -74,6 +81,7 @@ from trainer.rl_math import (
     value_loss,
 )
 from trainer.runtime import (
+    BEST_DIR,
     ProgressCallback,
     Run,
     lineage,
@@ -161,6 +169,10 @@ class PPOTrainer:
             raise ValueError(f"{cfg.data}: the export has no prompts to train PPO on")
         self.prompts_truncated = 0
         self.prompt_ids = [self._encode_prompt(p) for p in self.prompts]
+        # Held-out prompts for evaluation: validation prompts never used for rollouts.
+        self.eval_records = held_out_prompts(self.export, self.prompts)[:cfg.eval_prompts]
+        self.eval_ids = [encode_prompt(self.tokenizer, p.prompt, cfg.max_length).input_ids
+                         for p in self.eval_records]
         self.demos = (build_sft_examples(self.export.sft.get("train", []), self.tokenizer,
                                          cfg.max_length + cfg.max_new_tokens)
                       if cfg.ptx_coef > 0 else [])
@@ -385,6 +397,36 @@ class PPOTrainer:
 
     # ------------------------------------------------------------ the loop
 
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """The policy on the held-out prompts: one sample each (seeded, at the training
+        temperature), its reward-model score and KL(π‖π_ref) in nats per response.
+        Every process evaluates the same prompts, so all take the same decisions."""
+        cfg = self.config
+        if not self.eval_ids:
+            return {}
+        policy: Any = self.accelerator.unwrap_model(self.policy)
+        batches = sampled_kl(policy, cast(Any, self.ref_policy), self.tokenizer, self.eval_ids,
+                             max_new_tokens=cfg.max_new_tokens,
+                             batch_size=cfg.rollout_batch_size, seed=cfg.seed + 7919,
+                             temperature=cfg.temperature)
+        scores, kls, ended, lengths = [], [], [], []
+        done = 0
+        for gen, kl in batches:
+            records = self.eval_records[done:done + len(kl)]
+            done += len(kl)
+            samples = Samples(records, gen, decode_responses(self.tokenizer, gen))
+            scores.append(self.reward_fn(samples).float().cpu())
+            kls.append(kl)
+            ended.append(gen.ended.float())
+            lengths.append(gen.response_lengths.float())
+        score, kl_mean = torch.cat(scores).mean().item(), torch.cat(kls).mean().item()
+        policy.train()
+        return {"val_score": score, "val_kl": kl_mean,
+                "val_rlhf_reward": score - self.kl_ctl.value * kl_mean,
+                "val_eos_fraction": torch.cat(ended).mean().item(),
+                "val_response_length": torch.cat(lengths).mean().item()}
+
     def _reduce(self, stats: dict[str, float]) -> dict[str, float]:
         if self.accelerator.num_processes == 1:
             return stats
@@ -399,6 +441,26 @@ class PPOTrainer:
         if cfg.resume:
             run.resume()
         metrics: dict[str, float] = {}
+        evaluation: dict[str, float] = {}
+        best = BestTracker(cfg.metric_for_best_model or "val_rlhf_reward", run)
+
+        def evaluate_now() -> None:
+            nonlocal evaluation
+            evaluation = self.evaluate()
+            if not evaluation:
+                return
+            run.log(evaluation)
+            # With a KL budget only checkpoints within it compete for best.
+            within = not cfg.adaptive_kl or evaluation["val_kl"] <= cfg.target_kl
+            if cfg.save_best and within and best.improves(evaluation):
+                best.record(evaluation)
+                run.save_model(self.policy, self.tokenizer, subdir=BEST_DIR, kind="ppo",
+                               **self._save_fields(evaluation, {"role": "best",
+                                                                "step": run.step}))
+
+        if run.step == 0:
+            evaluate_now()  # the baseline: π = π_ref, KL 0
+        evaluated_at = run.step
         while run.step < self.total_steps:
             step = run.step
             indices = self._prompt_batch(step)
@@ -417,6 +479,11 @@ class PPOTrainer:
             if cfg.log_samples and self.accelerator.is_main_process:
                 self._log_samples(step, samples, scores)
             run.finish_step(metrics)
+            if cfg.eval_steps and run.step % cfg.eval_steps == 0:
+                evaluate_now()
+                evaluated_at = run.step
+        if evaluated_at != run.step:
+            evaluate_now()
         # value_model/ first: rankwise.json, written last, marks the folder complete.
         if cfg.save_value_model and self.accelerator.is_main_process:
             value = self.accelerator.unwrap_model(self.value_model)
@@ -425,17 +492,29 @@ class PPOTrainer:
             value.save_pretrained(run.out_dir / VALUE_DIR)
             self.tokenizer.save_pretrained(run.out_dir / VALUE_DIR)
         self.accelerator.wait_for_everyone()
-        base, parent = lineage(cfg.model)
-        metrics = {**metrics, "prompts": float(len(self.prompts)),
+        metrics = {**metrics, **evaluation, "prompts": float(len(self.prompts)),
                    "prompts_truncated": float(self.prompts_truncated),
-                   **self._scoring_counts()}
-        run.save_final(self.policy, self.tokenizer, kind="ppo", base_model=base,
-                       manifest_sha256=self.export.manifest_sha256, config=asdict(cfg),
-                       metrics=metrics, parent=parent,
-                       extra={"reward_model": cfg.reward_model or None,
-                              "safety_reward_model": cfg.safety_reward_model,
-                              "value_model": VALUE_DIR if cfg.save_value_model else None})
+                   "eval_prompts": float(len(self.eval_ids)), **self._scoring_counts()}
+        summary: dict[str, Any] = {"role": "last", "step": run.step, "best": run.best,
+                                   "last": {"step": run.step, "path": "."},
+                                   "value_model": VALUE_DIR if cfg.save_value_model else None}
+        if cfg.adaptive_kl:
+            # The reward reached at the KL budget: the best evaluation within it.
+            summary["at_budget"] = {"target_kl": cfg.target_kl, **(run.best or {})}
+        if not self.eval_ids:
+            summary["validation"] = "none: the export has no held-out (validation) prompts"
+        run.save_final(self.policy, self.tokenizer, kind="ppo",
+                       **self._save_fields(metrics, summary))
         return metrics
+
+    def _save_fields(self, metrics: dict[str, float], extra: dict[str, Any]) -> dict[str, Any]:
+        """What every saved policy's rankwise.json holds besides ``kind``."""
+        cfg = self.config
+        base, parent = lineage(cfg.model)
+        return {"base_model": base, "manifest_sha256": self.export.manifest_sha256,
+                "config": asdict(cfg), "metrics": metrics, "parent": parent,
+                "extra": {"reward_model": cfg.reward_model or None,
+                          "safety_reward_model": cfg.safety_reward_model, **extra}}
 
     def _scoring_counts(self) -> dict[str, float]:
         """Sequences the reward model scored and how many were cut to its max length."""

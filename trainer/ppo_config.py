@@ -133,6 +133,17 @@ class PPOConfig(RewardModelOptions, CommonConfig):
         default=False,
         metadata={"help": "Also save the trained value model to out/value_model."},
     )
+    eval_steps: int = field(
+        default=0,
+        metadata={"help": "Evaluate on held-out prompts (the export's validation prompts not "
+                          "used for rollouts) before the first iteration, every N iterations "
+                          "and after the last (0 = only before the first and after the last): "
+                          "val_score, val_kl, val_rlhf_reward = val_score − β·val_kl."},
+    )
+    eval_prompts: int = field(
+        default=64,
+        metadata={"help": "Held-out prompts sampled per evaluation (0 = no evaluation)."},
+    )
     log_samples: int = field(
         default=2,
         metadata={"help": "Sample (prompt, response, score) triples written to "
@@ -143,6 +154,7 @@ class PPOConfig(RewardModelOptions, CommonConfig):
         super().__post_init__()
         check_at_least(self, ("rollout_batch_size", "ppo_epochs", "max_new_tokens",
                               "ptx_batch_size"))
+        check_at_least(self, ("eval_prompts",), 0)
         if self.temperature <= 0:
             raise ConfigError("temperature", "must be positive (PPO needs a sampling policy)")
         if not 0 < self.clip_range < 1:

@@ -271,3 +271,33 @@ class TestRewardModelScorer:
         # Prompt "b" is a safety prompt, so it takes the safety head whatever σ(R_s) is.
         want = combine_rewards(h, s, torch.tensor([False, True, False]), 0.15, RunningMoments())
         torch.testing.assert_close(scorer(samples), want, atol=1e-5, rtol=1e-5)
+
+
+class TestPPOEvaluation:
+    def test_held_out_evaluation_from_step_0_and_the_best_within_the_kl_budget(
+            self, tiny_llama: Path, tmp_path: Path) -> None:
+        from tests.trainer.export_factory import demo, prompt, write_export
+
+        export = write_export(tmp_path / "export", {
+            "prompts.jsonl": [prompt(f"q_{i}", f"q{i}") for i in range(16)],
+            # validation prompts that rollouts never see
+            "sft.validation.jsonl": [demo(f"d_{i}", f"held out {i}", "aaaa") for i in range(6)],
+        })
+        reward = LetterReward(tiny_llama)
+        out = tmp_path / "ppo"
+        metrics = train(_config(export, tiny_llama, out, steps=4, eval_steps=2, eval_prompts=4,
+                                adaptive_kl=True, target_kl=50.0), reward_fn=reward)
+        evals = [r for r in (json.loads(x) for x in (out / "metrics.jsonl").open())
+                 if "val_score" in r]
+        assert [r["step"] for r in evals] == [0, 2, 4]
+        assert evals[0]["val_kl"] == pytest.approx(0.0, abs=1e-4)  # π = π_ref at step 0
+        for key in ("val_kl", "val_rlhf_reward", "val_eos_fraction", "val_response_length"):
+            assert all(key in r for r in evals), key
+        assert metrics["eval_prompts"] == 4 and metrics["val_score"] == evals[-1]["val_score"]
+        summary = read_manifest(out)
+        assert summary is not None and summary["best"]["metric"] == "val_rlhf_reward"
+        assert summary["at_budget"]["target_kl"] == 50.0
+        assert summary["at_budget"]["step"] == summary["best"]["step"]
+        best = read_manifest(out / "best")
+        assert best is not None and best["role"] == "best"
+        AutoModelForCausalLM.from_pretrained(out / "best")
