@@ -1,7 +1,7 @@
 """Rejection-sampling fine-tuning: best-of-K (Llama 2 §3.2.3, arXiv:2307.09288) and
 ReST's rising threshold (Gulcehre et al. 2023, arXiv:2308.08998).
 
-One round (training.md §5):
+One round (docs/training.md §5):
 
     1. sample     K completions y_1..y_K ∼ π(·|x) for every prompt x (KV cache)
     2. score      r_φ(x, y_k) with the frozen reward model(s)
@@ -272,7 +272,7 @@ def _fine_tune(policy: nn.Module, optimizer: Any, scheduler: Any, examples: list
             total += loss.item()
             n += 1
             if acc.sync_gradients:
-                run.log({"sft_loss": loss.item(), "lr": scheduler.get_last_lr()[0]},
+                run.log({"sft_loss": loss.item(), "learning_rate": scheduler.get_last_lr()[0]},
                         stage="best_of_k/sft")
                 run.check_cancelled()
     return total / max(1, n)

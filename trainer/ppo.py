@@ -8,7 +8,7 @@ Four models:
     r_φ     reward model (or Llama 2's helpful + safety pair)  frozen
     V_ψ     value model, initialised from the reward model     trainable
 
-Objective maximised (training.md §3):
+Objective maximised (docs/training.md §3):
 
     E_{x∼D, y∼π_θ}[ r_φ(x, y) − β·log(π_θ(y|x) / π_ref(y|x)) ]  + γ_ptx·E_{demos}[log π_θ]
 

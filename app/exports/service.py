@@ -3,7 +3,7 @@
 ``write_export`` does the work from one snapshot session and is callable from
 a request, the CLI or (later) a job worker; it streams every kind of record
 to its file and reports progress. ``request_export`` / ``run_export`` record
-each export as an ``Export`` row around it. Spec: /work/shared/design/data-contract.md.
+each export as an ``Export`` row around it. Spec: docs/data-contract.md (as code: trainer/contract.py).
 """
 
 from __future__ import annotations
