@@ -240,7 +240,7 @@ def train(
         run.finish_step(round_stats)
 
     base, parent = lineage(cfg.model)
-    run.save_final(policy, tokenizer, kind="best_of_k", base_model=base,
+    run.save_model(policy, tokenizer, kind="best_of_k", base_model=base, final=True,
                    manifest_sha256=export.manifest_sha256, config=asdict(cfg),
                    metrics=metrics, parent=parent,
                    extra={"reward_model": cfg.reward_model or None,

@@ -60,6 +60,7 @@ __all__ = [
     "Unusable",
     "load_export",
     "resolve_margin",
+    "sha256_of",
     "single_file",
     "split_file",
 ]

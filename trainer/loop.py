@@ -290,5 +290,4 @@ def fit(
     if not val_set:
         summary["validation"] = "none: the export has no validation split for this stage"
     fitted.metrics = save(None, fitted.metrics, summary, final=True)
-    run.close()
     return fitted

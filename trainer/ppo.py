@@ -503,7 +503,7 @@ class PPOTrainer:
             summary["at_budget"] = {"target_kl": cfg.target_kl, **(run.best or {})}
         if not self.eval_ids:
             summary["validation"] = "none: the export has no held-out (validation) prompts"
-        run.save_final(self.policy, self.tokenizer, kind="ppo",
+        run.save_model(self.policy, self.tokenizer, kind="ppo", final=True,
                        **self._save_fields(metrics, summary))
         return metrics
 

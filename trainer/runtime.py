@@ -13,7 +13,7 @@ A loop builds an ``Accelerator`` with :func:`make_accelerator`, wraps it in a
             ...
         if accelerator.sync_gradients:
             run.finish_step({"loss": ...})  # step += 1, log, checkpoint, cancellation
-    run.save_final(model, tokenizer, kind="reward_model", ...)
+    run.save_model(model, tokenizer, kind="reward_model", ..., final=True)
 
 Public API (everything else is private):
 
@@ -21,7 +21,7 @@ Public API (everything else is private):
 * :class:`TrainingCancelled` — raised by ``Run.finish_step``/``check_cancelled``
   when ``should_stop()`` says so, *after* a resumable checkpoint was written.
 * :class:`Run` — ``log``, ``finish_step``, ``check_cancelled``,
-  ``save_checkpoint``, ``resume``, ``iterate``, ``save_final``, ``close``.
+  ``save_checkpoint``, ``resume``, ``iterate``, ``save_model``, ``close``.
 * :func:`make_accelerator`, :func:`make_optimizer`, :func:`make_scheduler`, :func:`make_loader`,
   :func:`prepare_model` — the same accelerate / data / LoRA / gradient
   checkpointing setup everywhere.
@@ -352,8 +352,8 @@ def save_final(
     """``save_pretrained`` the (unwrapped) model and tokenizer into ``out_dir``, then
     write ``rankwise.json`` atomically. A LoRA model is merged first so the folder
     loads as a plain model downstream (in place when ``final``; a copy is merged for
-    a model that goes on training, e.g. the best one so far). Call on the main process only (``Run.save_final``
-    does the unwrapping and process handling)."""
+    a model that goes on training, e.g. the best one so far). Call on the main process
+    only (``Run.save_model`` does the unwrapping and process handling)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if hasattr(model, "merge_and_unload"):  # peft.PeftModel
@@ -590,7 +590,7 @@ class Run:
     ) -> Path:
         """Unwrap the prepared ``model`` and :func:`save_final` it on the main process into
         ``out_dir`` (or ``out_dir/subdir``, e.g. the best model). Unless ``final`` the model
-        is left as it was, ready to train on."""
+        is left as it was, ready to train on; ``final`` also closes the run."""
         target = self.out_dir / subdir if subdir else self.out_dir
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
@@ -599,27 +599,9 @@ class Run:
                        config, metrics, parent=parent, final=final,
                        extra={"wall_seconds": round(self.elapsed, 3), **(extra or {})})
         self.accelerator.wait_for_everyone()
+        if final:
+            self.close()
         return target
-
-    def save_final(
-        self,
-        model: torch.nn.Module,
-        tokenizer: Any,
-        *,
-        kind: str,
-        base_model: str,
-        manifest_sha256: str | None,
-        config: Any,
-        metrics: Mapping[str, float],
-        parent: str | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> Path:
-        """Save the final model into ``out_dir`` (:meth:`save_model`) and close the run."""
-        self.save_model(model, tokenizer, kind=kind, base_model=base_model,
-                        manifest_sha256=manifest_sha256, config=config, metrics=metrics,
-                        parent=parent, extra=extra, final=True)
-        self.close()
-        return self.out_dir
 
     def close(self) -> None:
         if self._bar is not None:

