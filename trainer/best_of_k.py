@@ -182,7 +182,7 @@ def train(
     policy, optimizer, scheduler = acc.prepare(policy, optimizer, scheduler)
     scorer = reward_fn or scorer_from_options(cfg, cfg.max_length + cfg.max_new_tokens,
                                               acc.device)
-    run = Run(cfg.out, "best_of_k", acc, cfg.rounds, callback=callback,
+    run = Run(cfg.out, "best_of_k", acc, cfg.rounds, callback=callback, config=cfg,
               should_stop=should_stop, save_every=1)
     if cfg.resume:
         run.resume()

@@ -4,6 +4,7 @@
         [--config FILE.yaml|json] [--set key=value ...] [--epochs N] [--lr X] ...
     python -m trainer STAGE --help        every option of that stage, with its help
     python -m trainer tiny-model OUT [--arch llama|gpt2]
+    python -m trainer checkpoint-to-model CHECKPOINT OUT   a resumable checkpoint → model folder
 
 Each stage's flags are built from its config dataclass by
 ``transformers.HfArgumentParser`` (``--learning_rate`` and ``--learning-rate``;
@@ -73,6 +74,17 @@ def _top_parser() -> argparse.ArgumentParser:
                        add_help=False)
     sub.add_parser("tiny-model", help="write a tiny offline model for demos and tests",
                    add_help=False)
+    sub.add_parser("checkpoint-to-model", add_help=False,
+                   help="turn a resumable checkpoint (out/checkpoints/step-N) into a model folder")
+    return parser
+
+
+def _checkpoint_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"{PROG} checkpoint-to-model",
+                                     description="Write the model of a resumable checkpoint "
+                                                 "as a from_pretrained folder.")
+    parser.add_argument("checkpoint", type=Path, help="out/checkpoints/step-NNNNNNNN")
+    parser.add_argument("out", type=Path, help="the model folder to write")
     return parser
 
 
@@ -252,7 +264,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
 
 def _run(argv: list[str]) -> int:
     top = _top_parser()
-    if not argv or argv[0] not in (*STAGES, "tiny-model"):
+    if not argv or argv[0] not in (*STAGES, "tiny-model", "checkpoint-to-model"):
         top.parse_args(argv)  # prints help or "invalid choice" and exits
         return 2
     name, rest = argv[0], argv[1:]
@@ -261,6 +273,12 @@ def _run(argv: list[str]) -> int:
         from trainer.tiny import build_tiny_model
 
         print(build_tiny_model(tiny.out, tiny.arch, seed=tiny.seed))
+        return 0
+    if name == "checkpoint-to-model":
+        ckpt = _checkpoint_parser().parse_args(rest)
+        from trainer.checkpoints import checkpoint_to_model
+
+        print(checkpoint_to_model(ckpt.checkpoint, ckpt.out))
         return 0
     stage = STAGES[name]
     args = _parse(stage_parser(stage), rest)

@@ -207,7 +207,7 @@ def fit(
     scheduler = acc.prepare(make_scheduler(optimizer, acc, total_steps, cfg.warmup_ratio,
                                            cfg.lr_scheduler))
     run = Run(cfg.out, stage, acc, total_steps, callback=callback, should_stop=should_stop,
-              save_every=cfg.save_steps)
+              save_every=cfg.save_steps, config=cfg)
     if cfg.resume:
         run.resume()
     eval_every = cfg.eval_steps or steps_per_epoch

@@ -223,7 +223,7 @@ class PPOTrainer:
             AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon)
             if cfg.adaptive_kl else FixedKLController(cfg.kl_coef))
         acc.register_for_checkpointing(self.kl_ctl)  # β is part of the resumable state
-        self.run = Run(cfg.out, "ppo", acc, self.total_steps, callback=callback,
+        self.run = Run(cfg.out, "ppo", acc, self.total_steps, callback=callback, config=cfg,
                        should_stop=should_stop, save_every=cfg.save_steps)
         self._perms: dict[int, list[int]] = {}
 

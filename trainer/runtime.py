@@ -410,6 +410,7 @@ class Run:
         save_every: int = 0,
         keep_last: int = 2,
         progress_bar: bool = True,
+        config: Any = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.stage = stage
@@ -419,6 +420,8 @@ class Run:
         self.should_stop = should_stop
         self.save_every = save_every
         self.keep_last = max(1, keep_last)
+        self.config = config  # kept in checkpoints: what python -m trainer
+        # checkpoint-to-model needs to rebuild the model (trainer/checkpoints.py)
         self.step = 0
         self.steps_per_epoch = 0
         # The best evaluation so far ({"step", "metric", "value", "path"}), kept in
@@ -512,7 +515,7 @@ class Run:
                                {"stage": self.stage, "step": self.step,
                                 "steps_per_epoch": self.steps_per_epoch,
                                 "total_steps": self.total_steps, "best": self.best,
-                                "wall_seconds": self.elapsed})
+                                "wall_seconds": self.elapsed, "config": self.config})
             os.replace(tmp, final)
             for old in self.checkpoints()[: -self.keep_last]:
                 shutil.rmtree(old, ignore_errors=True)

@@ -178,3 +178,27 @@ class TestPortableArtifacts:
         else:  # RMSNorm and a bias-free head: subtract config.rankwise_reward_offset
             assert stored == pytest.approx(metrics["reward_offset"])
             torch.testing.assert_close(raw - stored, rankwise, atol=1e-4, rtol=1e-4)
+
+
+class TestCheckpointToModel:
+    def test_one_command_turns_a_resumable_checkpoint_into_a_model_folder(
+            self, tiny_llama: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        from safetensors.torch import load_file
+
+        from trainer.cli import main
+
+        export = synthetic_export(tmp_path / "e", n_train=16, n_val=4, kinds=("rankings",))
+        out = tmp_path / "rm"
+        train_reward(RewardConfig(data=str(export), model=str(tiny_llama), out=str(out),
+                                  learning_rate=1e-3, max_length=64, save_steps=1))
+        ckpt = sorted((out / "checkpoints").iterdir())[-1]
+        assert main(["checkpoint-to-model", str(ckpt), str(tmp_path / "m")]) == 0
+        model = load_reward_model(tmp_path / "m")
+        saved = load_file(str(ckpt / "model.safetensors"))
+        assert all(torch.equal(model.state_dict()[k], v) for k, v in saved.items())
+        manifest = read_manifest(tmp_path / "m")
+        assert manifest is not None and manifest["kind"] == "reward_model"
+        assert manifest["step"] == int(ckpt.name.split("-")[1])
+        capsys.readouterr()
+        assert main(["checkpoint-to-model", str(tmp_path / "e"), str(tmp_path / "x")]) == 2
+        assert "not a Rankwise checkpoint" in capsys.readouterr().err
