@@ -122,7 +122,9 @@ class TestPPOLearning:
         # overshot.
         assert rows[0]["objective/kl"] == pytest.approx(0.0, abs=1e-4)
         assert max(r["objective/kl"] for r in rows) > target_kl
-        assert sum(r["objective/kl"] for r in rows[-5:]) / 5 < 2 * target_kl
+        # The stated tolerance (docs/training.md): the last 5 iterations' mean KL within
+        # ±50% of the target (here 1.99 for a target of 2).
+        assert abs(sum(r["objective/kl"] for r in rows[-5:]) / 5 - target_kl) < 0.5 * target_kl
         assert max(r["beta"] for r in rows) > cfg.kl_coef
 
         # Fresh samples from the saved policy score higher than from the SFT start.
