@@ -250,7 +250,7 @@ def fit(
     if val_set and run.step == 0:
         stopped = evaluate_now()  # step 0: the baseline of every validation curve
     model.train()
-    evaluated_at = run.step
+    evaluated_at = run.step if run.step == 0 else -1  # a resumed run evaluates at its end
     for _, batch in run.iterate(train_loader, cfg.epochs if stopped is None else 0):
         with acc.accumulate(model):
             loss, stats = step(model, batch)

@@ -460,7 +460,7 @@ class PPOTrainer:
 
         if run.step == 0:
             evaluate_now()  # the baseline: π = π_ref, KL 0
-        evaluated_at = run.step
+        evaluated_at = run.step if run.step == 0 else -1  # a resumed run evaluates at its end
         while run.step < self.total_steps:
             step = run.step
             indices = self._prompt_batch(step)
