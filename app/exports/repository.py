@@ -70,7 +70,7 @@ class JudgementRow:
     prompt_public_id: str
     prompt_messages: list[dict[str, str]]
     prompt_category: str | None
-    round: int  # the item's round (app/projects/items.py)
+    round: int  # the item's round (app/labeling/items.py)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 ``write_export`` does the work from one snapshot session and is callable from
 a request, the CLI or (later) a job worker; it streams every kind of record
 to its file and reports progress. ``request_export`` / ``run_export`` record
-each export as an ``Export`` row around it. Spec: /work/shared/design/data-contract.md.
+each export as an ``Export`` row around it. Spec: docs/data-contract.md (as code: trainer/contract.py).
 """
 
 from __future__ import annotations
@@ -39,21 +39,14 @@ from app.exports.writer import (
 )
 from app.models import Export, ExportStatus, Project, TaskKind, User, utcnow
 from app.security.tokens import pseudonym
+from trainer.contract import (
+    FILE_NAMES,
+    MARGIN_SCALES,
+    SCHEMA_VERSION,
+    single_file,
+    split_file,
+)
 
-SCHEMA_VERSION = 1
-# Llama 2 (Touvron et al. 2023), Table 27: the margin m(r) by preference rating.
-MARGIN_SCALES: dict[str, dict[str, float]] = {
-    "small": {"significantly_better": 1.0, "better": 2 / 3, "slightly_better": 1 / 3,
-              "negligibly_better": 0.0},
-    "large": {"significantly_better": 3.0, "better": 2.0, "slightly_better": 1.0,
-              "negligibly_better": 0.0},
-}
-SPLITS: tuple[SplitName, ...] = ("train", "validation")
-SPLIT_FILES = ("sft", "rankings", "pairs", "ratings")
-SINGLE_FILES = ("prompts", "evaluations", "unusable")
-FILE_NAMES = [f"{k}.{s}.jsonl" for k in SPLIT_FILES for s in SPLITS] + [
-    f"{k}.jsonl" for k in SINGLE_FILES
-]
 # Parquet columns per file kind (the JSONL fields; nested objects become JSON text).
 _COMMON = ["labeler", "created_at", "shown_order", "seconds", "prompt_id", "round"]
 PARQUET_COLUMNS = {
@@ -116,10 +109,10 @@ class _Files:
             self.writers[name] = JsonlWriter(self.root / name)
 
     def split(self, kind: str, split: SplitName) -> JsonlWriter:
-        return self.writers[f"{kind}.{split}.jsonl"]
+        return self.writers[split_file(kind, split)]
 
     def single(self, kind: str) -> JsonlWriter:
-        return self.writers[f"{kind}.jsonl"]
+        return self.writers[single_file(kind)]
 
     def close(self) -> dict[str, FileInfo]:
         return {name: w.close() for name, w in self.writers.items()}

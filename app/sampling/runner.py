@@ -17,7 +17,7 @@ from typing import Any
 
 from app.errors import InvalidInput
 from app.jobs.context import JobContext
-from app.projects.plans import QueueReport
+from app.labeling.plans import QueueReport
 from app.registry import service as registry
 from app.sampling import repository as repo
 from app.sampling.generation import Model, Sampling, generator, reply_local

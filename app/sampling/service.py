@@ -7,10 +7,10 @@ from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
 from app.jobs import service as jobs
+from app.labeling import items
+from app.labeling.plans import QueueReport
 from app.models import Completion, Job, JobKind, ModelVersion, Project, TaskKind, User
-from app.projects import items
 from app.projects import service as projects
-from app.projects.plans import QueueReport
 from app.registry import service as registry
 from app.sampling import repository as repo
 from app.sampling.generation import Model

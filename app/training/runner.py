@@ -116,7 +116,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
     with ctx.session() as db:
         version = registry.register_trained(
             db, name=name, path=out, parent_id=inputs.base_id,
-            extra={"job": ctx.spec.public_id, "export": inputs.export_id, "stage": params.stage.value},
+            extra={"job": ctx.spec.public_id, "export": inputs.export_id, "stage": params.stage},
         )
         model_id, model_name = version.public_id, version.name
     # Non-finite metrics are spelled out by the queue when the result is stored.

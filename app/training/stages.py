@@ -1,55 +1,48 @@
-"""Every name the app takes from the trainer's stages, in this one module.
+"""The app's view of the trainer's stages, all read from trainer/stages.py.
 
-The stage names, their config classes, the trainer modules that run them, and
-how a run is launched (``rankwise train`` or ``accelerate launch``) are written
-here and nowhere else in app/. The trainer is getting a single stage registry
-(trainer/stages.py: name → config dataclass and run function); switching to it
-is a change to this module alone.
+The trainer keeps the one table of stages (name → config dataclass, loop module,
+required inputs); the training page, the request schema and the runner read it
+through this module, so a new stage appears here without an edit.
 
-Importing this module imports no trainer code: the web process validates stage
-names with :class:`Stage` and never loads torch. :func:`load` imports the
-trainer, and is only called inside a job's child process.
+Importing this module imports no torch: trainer.stages and the config
+dataclasses are torch-free. :func:`load` resolves a stage's loop (which imports
+torch) and is only called inside a job's child process.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import sys
 from collections.abc import Callable, Mapping
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, WithJsonSchema
 
 from app.errors import InvalidInput
+from trainer.stages import STAGES
 
 
-class Stage(enum.StrEnum):
-    sft = "sft"
-    rm = "rm"
-    ppo = "ppo"
-    dpo = "dpo"
-    best_of_k = "best-of-k"
+def _known_stage(name: str) -> str:
+    if name not in STAGES:
+        raise ValueError(f"unknown stage {name!r}; use one of: {', '.join(map(repr, STAGES))}")
+    return name
 
 
-# What the training page offers, in this order.
-LABELS: dict[Stage, str] = {
-    Stage.sft: "SFT (demonstrations)",
-    Stage.rm: "Reward model (rankings, pairs)",
-    Stage.ppo: "PPO (needs a reward model)",
-    Stage.dpo: "DPO (pairs)",
-    Stage.best_of_k: "Best-of-K (needs a reward model)",
-}
-NEEDS_REWARD_MODEL = frozenset({Stage.ppo, Stage.best_of_k})
+# A stage name as the API takes it; the schema lists the trainer's stages.
+Stage = Annotated[
+    str,
+    AfterValidator(_known_stage),
+    WithJsonSchema({"type": "string", "enum": list(STAGES)}),
+]
 
-# stage -> (trainer module with train(), module with the config class, config class name)
-_TRAINER: dict[Stage, tuple[str, str, str]] = {
-    Stage.sft: ("trainer.sft", "trainer.config", "SFTConfig"),
-    Stage.rm: ("trainer.reward", "trainer.config", "RewardConfig"),
-    Stage.dpo: ("trainer.dpo", "trainer.config", "DPOConfig"),
-    Stage.ppo: ("trainer.ppo", "trainer.ppo", "PPOConfig"),
-    Stage.best_of_k: ("trainer.best_of_k", "trainer.best_of_k", "BestOfKConfig"),
-}
+# What the training page offers, in the trainer's order.
+LABELS: dict[str, str] = {name: f"{name}: {stage.summary}" for name, stage in STAGES.items()}
+NEEDS_REWARD_MODEL = frozenset(
+    name for name, stage in STAGES.items() if "reward_model" in stage.required
+)
+
 # Config fields the runner fills from the registry and the export; not hyper-parameters.
 MANAGED_FIELDS = frozenset(
     {"data", "model", "out", "reward_model", "ref_model", "value_model", "safety_reward_model",
@@ -61,7 +54,7 @@ Progress = Callable[[Any], None]
 
 @dataclasses.dataclass(frozen=True)
 class LoadedStage:
-    stage: Stage
+    stage: str
     config_cls: type[Any]
     _train: Callable[..., Mapping[str, Any]]
     cancelled: type[Exception]  # what train() raises when should_stop() said stop
@@ -70,12 +63,13 @@ class LoadedStage:
         return dict(self._train(config, callback=on_progress, should_stop=should_stop))
 
 
-def load(stage: Stage) -> LoadedStage:
-    """The stage's trainer module and config class (imports torch)."""
-    module, config_module, config_name = _TRAINER[stage]
+def load(stage: str) -> LoadedStage:
+    """The stage's config class and loop (resolving the loop imports torch)."""
+    spec = STAGES[stage]
+    # The runtime module is imported by name here because it imports torch, which the
+    # web process (that imports this module) must never load.
     runtime = import_module("trainer.runtime")
-    return LoadedStage(stage, getattr(import_module(config_module), config_name),
-                       import_module(module).train, runtime.TrainingCancelled)
+    return LoadedStage(stage, spec.config, spec.train, runtime.TrainingCancelled)
 
 
 def build_config(config_cls: type[Any], hyper: Mapping[str, Any], managed: Mapping[str, Any]) -> Any:
@@ -93,15 +87,15 @@ def build_config(config_cls: type[Any], hyper: Mapping[str, Any], managed: Mappi
     return config_cls(**values, **hyper)
 
 
-def cli_command(stage: Stage, config_path: Path) -> list[str]:
+def cli_command(stage: str, config_path: Path) -> list[str]:
     """The command an engineer can run by hand to repeat the run."""
-    return ["rankwise", "train", stage.value, "--config", str(config_path)]
+    return ["rankwise", "train", stage, "--config", str(config_path)]
 
 
-def accelerate_command(stage: Stage, config_path: Path, num_processes: int,
+def accelerate_command(stage: str, config_path: Path, num_processes: int,
                        config_file: str | None) -> list[str]:
     """``accelerate launch`` of the trainer's CLI (DDP, FSDP or DeepSpeed per the config)."""
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes)]
     if config_file:
         cmd += ["--config_file", config_file]
-    return [*cmd, "-m", "trainer", stage.value, "--config", str(config_path)]
+    return [*cmd, "-m", "trainer", stage, "--config", str(config_path)]

@@ -15,7 +15,7 @@ from app.security.tokens import pseudonym
 from tests.conftest import TEST_SECRET
 from tests.exports import factories as f
 from tests.exports.conftest import Exporter, World, both, records
-from trainer.data import load_export
+from trainer.contract import load_export
 
 
 def _pairs(folder: Path, source: str) -> list[dict]:

@@ -42,7 +42,7 @@ class TestJobsApi:
         headers = bearer(db, make_user(db, Role.admin))
         project = make_project(db, "ranking")
         r = client.post("/api/v1/jobs", headers=headers, json={
-            "kind": "sample", "params": {"project_id": project.public_id, "k": 3}})
+            "kind": "sample", "params": {"project_id": project.public_id, "k": 1}})
         assert r.status_code == 422
         assert r.json()["detail"].startswith("sample.params.k:")
         r = client.post("/api/v1/jobs", headers=headers, json={

@@ -27,8 +27,8 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
+from app.labeling.plans import ItemPlan
 from app.models import Assignment, Project, TaskKind
-from app.projects.plans import ItemPlan
 
 CompletionId = Annotated[str, StringConstraints(max_length=32)]
 TEXT_MAX = 200_000  # hard cap before settings.max_text_chars gives the precise message

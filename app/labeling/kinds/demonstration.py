@@ -23,9 +23,9 @@ from app.labeling.kinds.base import (
     checked_text,
     last_message,
 )
+from app.labeling.plans import OnePerPrompt
 from app.models import Demonstration as DemonstrationRow
 from app.models import TaskKind
-from app.projects.plans import OnePerPrompt
 
 
 class DemonstrationIn(SubmitBase):

@@ -29,8 +29,8 @@ from app.labeling.kinds.base import (
     SubmitBase,
     Task,
 )
+from app.labeling.plans import pairs
 from app.models import MarginLabel, PairwiseJudgement, Safety, TaskKind, Winner
-from app.projects.plans import pairs
 
 MARGINS = ", ".join(m.value for m in MarginLabel)
 

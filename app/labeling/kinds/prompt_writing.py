@@ -21,8 +21,8 @@ from app.labeling.kinds.base import (
     checked_text,
     last_message,
 )
+from app.labeling.plans import PerCategory
 from app.models import PromptSubmission, TaskKind
-from app.projects.plans import PerCategory
 
 PROMPT_ROLES = ("system", "user", "assistant")
 SLUG_MAX = 64

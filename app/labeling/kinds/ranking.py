@@ -25,9 +25,9 @@ from app.labeling.kinds.base import (
     checked_text,
     sentence,
 )
+from app.labeling.plans import ranking_groups
 from app.models import Ranking as RankingRow
 from app.models import RankingVerdict, TaskKind
-from app.projects.plans import ranking_groups
 
 FlagName = Annotated[str, StringConstraints(max_length=64)]
 TieGroup = Annotated[list[CompletionId], Field(max_length=9)]

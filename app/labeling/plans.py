@@ -12,7 +12,7 @@
 - ``PerCategory`` (prompt writing): ``prompts_per_category`` items per category, no
   prompt.
 
-A plan only says which items to make; app/projects/items.py stores them, numbers
+A plan only says which items to make; app/labeling/items.py stores them, numbers
 their rounds and holds the lock.
 """
 
@@ -27,8 +27,8 @@ from typing import ClassVar
 
 from sqlalchemy.orm import Session
 
+from app.labeling import items_repository as repo
 from app.models import Project
-from app.projects import repository as repo
 
 # Keep the report's per-prompt list small on huge imports; the counts stay exact.
 WAITING_LISTED = 100
@@ -61,7 +61,7 @@ class Waiting:
 @dataclass
 class QueueReport:
     """What a call made and what it left out, with the reason; pass one to the functions
-    of app/projects/items.py to collect it over many calls."""
+    of app/labeling/items.py to collect it over many calls."""
 
     created: int = 0
     not_queued: Counter[NotQueued] = field(default_factory=Counter)  # completions by reason

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.labeling import items
+from app.labeling.items import NotQueued, QueueReport
 from app.models import Completion, ItemCompletion, Project, Prompt, TaskKind, WorkItem
-from app.projects import items
-from app.projects.items import NotQueued, QueueReport
 from tests.projects.builders import completions, project, prompt
 
 

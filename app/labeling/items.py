@@ -1,4 +1,4 @@
-"""Work items: made by the project's task kind's plan (app/projects/plans.py), stored
+"""Work items: made by the project's task kind's plan (app/labeling/plans.py), stored
 here with their round.
 
 Rounds: every item of a prompt made by one call is of the same round, 1 for the
@@ -19,11 +19,11 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
+from app.labeling import items_repository as repo
 from app.labeling.kinds import kind_of
 from app.labeling.kinds import table as kinds_table
+from app.labeling.plans import ItemPlan, NotQueued, PlannedItem, QueueReport
 from app.models import Completion, Project, Prompt
-from app.projects import repository as repo
-from app.projects.plans import ItemPlan, NotQueued, PlannedItem, QueueReport
 
 __all__ = [
     "COMPLETION_KINDS",
