@@ -1,0 +1,76 @@
+"""What every request body and parameter is checked against, in one place.
+
+- ``RequestModel``: the base of every request body. Unknown fields are refused,
+  NaN and ±Infinity are refused (Python's JSON parser accepts them, PostgreSQL's
+  JSON cannot store them), and booleans are strict: ``0``, ``1``, ``"yes"`` are
+  not ``false``/``true`` (a typo must not silently deactivate an account).
+- ``DbInt``/``DbId``/``Count``: integers the database can hold (64-bit signed),
+  so a query parameter or a decoded cursor of 20 digits is a 422, not a 500.
+- ``Matching``: a pattern with the sentence shown when it does not match, so
+  the client reads "the project's short name may use a–z, 0–9 and dashes"
+  rather than the regular expression.
+
+NUL characters are refused earlier, for every field at once, by
+``app.security.middleware.InputGuard``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints
+from pydantic_core import CoreSchema
+
+__all__ = [
+    "BIGINT_MAX",
+    "BIGINT_MIN",
+    "PATTERN_HINTS",
+    "Count",
+    "DbId",
+    "DbInt",
+    "Matching",
+    "RequestModel",
+]
+
+BIGINT_MAX = 2**63 - 1
+BIGINT_MIN = -(2**63)
+
+# Any integer a BIGINT column (and SQLite's INTEGER) can hold.
+DbInt = Annotated[int, Field(ge=BIGINT_MIN, le=BIGINT_MAX)]
+# Row ids and id cursors: positive.
+DbId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+# Counts and offsets that start at zero.
+Count = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
+
+# regex -> what the person should type instead; read by the 422 handler (app/errors.py).
+PATTERN_HINTS: dict[str, str] = {}
+
+
+def Matching(regex: str, hint: str, *, min_length: int | None = None, max_length: int | None = None) -> Any:
+    """``Annotated[str, Matching(...)]``: a pattern whose failure message is ``hint``."""
+    PATTERN_HINTS[regex] = hint
+    return StringConstraints(pattern=regex, min_length=min_length, max_length=max_length)
+
+
+def _strict_bools(schema: Any) -> Any:
+    """A copy of a core schema in which every ``bool`` validator is strict."""
+    if isinstance(schema, dict):
+        copied = {key: _strict_bools(value) for key, value in schema.items()}
+        if copied.get("type") == "bool":
+            copied["strict"] = True
+        return copied
+    if isinstance(schema, list):
+        return [_strict_bools(value) for value in schema]
+    return schema
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler) -> CoreSchema:
+        # Pydantic has no per-type strictness setting; model-wide strict mode would also
+        # refuse enum values and ISO dates given as JSON strings. So only the bool
+        # validators of the generated schema are made strict.
+        schema: CoreSchema = _strict_bools(handler(source))
+        return schema
