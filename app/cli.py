@@ -72,7 +72,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
-            proxy_headers=True,
+            # X-Forwarded-For is believed only from RANKWISE_FORWARDED_ALLOW_IPS, in the app.
+            proxy_headers=False,
         )
     finally:
         if worker is not None:

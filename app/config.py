@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     submit_rate_per_minute: int = Field(240, ge=1)
     pool_size: int = Field(20, ge=1)
     start_worker: bool = Field(True, description="rankwise serve starts one local job worker")
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For is believed: comma-separated IPs or CIDRs, "
+        "'*' for any; empty trusts none (the connection's address is the client)",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

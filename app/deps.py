@@ -48,6 +48,12 @@ def get_db(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
+def client_host(request: Request) -> str:
+    """The client's address: the connection's peer, or what a trusted proxy forwarded
+    (``forwarded_allow_ips``; the proxy-headers middleware in app/main.py)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")

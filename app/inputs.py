@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints
 from pydantic_core import CoreSchema
 
@@ -29,6 +30,7 @@ __all__ = [
     "DbId",
     "DbInt",
     "Matching",
+    "PathId",
     "RequestModel",
 ]
 
@@ -41,6 +43,9 @@ DbInt = Annotated[int, Field(ge=BIGINT_MIN, le=BIGINT_MAX)]
 DbId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
 # Counts and offsets that start at zero.
 Count = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
+
+# A public id or a project's short name in the URL path.
+PathId = Annotated[str, Path(min_length=1, max_length=64)]
 
 # regex -> what the person should type instead; read by the 422 handler (app/errors.py).
 PATTERN_HINTS: dict[str, str] = {}

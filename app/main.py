@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import __version__
 from app.config import Settings, get_settings
@@ -138,4 +139,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.add_middleware(CrossSiteGuard)
     app.add_middleware(ConcurrencyGate, limit=settings.pool_size)
     app.add_middleware(SecurityHeaders)
+    if settings.forwarded_allow_ips.strip():
+        # The client address (login rate limit) comes from X-Forwarded-For only when the
+        # connection is from one of these proxies; uvicorn's own handling is off (app/cli.py).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     return app

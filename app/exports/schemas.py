@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.inputs import RequestModel
+
 Kind = Literal["demonstration", "ranking", "pairwise", "evaluation", "prompt"]
 MarginLabelName = Literal["significantly_better", "better", "slightly_better", "negligibly_better"]
 PublicId = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[0-9a-z]+$")]
@@ -24,7 +26,7 @@ def _jsonl_only() -> list[Format]:
     return ["jsonl"]
 
 
-class _Strict(BaseModel):
+class _Strict(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
 

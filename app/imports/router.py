@@ -14,6 +14,7 @@ from app.deps import AdminUser, SessionDep, SettingsDep
 from app.errors import InvalidInput
 from app.imports import service
 from app.imports.schemas import ImportReportOut
+from app.inputs import PathId
 from app.projects import service as projects
 
 router = APIRouter(prefix="/api/v1/projects", tags=["imports"])
@@ -56,7 +57,7 @@ def _answer(report: service.ImportReport, dry_run: bool) -> ImportReportOut:
 
 @router.post("/{pid}/prompts:import", openapi_extra=_upload_body(".jsonl or .csv"))
 def import_prompts(
-    pid: str,
+    pid: PathId,
     db: SessionDep,
     settings: SettingsDep,
     admin: AdminUser,
@@ -74,7 +75,7 @@ def import_prompts(
 
 @router.post("/{pid}/completions:import", openapi_extra=_upload_body(".jsonl"))
 def import_completions(
-    pid: str,
+    pid: PathId,
     db: SessionDep,
     settings: SettingsDep,
     admin: AdminUser,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from app.deps import EngineerUser, SessionDep
+from app.inputs import BIGINT_MAX, PathId
 from app.jobs import service
 from app.jobs.schemas import JobIn, JobOut, MetricsOut, job_out
 from app.models import JobStatus
@@ -33,17 +34,17 @@ def list_jobs(
 
 
 @router.get("/{jid}")
-def get_job(jid: str, db: SessionDep, _user: EngineerUser) -> JobOut:
+def get_job(jid: PathId, db: SessionDep, _user: EngineerUser) -> JobOut:
     """One job with its progress (step, total, ETA), result, error and log tail."""
     return job_out(service.get(db, jid))
 
 
 @router.get("/{jid}/metrics")
 def job_metrics(
-    jid: str,
+    jid: PathId,
     db: SessionDep,
     _user: EngineerUser,
-    after_step: int = Query(-1, ge=-1),
+    after_step: int = Query(-1, ge=-1, le=BIGINT_MAX),
     limit: int = Query(2000, ge=1, le=10_000),
 ) -> MetricsOut:
     """Metric points after ``after_step``, for live curves that poll."""
@@ -54,7 +55,7 @@ def job_metrics(
 
 
 @router.post("/{jid}/cancel")
-def cancel_job(jid: str, db: SessionDep, _user: EngineerUser) -> JobOut:
+def cancel_job(jid: PathId, db: SessionDep, _user: EngineerUser) -> JobOut:
     """Cancel: a queued job at once; a running one stops within seconds, keeping its
     last checkpoint."""
     return job_out(service.request_cancel(db, service.get(db, jid)))

@@ -5,29 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
+from app.inputs import RequestModel
 from app.models import Job, JobStatus
 
 PublicId = Annotated[str, Field(min_length=16, max_length=16)]
 HyperValue = float | int | bool | Annotated[str, Field(max_length=200)] | None
 
 
-class AccelerateIn(BaseModel):
+class AccelerateIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     num_processes: int = Field(1, ge=1, le=256, description="processes (GPUs) to launch")
     config_file: str | None = Field(default=None, max_length=1024, description="accelerate config (DDP/FSDP/DeepSpeed)")
 
 
-class ExportNow(BaseModel):
+class ExportNow(RequestModel):
     """Export a project now and train on the result (the run waits for the export job)."""
 
     model_config = ConfigDict(extra="forbid")
     project_id: PublicId
-    options: dict[Annotated[str, Field(max_length=64)], Any] = Field(default_factory=dict, max_length=32)
+    options: dict[Annotated[str, Field(max_length=64)], JsonValue] = Field(default_factory=dict, max_length=32)
 
 
-class TrainParams(BaseModel):
+class TrainParams(RequestModel):
     model_config = ConfigDict(extra="forbid")
     stage: Literal["sft", "rm", "ppo", "dpo", "best-of-k"]
     export_id: PublicId | None = Field(default=None, description="a finished export")
@@ -61,7 +62,7 @@ class TrainParams(BaseModel):
         return value
 
 
-class SampleParams(BaseModel):
+class SampleParams(RequestModel):
     model_config = ConfigDict(extra="forbid")
     project_id: PublicId
     model_id: PublicId | None = Field(default=None, description="default: the project's sampler")
@@ -76,13 +77,13 @@ class SampleParams(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-class ExportParams(BaseModel):
+class ExportParams(RequestModel):
     model_config = ConfigDict(extra="forbid")
     project_id: PublicId
-    options: dict[Annotated[str, Field(max_length=64)], Any] = Field(default_factory=dict, max_length=32)
+    options: dict[Annotated[str, Field(max_length=64)], JsonValue] = Field(default_factory=dict, max_length=32)
 
 
-class DiagnosticParams(BaseModel):
+class DiagnosticParams(RequestModel):
     model_config = ConfigDict(extra="forbid")
     steps: int = Field(5, ge=1, le=10_000)
     step_seconds: float = Field(0.1, ge=0.0, le=60.0)
@@ -97,7 +98,7 @@ PARAMS: dict[str, type[BaseModel]] = {
 }
 
 
-class JobIn(BaseModel):
+class JobIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["train", "sample", "export", "diagnostic"]
     params: dict[str, Any] = Field(default_factory=dict)

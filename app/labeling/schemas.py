@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.inputs import RequestModel
 from app.models import MarginLabel, Safety, TaskKind
 
 CompletionId = Annotated[str, StringConstraints(max_length=32)]
@@ -22,13 +23,13 @@ TEXT_MAX = 200_000  # hard cap before settings.max_text_chars gives the precise 
 SLUG_MAX = 64
 
 
-class MessageIn(BaseModel):
+class MessageIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     role: str = Field(max_length=16)
     content: str = Field(max_length=TEXT_MAX)
 
 
-class SubmitIn(BaseModel):
+class SubmitIn(RequestModel):
     """One body for every task kind; validation.py says which fields a task takes."""
 
     model_config = ConfigDict(extra="forbid")

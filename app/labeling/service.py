@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import read_phase, retry_transient, write_phase
 from app.errors import Conflict, InvalidInput, LeaseExpired, NotFound
+from app.inputs import BIGINT_MAX
 from app.labeling import progress, queue
 from app.labeling import repository as repo
 from app.labeling.repository import JUDGEMENT_MODELS, Judgement
@@ -491,9 +492,10 @@ def _decode_cursor(cursor: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = raw.partition(":")
-        if prefix != "j":
+        value = int(number)
+        if prefix != "j" or not 1 <= value <= BIGINT_MAX:  # the database holds 64-bit ids
             raise ValueError(raw)
-        return int(number)
+        return value
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("The cursor is not one this server gave out; start again without it.") from None
 

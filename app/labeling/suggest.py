@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
+from app.inputs import RequestModel
 from app.jobs import repository as jobs_repo
 from app.jobs import service as jobs
 from app.labeling import repository as repo
@@ -55,13 +56,13 @@ class SamplerUnreachable(DomainError):
     code = "sampler_unavailable"
 
 
-class TurnIn(BaseModel):
+class TurnIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
     content: str = Field(max_length=100_000)
 
 
-class SuggestIn(BaseModel):
+class SuggestIn(RequestModel):
     """The turns the labeler has written so far, before the reply to draft (multi-turn)."""
 
     model_config = ConfigDict(extra="forbid")

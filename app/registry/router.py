@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from app.deps import EngineerUser, SessionDep
+from app.inputs import PathId
 from app.jobs import service as jobs
 from app.models import ModelKind
 from app.registry import service
@@ -42,21 +43,21 @@ def register_model(body: ModelIn, db: SessionDep, user: EngineerUser) -> ModelOu
 
 
 @router.get("/{mid}")
-def get_model(mid: str, db: SessionDep, _user: EngineerUser) -> ModelOut:
+def get_model(mid: PathId, db: SessionDep, _user: EngineerUser) -> ModelOut:
     """One model version, with its rankwise.json when it has one."""
     mv = service.get(db, mid)
     return model_out(mv, service.parents(db, [mv]))
 
 
 @router.post("/{mid}/retire")
-def retire_model(mid: str, db: SessionDep, user: EngineerUser) -> ModelOut:
+def retire_model(mid: PathId, db: SessionDep, user: EngineerUser) -> ModelOut:
     """Hide a version from pickers; completions made by it keep their link."""
     mv = service.retire(db, user, service.get(db, mid))
     return model_out(mv, service.parents(db, [mv]))
 
 
 @router.post("/{mid}/test")
-def test_model(mid: str, body: ModelTestIn, db: SessionDep, user: EngineerUser) -> ModelTestOut:
+def test_model(mid: PathId, body: ModelTestIn, db: SessionDep, user: EngineerUser) -> ModelTestOut:
     """Generate one reply: at once from an endpoint, through a job for a local folder."""
     mv = service.get(db, mid)
     if mv.kind == ModelKind.endpoint:
