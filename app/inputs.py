@@ -4,8 +4,10 @@
   NaN and ±Infinity are refused (Python's JSON parser accepts them, PostgreSQL's
   JSON cannot store them), and booleans are strict: ``0``, ``1``, ``"yes"`` are
   not ``false``/``true`` (a typo must not silently deactivate an account).
-- ``DbInt``/``DbId``/``Count``: integers the database can hold (64-bit signed),
-  so a query parameter or a decoded cursor of 20 digits is a 422, not a 500.
+- ``DbInt``/``DbId``/``Count``: integers the database can hold. Every integer
+  column is an ``INTEGER``: 32-bit signed on PostgreSQL (SQLite's holds 64), so
+  the bound is the smaller one, the same on both, and a query parameter or a
+  decoded cursor of 20 digits is a 422, not a 500.
 - ``Matching``: a pattern with the sentence shown when it does not match, so
   the client reads "the project's short name may use a–z, 0–9 and dashes"
   rather than the regular expression.
@@ -23,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringC
 from pydantic_core import CoreSchema
 
 __all__ = [
-    "BIGINT_MAX",
-    "BIGINT_MIN",
+    "DB_INT_MAX",
+    "DB_INT_MIN",
     "PATTERN_HINTS",
     "Count",
     "DbId",
@@ -34,15 +36,15 @@ __all__ = [
     "RequestModel",
 ]
 
-BIGINT_MAX = 2**63 - 1
-BIGINT_MIN = -(2**63)
+DB_INT_MAX = 2**31 - 1
+DB_INT_MIN = -(2**31)
 
-# Any integer a BIGINT column (and SQLite's INTEGER) can hold.
-DbInt = Annotated[int, Field(ge=BIGINT_MIN, le=BIGINT_MAX)]
+# Any integer an INTEGER column can hold on both databases.
+DbInt = Annotated[int, Field(ge=DB_INT_MIN, le=DB_INT_MAX)]
 # Row ids and id cursors: positive.
-DbId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+DbId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
 # Counts and offsets that start at zero.
-Count = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
+Count = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
 
 # A public id or a project's short name in the URL path.
 PathId = Annotated[str, Path(min_length=1, max_length=64)]

@@ -8,12 +8,13 @@ from app.auth import service
 from app.auth.cookies import SESSION_COOKIE, clear_session_cookie, set_session_cookie
 from app.auth.schemas import LoginIn, LoginOut, UserOut, user_out
 from app.deps import CurrentUser, SessionDep, SettingsDep, client_host
+from app.openapi import errors
 from app.security.csrf import csrf_token_for
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/login")
+@router.post("/login", responses=errors(401, 429))
 def login(
     body: LoginIn, request: Request, response: Response, db: SessionDep, settings: SettingsDep
 ) -> LoginOut:

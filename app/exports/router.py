@@ -12,6 +12,7 @@ from app.exports import service
 from app.exports.archive import FORMATS
 from app.exports.schemas import ExportCompare, ExportCreate, ExportList, ExportOut
 from app.inputs import PathId
+from app.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 
@@ -44,7 +45,7 @@ def get_export(eid: PathId, db: SessionDep, _user: AdminUser) -> ExportOut:
     return ExportOut.model_validate(service.export_out(db, service.get_export(db, eid)))
 
 
-@router.get("/exports/{eid}/download")
+@router.get("/exports/{eid}/download", responses=errors(409))
 def download_export(
     eid: PathId, db: SessionDep, _user: AdminUser,
     format: Literal["zip", "tar.gz"] = Query("zip"),

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from app.deps import EngineerUser, SessionDep
-from app.inputs import BIGINT_MAX, PathId
+from app.inputs import DB_INT_MAX, PathId
 from app.jobs import service
 from app.jobs.schemas import JobIn, JobOut, MetricsOut, job_out
 from app.models import JobStatus
+from app.openapi import errors
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -44,7 +45,7 @@ def job_metrics(
     jid: PathId,
     db: SessionDep,
     _user: EngineerUser,
-    after_step: int = Query(-1, ge=-1, le=BIGINT_MAX),
+    after_step: int = Query(-1, ge=-1, le=DB_INT_MAX),
     limit: int = Query(2000, ge=1, le=10_000),
 ) -> MetricsOut:
     """Metric points after ``after_step``, for live curves that poll."""
@@ -54,7 +55,7 @@ def job_metrics(
     return MetricsOut(status=job.status, items=items, last_step=last)
 
 
-@router.post("/{jid}/cancel")
+@router.post("/{jid}/cancel", responses=errors(409))
 def cancel_job(jid: PathId, db: SessionDep, _user: EngineerUser) -> JobOut:
     """Cancel: a queued job at once; a running one stops within seconds, keeping its
     last checkpoint."""

@@ -21,6 +21,7 @@ from app.labeling.schemas import (
     SubmitOut,
     TaskOut,
 )
+from app.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["labeling"])
 
@@ -42,7 +43,8 @@ def _limit_submits(request: Request, user_id: int) -> None:
     request.app.state.submit_limiter.hit(f"submit:{user_id}", "submissions")
 
 
-@router.post("/projects/{pid}/next", response_model=TaskOut, responses={204: {"description": "nothing left for you"}})
+@router.post("/projects/{pid}/next", response_model=TaskOut,
+             responses={204: {"description": "nothing left for you"}, **errors(409)})
 def next_task(pid: PublicId, db: ReadFirstSession, user: CurrentUser) -> TaskOut | Response:
     """Your current task on the project, or a newly leased one; 204 when nothing is left."""
     task = service.next_task(db, user, pid)
@@ -51,7 +53,8 @@ def next_task(pid: PublicId, db: ReadFirstSession, user: CurrentUser) -> TaskOut
     return task
 
 
-@router.post("/assignments/{aid}/submit", status_code=201, response_model_exclude_unset=True)
+@router.post("/assignments/{aid}/submit", status_code=201, response_model_exclude_unset=True,
+             responses=errors(409, 410, 429))
 def submit(
     aid: PublicId,
     body: SubmitIn,
@@ -72,14 +75,15 @@ def submit(
     return result.answer
 
 
-@router.post("/assignments/{aid}/skip", status_code=204)
+@router.post("/assignments/{aid}/skip", status_code=204, responses=errors(409, 429))
 def skip(aid: PublicId, request: Request, db: SessionDep, user: CurrentUser) -> None:
     """Give the task back; it is never offered to you again."""
     _limit_submits(request, user.id)
     service.skip(db, user, aid)
 
 
-@router.post("/assignments/{aid}/suggest", responses={202: {"description": "a draft job to poll"}})
+@router.post("/assignments/{aid}/suggest",
+             responses={202: {"description": "a draft job to poll"}, **errors(409, 429, 502)})
 def suggest(
     aid: PublicId, request: Request, response: Response, db: SessionDep, user: CurrentUser,
     body: suggestion.SuggestIn | None = None,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import read_phase, retry_transient, write_phase
 from app.errors import Conflict, InvalidInput, LeaseExpired, NotFound
-from app.inputs import BIGINT_MAX
+from app.inputs import DB_INT_MAX
 from app.labeling import progress, queue
 from app.labeling import repository as repo
 from app.labeling.repository import JUDGEMENT_MODELS, Judgement
@@ -493,7 +493,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = raw.partition(":")
         value = int(number)
-        if prefix != "j" or not 1 <= value <= BIGINT_MAX:  # the database holds 64-bit ids
+        if prefix != "j" or not 1 <= value <= DB_INT_MAX:  # what an INTEGER id column holds
             raise ValueError(raw)
         return value
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.deps import AdminUser, CurrentUser, SessionDep
 from app.inputs import PathId
 from app.models import Project, Role
+from app.openapi import errors
 from app.projects import service
 from app.projects.schemas import MemberOut, MembersIn, ProjectCreate, ProjectOut, ProjectUpdate
 
@@ -31,7 +32,7 @@ def list_projects(
     return [_out(db, p) for p in service.list_projects(db, user, wanted)]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(409))
 def create_project(body: ProjectCreate, db: SessionDep, admin: AdminUser) -> ProjectOut:
     """Create a project (prompt-writing projects get their items at once)."""
     return _out(db, service.create(db, admin, body))

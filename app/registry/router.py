@@ -8,6 +8,7 @@ from app.deps import EngineerUser, SessionDep
 from app.inputs import PathId
 from app.jobs import service as jobs
 from app.models import ModelKind
+from app.openapi import errors
 from app.registry import service
 from app.registry.schemas import (
     EndpointModelIn,
@@ -31,7 +32,7 @@ def list_models(
     return [model_out(v, parents) for v in versions]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(409))
 def register_model(body: ModelIn, db: SessionDep, user: EngineerUser) -> ModelOut:
     """Register a local Hugging Face folder or an OpenAI-compatible endpoint."""
     if isinstance(body, EndpointModelIn):
@@ -56,7 +57,7 @@ def retire_model(mid: PathId, db: SessionDep, user: EngineerUser) -> ModelOut:
     return model_out(mv, service.parents(db, [mv]))
 
 
-@router.post("/{mid}/test")
+@router.post("/{mid}/test", responses=errors(502))
 def test_model(mid: PathId, body: ModelTestIn, db: SessionDep, user: EngineerUser) -> ModelTestOut:
     """Generate one reply: at once from an endpoint, through a job for a local folder."""
     mv = service.get(db, mid)

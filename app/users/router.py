@@ -11,6 +11,7 @@ from app.deps import AdminUser, CurrentUser, SessionDep
 from app.errors import NotFound
 from app.inputs import DbId, PathId
 from app.models import Role, User
+from app.openapi import errors
 from app.users import service
 from app.users.schemas import (
     AuditOut,
@@ -40,7 +41,7 @@ def list_users(db: SessionDep, _admin: AdminUser) -> list[UserOut]:
     return [UserOut.of(u) for u in service.list_users(db)]
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses=errors(409))
 def create_user(body: UserCreate, db: SessionDep, admin: AdminUser) -> UserCreated:
     """Create an account; a generated password is returned once when none is given."""
     created = service.create(db, admin, body.email, body.display_name, body.role, body.password)
@@ -53,7 +54,7 @@ def get_user(uid: PathId, db: SessionDep, actor: CurrentUser) -> UserOut:
     return UserOut.of(_self_or_admin(db, actor, uid))
 
 
-@router.patch("/users/{uid}")
+@router.patch("/users/{uid}", responses=errors(409))
 def update_user(uid: PathId, body: UserUpdate, db: SessionDep, admin: AdminUser) -> UserOut:
     """Change role, active flag or name; a role change or deactivation ends their sessions."""
     user = service.update(

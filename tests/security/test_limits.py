@@ -2,7 +2,7 @@
 
 The OpenAPI document is what clients and the fuzzer read, and FastAPI builds it from
 the same annotations that validate requests, so walking it proves the class: every
-integer parameter or body field fits a 64-bit column, every text input has a length
+integer parameter or body field fits an INTEGER column on both databases, every text input has a length
 limit, and every limited column has a schema limit no larger than the column.
 """
 
@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy import String
 
 from app.evaluations.schemas import EvaluationIn
-from app.inputs import BIGINT_MAX, BIGINT_MIN
+from app.inputs import DB_INT_MAX, DB_INT_MIN
 from app.jobs.schemas import TrainParams
 from app.labeling.schemas import SubmitIn
 from app.models import Base
@@ -73,12 +73,12 @@ def _inputs(app: FastAPI) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 class TestEveryInputIsBounded:
-    def test_every_integer_fits_a_64_bit_column(self, app: FastAPI) -> None:
+    def test_every_integer_fits_an_integer_column(self, app: FastAPI) -> None:
         unbounded = [
             where for where, s in _inputs(app)
             if s.get("type") == "integer"
-            and not (s.get("minimum", s.get("exclusiveMinimum", BIGINT_MIN - 1)) >= BIGINT_MIN
-                     and s.get("maximum", s.get("exclusiveMaximum", BIGINT_MAX + 1)) <= BIGINT_MAX)
+            and not (s.get("minimum", s.get("exclusiveMinimum", DB_INT_MIN - 1)) >= DB_INT_MIN
+                     and s.get("maximum", s.get("exclusiveMaximum", DB_INT_MAX + 1)) <= DB_INT_MAX)
         ]
         assert unbounded == []
 
