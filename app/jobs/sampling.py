@@ -102,12 +102,13 @@ def _local_generator(ctx: JobContext, plan: _Plan) -> Generate:
 
 
 def _endpoint_generator(ctx: JobContext, plan: _Plan) -> Generate:
-    from app.registry.endpoint import EndpointClient
+    from app.registry.endpoint import EndpointClient, EndpointPolicy
 
     if not plan.base_url or not plan.endpoint_model:
         raise InvalidInput(f"Model version {plan.model_name!r} has no endpoint URL or model name.")
     client = EndpointClient(plan.base_url, plan.endpoint_model, plan.api_key,
-                            max_concurrency=int(ctx.params.get("concurrency", 4)))
+                            max_concurrency=int(ctx.params.get("concurrency", 4)),
+                            policy=EndpointPolicy.of(ctx.settings))
     s = plan.sampling
     params = ChatParams(temperature=s["temperature"], top_p=s["top_p"], max_tokens=s["max_tokens"])
 

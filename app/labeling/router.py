@@ -22,6 +22,7 @@ from app.labeling.schemas import (
     TaskOut,
 )
 from app.openapi import errors
+from app.registry.safety import EndpointPolicy
 
 router = APIRouter(prefix="/api/v1", tags=["labeling"])
 
@@ -86,12 +87,12 @@ def skip(aid: PublicId, request: Request, db: SessionDep, user: CurrentUser) -> 
              responses={202: {"description": "a draft job to poll"}, **errors(409, 429, 502)})
 def suggest(
     aid: PublicId, request: Request, response: Response, db: SessionDep, user: CurrentUser,
-    body: suggestion.SuggestIn | None = None,
+    settings: SettingsDep, body: suggestion.SuggestIn | None = None,
 ) -> suggestion.SuggestOut:
     """A model-written draft reply to edit: at once from an endpoint sampler, or 202 with a
     job to poll when the sampler is a local model (app/labeling/suggest.py)."""
     request.app.state.submit_limiter.hit(f"suggest:{user.id}", "suggestions")
-    out, done = suggestion.request(db, user, aid, body or suggestion.SuggestIn())
+    out, done = suggestion.request(db, user, aid, body or suggestion.SuggestIn(), EndpointPolicy.of(settings))
     if not done:
         response.status_code = 202
     return out
