@@ -66,7 +66,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        response = error_response(request, exc.status_code, {"error": code, "detail": str(exc.detail)})
+        detail = str(exc.detail)
+        if exc.status_code == 400 and detail == "There was an error parsing the body":  # FastAPI's words
+            detail = "The body cannot be read: send UTF-8 JSON whose numbers have at most 4,300 digits."
+        response = error_response(request, exc.status_code, {"error": code, "detail": detail})
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         if exc.status_code == 405:

@@ -5,6 +5,7 @@ documents only its own ``HTTPValidationError`` for 422, with ``detail`` as a lis
 ``document_errors`` replaces it and adds the statuses every route can give,
 inferred from the route itself:
 
+- 400 where there is a body (one that cannot be decoded at all),
 - 401 where a user is needed (and on the login itself), 403 where a role is needed
   and on every state-changing method (CSRF token, cross-site refusal), 404 where
   the path names something, 413 where there is a body, 415 on the upload routes,
@@ -96,6 +97,8 @@ def _inferred(route: Any) -> set[int]:
         statuses.add(403)
     if route.methods & UNSAFE_METHODS:
         statuses |= {403, 413}
+    if route.body_field is not None or is_upload_route(route):
+        statuses.add(400)  # a body that cannot be decoded at all (not UTF-8, a 5,000-digit number)
     if route.dependant.path_params:
         statuses.add(404)
     if is_upload_route(route):

@@ -45,7 +45,13 @@ def get_export(eid: PathId, db: SessionDep, _user: AdminUser) -> ExportOut:
     return ExportOut.model_validate(service.export_out(db, service.get_export(db, eid)))
 
 
-@router.get("/exports/{eid}/download", responses=errors(409))
+@router.get(
+    "/exports/{eid}/download",
+    response_class=StreamingResponse,
+    responses={200: {"description": "the archive", "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                              for t in FORMATS.values()}},
+               **errors(409)},
+)
 def download_export(
     eid: PathId, db: SessionDep, _user: AdminUser,
     format: Literal["zip", "tar.gz"] = Query("zip"),

@@ -20,7 +20,7 @@ def start_job(body: JobIn, db: SessionDep, user: EngineerUser) -> JobOut:
     return job_out(service.submit(db, user, body.kind, body.params))
 
 
-@router.get("")
+@router.get("", responses=errors(404))
 def list_jobs(
     db: SessionDep,
     _user: EngineerUser,
