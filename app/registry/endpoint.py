@@ -45,7 +45,7 @@ def _excerpt(response: httpx.Response) -> str:
         return ""
     try:
         data = json.loads(response.content[:16_384])
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     error = data.get("error", data.get("detail")) if isinstance(data, dict) else None
     message = error.get("message") if isinstance(error, dict) else error
@@ -136,7 +136,7 @@ class EndpointClient:
                 if status == 200:
                     try:
                         data = response.json()
-                    except ValueError:
+                    except (ValueError, RecursionError):  # not JSON, or nested past the parser
                         data = None
                     if not isinstance(data, dict):
                         raise EndpointError(f"{self.url} answered with something that is not a JSON object.")

@@ -41,8 +41,8 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         raise InvalidInput(f"{path} is larger than 1 MB; is it really a rankwise.json?")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path} is not valid JSON: {exc}") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidInput(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{path} must hold a JSON object.")
     return data

@@ -231,3 +231,23 @@ class TestLocalModelFolders:
         folder.mkdir(parents=True)
         r = self._register(client, engineer, str(folder))
         assert r.status_code == 422 and "no config.json" in r.json()["detail"]
+
+
+class TestForeignJsonCannotCrashTheServer:
+    def test_a_reply_nested_past_the_parser_is_an_endpoint_error(self) -> None:
+        deep = b"[" * 100_000 + b"]" * 100_000
+        for status in (200, 400):
+            client = EndpointClient(f"http://{PUBLIC}/v1", "m", None, policy=STRICT, max_retries=0,
+                                    transport=httpx.MockTransport(lambda _, status=status: httpx.Response(
+                                        status, content=deep, headers={"content-type": "application/json"})))
+            with pytest.raises(EndpointError):
+                client.chat_many_sync([[{"role": "user", "content": "x"}]], PARAMS)
+
+    def test_a_rankwise_json_nested_past_the_parser_is_a_422(self, client: TestClient, db: Session, settings: Settings) -> None:
+        engineer = bearer(db, make_user(db, Role.engineer))
+        folder = settings.data_dir / "models" / "deep"
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "rankwise.json").write_text("[" * 100_000 + "]" * 100_000)
+        r = client.post("/api/v1/models", headers=engineer, json={"kind": "local", "name": "deep", "path": str(folder)})
+        assert r.status_code == 422 and "not valid JSON" in r.json()["detail"]
