@@ -112,7 +112,7 @@ class EndpointClient:
                 return min(self.max_backoff, max(0.0, float(retry_after)))
             except ValueError:
                 pass
-        base = min(self.max_backoff, self.backoff * (2**attempt))
+        base: float = min(self.max_backoff, self.backoff * (2**attempt))
         return base * (0.5 + random.random() / 2)
 
     async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:

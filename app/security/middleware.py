@@ -116,9 +116,8 @@ def _too_large(limit: int) -> dict[str, Any]:
     }
 
 
-# The JSON escape for U+0000 that is not itself escaped: preceded by an even number of
-# backslashes (``\\u0000`` is a backslash followed by the text "u0000").
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_NUL_ESCAPE = b"\\u0000"
+_BACKSLASHES = re.compile(rb"\\*")
 _NUL_MESSAGE = (
     "The request contains a NUL character (U+0000) in {where}; no field can hold one. "
     "Remove it and send the request again."
@@ -137,9 +136,23 @@ def _is_json(ctype: bytes) -> bool:
 
 
 def json_has_nul(body: bytes) -> bool:
-    # Two substring searches on every body; the regex runs only when an escape is there.
-    # A raw NUL byte is not valid JSON (nor is UTF-16 JSON, which would carry many).
-    return b"\x00" in body or (b"\\u0000" in body and _JSON_NUL.search(body) is not None)
+    """Whether a JSON text holds U+0000: a raw NUL byte (never valid JSON, nor is UTF-16
+    JSON, which carries many), or the escape ``\\u0000`` not itself escaped, i.e. after
+    an even number of backslashes (``\\\\u0000`` is a backslash and the text "u0000")."""
+    # Two substring searches on every body; the rest runs only when the escape is there,
+    # in time linear in the body (a look-behind regex tries every position: ~100x slower).
+    if b"\x00" in body:
+        return True
+    at = body.find(_NUL_ESCAPE)
+    if at == -1:
+        return False
+    reversed_body = body[::-1]
+    while at != -1:
+        before = _BACKSLASHES.match(reversed_body, len(body) - at)
+        if before is not None and len(before.group()) % 2 == 0:
+            return True
+        at = body.find(_NUL_ESCAPE, at + 1)
+    return False
 
 
 def form_has_nul(body: bytes) -> bool:
@@ -206,7 +219,8 @@ class InputGuard:
         async def replay() -> Message:
             nonlocal replayed
             if replayed:
-                return await receive()
+                following: Message = await receive()
+                return following
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 

@@ -116,3 +116,11 @@ class TestTheScan:
         assert not json_has_nul(b'{"a": "\\\\\\\\u0000"}')
         assert json_has_nul(b'{"a": "x\x00"}')  # a raw NUL byte is never valid JSON text
         assert not json_has_nul(b'{"a": "u0000"}')
+
+    def test_long_backslash_runs_are_counted_exactly(self) -> None:
+        for run in (0, 1, 2, 3, 1000, 1001, 100_000, 100_001):
+            body = b'{"a": "' + b"\\" * run + b'\\u0000"}'
+            assert json_has_nul(body) is (run % 2 == 0), run
+        many = b'{"a": "' + b"\\\\u0000" * 50_000 + b'"}'  # a backslash, then "u0000", many times
+        assert not json_has_nul(many)
+        assert json_has_nul(many[:-2] + b'\\u0000"}')
