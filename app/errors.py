@@ -141,59 +141,70 @@ def _plural(n: Any, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+# Pydantic's error type -> the sentence, filled from the error's context (app/inputs.py's
+# Matching gives patterns their own words).
+_SENTENCES = {
+    "missing": "{label} is required",
+    "extra_forbidden": "{label} is not a field this request takes; leave it out",
+    "string_too_short": "{label} must be at least {min_chars}",
+    "string_too_long": "{label} must be at most {max_chars}",
+    "too_long": "{label} may have at most {max_entries}",
+    "too_short": "{label} needs at least {min_entries}",
+    "greater_than_equal": "{label} must be at least {ge}",
+    "greater_than": "{label} must be more than {gt}",
+    "less_than_equal": "{label} must be at most {le}",
+    "less_than": "{label} must be less than {lt}",
+    "int_parsing": "{label} must be a whole number",
+    "int_type": "{label} must be a whole number",
+    "int_from_float": "{label} must be a whole number",
+    "float_parsing": "{label} must be a number",
+    "float_type": "{label} must be a number",
+    "finite_number": "{label} must be a finite number (not NaN or Infinity)",
+    "bool_type": "{label} must be true or false",
+    "bool_parsing": "{label} must be true or false",
+    "string_type": "{label} must be a text string",
+    "string_unicode": "{label} must be a text string",
+    "enum": "{label} must be {expected}",
+    "literal_error": "{label} must be {expected}",
+    "dict_type": "{label} must be a JSON object",
+    "model_type": "{label} must be a JSON object",
+    "model_attributes_type": "{label} must be a JSON object",
+    "list_type": "{label} must be a list",
+    "json_invalid": "the body is not valid JSON ({error})",
+    "datetime_parsing": "{label} must be a date and time such as 2026-11-30T12:00:00Z",
+    "datetime_type": "{label} must be a date and time such as 2026-11-30T12:00:00Z",
+    "union_tag_invalid": "{label} must be {expected_tags}",
+    "union_tag_not_found": "{label} needs its {discriminator} field",
+}
+
+
+class _Context(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "the allowed value"
+
+
 def _sentence(err: Mapping[str, Any], field: str | None) -> str:
     kind = str(err.get("type", ""))
     ctx: Mapping[str, Any] = err.get("ctx") or {}
     label = _label(field)
     message = str(err.get("msg", "is invalid"))
-    if kind == "missing":
-        return f"{label} is required"
-    if kind == "extra_forbidden":
-        return f"{label} is not a field this request takes; leave it out"
+    if kind == "value_error":  # a model validator's own sentence
+        return message.removeprefix("Value error, ")
     if kind == "string_pattern_mismatch":
         hint = PATTERN_HINTS.get(str(ctx.get("pattern", "")))
         return f"{label} {hint}" if hint else f"{label} has characters that are not allowed here"
-    if kind == "string_too_short":
-        n = ctx.get("min_length", 1)
-        return f"{label} must not be empty" if n == 1 else f"{label} must be at least {_plural(n, 'character', 'characters')}"
-    if kind == "string_too_long":
-        return f"{label} must be at most {_plural(ctx.get('max_length'), 'character', 'characters')}"
-    if kind == "too_long":
-        return f"{label} may have at most {_plural(ctx.get('max_length'), 'entry', 'entries')}"
-    if kind == "too_short":
-        return f"{label} needs at least {_plural(ctx.get('min_length'), 'entry', 'entries')}"
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        words = {"greater_than_equal": "at least", "greater_than": "more than",
-                 "less_than_equal": "at most", "less_than": "less than"}[kind]
-        bound = next(iter(v for k, v in ctx.items() if k in ("ge", "gt", "le", "lt")), "")
-        return f"{label} must be {words} {bound}"
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"{label} must be a whole number"
-    if kind in ("float_parsing", "float_type"):
-        return f"{label} must be a number"
-    if kind == "finite_number":
-        return f"{label} must be a finite number (not NaN or Infinity)"
-    if kind in ("bool_type", "bool_parsing"):
-        return f"{label} must be true or false"
-    if kind in ("string_type", "string_unicode"):
-        return f"{label} must be a text string"
-    if kind in ("enum", "literal_error"):
-        return f"{label} must be {ctx.get('expected', 'one of the allowed values')}"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return f"{label} must be a JSON object"
-    if kind == "list_type":
-        return f"{label} must be a list"
-    if kind == "json_invalid":
-        return f"the body is not valid JSON ({ctx.get('error', 'cannot be read')})"
-    if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"):
-        return f"{label} must be a date and time such as 2026-11-30T12:00:00Z"
-    if kind == "union_tag_invalid":
-        return f"{label} must be {ctx.get('expected_tags', 'one of the allowed kinds')}"
-    if kind == "union_tag_not_found":
-        return f"{label} needs its {ctx.get('discriminator', 'kind')} field"
-    if kind == "value_error":
-        return message.removeprefix("Value error, ")
-    return f"{label}: {message[0].lower() + message[1:] if message else 'is invalid'}"
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return f"{label} must not be empty"
+    template = _SENTENCES.get(kind)
+    if template is None:
+        return f"{label}: {message[0].lower() + message[1:] if message else 'is invalid'}"
+    return template.format_map(_Context(
+        ctx, label=label,
+        min_chars=_plural(ctx.get("min_length"), "character", "characters"),
+        max_chars=_plural(ctx.get("max_length"), "character", "characters"),
+        min_entries=_plural(ctx.get("min_length"), "entry", "entries"),
+        max_entries=_plural(ctx.get("max_length"), "entry", "entries"),
+    ))
 
 
 def validation_errors(raw: Iterable[Mapping[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
