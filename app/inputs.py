@@ -8,6 +8,8 @@
   column is an ``INTEGER``: 32-bit signed on PostgreSQL (SQLite's holds 64), so
   the bound is the smaller one, the same on both, and a query parameter or a
   decoded cursor of 20 digits is a 422, not a 500.
+- ``DateTime``: an ISO 8601 date and time, as the OpenAPI says; a bare number is
+  not taken for seconds since 1970 (Pydantic's lax reading: ``until=12``).
 - ``Matching``: a pattern with the sentence shown when it does not match, so
   the client reads "the project's short name may use a–z, 0–9 and dashes"
   rather than the regular expression.
@@ -18,10 +20,19 @@ NUL characters are refused earlier, for every field at once, by
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    StringConstraints,
+)
 from pydantic_core import CoreSchema
 
 __all__ = [
@@ -29,6 +40,7 @@ __all__ = [
     "DB_INT_MIN",
     "PATTERN_HINTS",
     "Count",
+    "DateTime",
     "DbId",
     "DbInt",
     "Matching",
@@ -45,6 +57,17 @@ DbInt = Annotated[int, Field(ge=DB_INT_MIN, le=DB_INT_MAX)]
 DbId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
 # Counts and offsets that start at zero.
 Count = Annotated[int, Field(ge=0, le=DB_INT_MAX)]
+
+_NUMBER = re.compile(r"\s*[-+]?\d+(\.\d*)?\s*")
+
+
+def _no_timestamps(value: Any) -> Any:
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("give a date and time such as 2026-11-30T12:00:00Z, not a number")
+    return value
+
+
+DateTime = Annotated[datetime, BeforeValidator(_no_timestamps)]
 
 # A public id or a project's short name in the URL path.
 PathId = Annotated[str, Path(min_length=1, max_length=64)]

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.inputs import RequestModel
+from app.inputs import DateTime, RequestModel
 
 Kind = Literal["demonstration", "ranking", "pairwise", "evaluation", "prompt"]
 MarginLabelName = Literal["significantly_better", "better", "slightly_better", "negligibly_better"]
@@ -31,8 +31,8 @@ class _Strict(RequestModel):
 
 
 class ExportFilters(_Strict):
-    since: datetime | None = Field(default=None, description="only judgements made at or after this time")
-    until: datetime | None = Field(default=None, description="only judgements made before this time")
+    since: DateTime | None = Field(default=None, description="only judgements made at or after this time")
+    until: DateTime | None = Field(default=None, description="only judgements made before this time")
     labelers: list[PublicId] | None = Field(
         default=None, max_length=1000, description="user ids whose judgements to include (default: all)"
     )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.db import read_phase
 from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from app.inputs import DateTime
 from app.labeling import service
 from app.labeling import suggest as suggestion
 from app.labeling.schemas import (
@@ -123,8 +124,8 @@ def browse(
     admin: AdminUser,
     labeler: Annotated[str | None, Query(max_length=32)] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: DateTime | None = None,
+    until: DateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> JudgementPage:
