@@ -109,7 +109,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
-            proxy_headers=True,
+            # X-Forwarded-For is believed only from RANKWISE_FORWARDED_ALLOW_IPS, in the app.
+            proxy_headers=False,
         )
     finally:
         stop_worker(worker)

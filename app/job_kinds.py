@@ -31,6 +31,7 @@ from app.jobs import diagnostic
 from app.jobs.context import Runner
 from app.jobs.schemas import JobOut, job_out
 from app.models import Job, JobKind, User
+from app.openapi import errors
 from app.sampling import runner as sampling
 from app.sampling import service as sampling_service
 from app.sampling.schemas import SampleJobIn
@@ -72,7 +73,7 @@ def submit(db: Session, actor: User, request: JobRequestBody) -> Job:
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(404))
 def start_job(body: Annotated[JobRequest, Body()], db: SessionDep, user: EngineerUser) -> JobOut:
     """Queue a train, sample, export or diagnostic job; a worker picks it up. The body's
     ``kind`` chooses the shape of ``params``."""

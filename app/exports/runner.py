@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from app.exports import service
 from app.exports.schemas import ExportCreate
+from app.inputs import RequestModel
 from app.jobs import service as jobs
 from app.jobs.context import JobContext
 from app.jobs.schemas import PublicId
@@ -22,13 +23,13 @@ from app.models import Job, JobKind, User
 from app.projects import service as projects
 
 
-class ExportParams(BaseModel):
+class ExportParams(RequestModel):
     model_config = ConfigDict(extra="forbid")
     project_id: PublicId = Field(description="a project the caller may read")
     options: ExportCreate = Field(default_factory=lambda: ExportCreate())
 
 
-class ExportJobIn(BaseModel):
+class ExportJobIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal[JobKind.export]
     params: ExportParams

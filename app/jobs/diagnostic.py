@@ -9,22 +9,23 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from app.inputs import RequestModel
 from app.jobs import service
 from app.jobs.context import JobContext
 from app.models import Job, JobKind, User
 
 
-class DiagnosticParams(BaseModel):
+class DiagnosticParams(RequestModel):
     model_config = ConfigDict(extra="forbid")
     steps: int = Field(5, ge=1, le=10_000)
     step_seconds: float = Field(0.1, ge=0.0, le=60.0)
     fail_at: int | None = Field(default=None, ge=1, le=10_000, description="raise at this step")
 
 
-class DiagnosticJobIn(BaseModel):
+class DiagnosticJobIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal[JobKind.diagnostic]
     params: DiagnosticParams = Field(default_factory=DiagnosticParams)

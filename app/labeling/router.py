@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.db import read_phase
 from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from app.inputs import DateTime
 from app.labeling import service
 from app.labeling import suggest as suggestion
 from app.labeling.kinds import SUBMIT_BODIES
@@ -23,6 +24,8 @@ from app.labeling.schemas import (
     SubmitOut,
     TaskOut,
 )
+from app.openapi import errors
+from app.registry.safety import EndpointPolicy
 
 router = APIRouter(prefix="/api/v1", tags=["labeling"])
 
@@ -57,7 +60,8 @@ def _limit_submits(request: Request, user_id: int) -> None:
     request.app.state.submit_limiter.hit(f"submit:{user_id}", "submissions")
 
 
-@router.post("/projects/{pid}/next", response_model=TaskOut, responses={204: {"description": "nothing left for you"}})
+@router.post("/projects/{pid}/next", response_model=TaskOut,
+             responses={204: {"description": "nothing left for you"}, **errors(409)})
 def next_task(pid: PublicId, db: ReadFirstSession, user: CurrentUser) -> TaskOut | Response:
     """Your current task on the project, or a newly leased one; 204 when nothing is left."""
     task = service.next_task(db, user, pid)
@@ -66,7 +70,8 @@ def next_task(pid: PublicId, db: ReadFirstSession, user: CurrentUser) -> TaskOut
     return task
 
 
-@router.post("/assignments/{aid}/submit", status_code=201, response_model_exclude_unset=True)
+@router.post("/assignments/{aid}/submit", status_code=201, response_model_exclude_unset=True,
+             responses=errors(409, 410, 429))
 def submit(
     aid: PublicId,
     body: SubmitBody,
@@ -89,7 +94,7 @@ def submit(
     return result.answer
 
 
-@router.post("/assignments/{aid}/renew")
+@router.post("/assignments/{aid}/renew", responses=errors(409, 410, 429))
 def renew(aid: PublicId, request: Request, db: ReadFirstSession, user: CurrentUser) -> RenewOut:
     """Keep your task while you work on it: the lease runs the project's lease time from
     now, up to a maximum hold (4 hours, or the lease time if longer) after it was given.
@@ -98,22 +103,23 @@ def renew(aid: PublicId, request: Request, db: ReadFirstSession, user: CurrentUs
     return service.renew(db, user, aid)
 
 
-@router.post("/assignments/{aid}/skip", status_code=204)
+@router.post("/assignments/{aid}/skip", status_code=204, responses=errors(409, 429))
 def skip(aid: PublicId, request: Request, db: SessionDep, user: CurrentUser) -> None:
     """Give the task back; it is never offered to you again."""
     _limit_submits(request, user.id)
     service.skip(db, user, aid)
 
 
-@router.post("/assignments/{aid}/suggest", responses={202: {"description": "a draft job to poll"}})
+@router.post("/assignments/{aid}/suggest",
+             responses={202: {"description": "a draft job to poll"}, **errors(409, 429, 502)})
 def suggest(
     aid: PublicId, request: Request, response: Response, db: SessionDep, user: CurrentUser,
-    body: suggestion.SuggestIn | None = None,
+    settings: SettingsDep, body: suggestion.SuggestIn | None = None,
 ) -> suggestion.SuggestOut:
     """A model-written draft reply to edit: at once from an endpoint sampler, or 202 with a
     job to poll when the sampler is a local model (app/labeling/suggest.py)."""
     request.app.state.submit_limiter.hit(f"suggest:{user.id}", "suggestions")
-    out, done = suggestion.request(db, user, aid, body or suggestion.SuggestIn())
+    out, done = suggestion.request(db, user, aid, body or suggestion.SuggestIn(), EndpointPolicy.of(settings))
     if not done:
         response.status_code = 202
     return out
@@ -144,8 +150,8 @@ def browse(
     admin: AdminUser,
     labeler: Annotated[str | None, Query(max_length=32)] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: DateTime | None = None,
+    until: DateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> JudgementPage:

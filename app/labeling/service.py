@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import read_phase, retry_transient, write_phase
 from app.errors import Conflict, InvalidInput, LeaseExpired, NotFound
+from app.inputs import DB_INT_MAX
 from app.labeling import progress, queue
 from app.labeling import repository as repo
 from app.labeling.kinds import JUDGEMENT_MODELS, AnyKind, kind_of
@@ -57,8 +58,6 @@ from app.models import (
     utcnow,
 )
 
-# Cursors are judgement ids: anything past what a 64-bit key holds was not given out here.
-CURSOR_MAX = 2**63 - 1
 NOT_A_MEMBER = "No such project, or you are not a member of it."
 NO_ASSIGNMENT = "No such task for you; ask for the next one."
 
@@ -457,7 +456,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = raw.partition(":")
         value = int(number)
-        if prefix != "j" or not 0 < value <= CURSOR_MAX:
+        if prefix != "j" or not 1 <= value <= DB_INT_MAX:  # what an INTEGER id column holds
             raise ValueError(raw)
         return value
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
+from app.inputs import RequestModel
 from app.jobs import repository as jobs_repo
 from app.jobs import service as jobs
 from app.labeling import repository as repo
@@ -43,6 +44,7 @@ from app.models import (
 )
 from app.registry import service as registry
 from app.registry.endpoint import ChatParams, EndpointError
+from app.registry.safety import EndpointPolicy
 
 NO_TASK = "No such task for you; ask for the next one."
 # A draft is a starting point to edit, not a finished answer: cap its length so a
@@ -56,13 +58,13 @@ class SamplerUnreachable(DomainError):
     code = "sampler_unavailable"
 
 
-class TurnIn(BaseModel):
+class TurnIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
     content: str = Field(max_length=100_000)
 
 
-class SuggestIn(BaseModel):
+class SuggestIn(RequestModel):
     """The turns the labeler has written so far, before the reply to draft (multi-turn)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -122,14 +124,14 @@ def _params(project: Project) -> ChatParams:
                       max_tokens=min(int(s.get("max_tokens", 256)), MAX_SUGGEST_TOKENS))
 
 
-def request(db: Session, user: User, aid: str, body: SuggestIn) -> tuple[SuggestOut, bool]:
+def request(db: Session, user: User, aid: str, body: SuggestIn, policy: EndpointPolicy) -> tuple[SuggestOut, bool]:
     """A draft now (endpoint) or a job to poll (local folder) → (answer, finished now)."""
     lease, project = _context(db, user, aid)
     mv = _sampler(db, project)
     messages = _conversation(db, lease, body)
     params = _params(project)
     if mv.kind == ModelKind.endpoint:
-        client = registry.endpoint_client(mv, max_concurrency=1, timeout=ENDPOINT_TIMEOUT_S)
+        client = registry.endpoint_client(mv, policy, max_concurrency=1, timeout=ENDPOINT_TIMEOUT_S)
         client.max_retries = 1
         db.commit()  # nothing written: release the transaction before the remote call
         try:

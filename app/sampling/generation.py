@@ -16,7 +16,7 @@ from typing import Any
 from app.errors import InvalidInput
 from app.jobs.context import JobContext
 from app.models import ModelKind, ModelVersion
-from app.registry.endpoint import ChatParams, EndpointClient
+from app.registry.endpoint import ChatParams, EndpointClient, EndpointPolicy
 
 Conversation = list[dict[str, str]]
 Generate = Callable[[list[Conversation]], list[list[str]]]
@@ -79,7 +79,7 @@ def _endpoint(ctx: JobContext, model: Model, s: Sampling, _batch_size: int, conc
     if not model.base_url or not model.endpoint_model:
         raise InvalidInput(f"Model version {model.name!r} has no endpoint URL or model name.")
     client = EndpointClient(model.base_url, model.endpoint_model, model.api_key,
-                            max_concurrency=concurrency)
+                            max_concurrency=concurrency, policy=EndpointPolicy.of(ctx.settings))
     params = ChatParams(temperature=s.temperature, top_p=s.top_p, max_tokens=s.max_tokens)
 
     def generate(conversations: list[Conversation]) -> list[list[str]]:

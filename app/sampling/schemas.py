@@ -7,11 +7,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.inputs import RequestModel
 from app.jobs.schemas import PublicId
 from app.models import JobKind
 
 
-class SampleParams(BaseModel):
+class SampleParams(RequestModel):
     model_config = ConfigDict(extra="forbid")
     project_id: PublicId = Field(description="a project the caller may read")
     model_id: PublicId | None = Field(default=None, description="default: the project's sampler")
@@ -27,7 +28,7 @@ class SampleParams(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
-class SampleJobIn(BaseModel):
+class SampleJobIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal[JobKind.sample]
     params: SampleParams

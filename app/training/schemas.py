@@ -5,17 +5,26 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from app.exports.runner import ExportParams
+from app.inputs import DbInt, RequestModel
 from app.jobs.schemas import PublicId
 from app.models import JobKind
 from app.training.stages import Stage
 
-HyperValue = float | int | bool | Annotated[str, Field(max_length=200)] | None
+# A hyper-parameter value as JSON carries it; the stage's config dataclass checks its
+# name and type when the run starts. Numbers are bounded like every other input.
+HyperValue = (
+    bool
+    | DbInt
+    | Annotated[float, Field(ge=-1e15, le=1e15)]
+    | Annotated[str, Field(max_length=200)]
+    | None
+)
 
 
-class AccelerateIn(BaseModel):
+class AccelerateIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     num_processes: int = Field(1, ge=1, le=256, description="processes (GPUs) to launch")
     config_file: str | None = Field(default=None, max_length=1024,
@@ -26,7 +35,7 @@ class ExportNow(ExportParams):
     """Export a project now and train on the result (the run waits for the export job)."""
 
 
-class _TrainSettings(BaseModel):
+class _TrainSettings(RequestModel):
     """What a run is, apart from where its data comes from."""
 
     model_config = ConfigDict(extra="forbid")
@@ -75,7 +84,7 @@ class TrainRun(_TrainSettings):
     after_job: PublicId | None = None
 
 
-class TrainJobIn(BaseModel):
+class TrainJobIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal[JobKind.train]
     params: TrainParams

@@ -397,7 +397,6 @@ export function startWork(kind) {
     if (!draft) draft = { key: newKey(), started: Date.now(), data: null };
     // Keep the key from the first moment: a retry after a reload must reuse it.
     storeDraft(task.assignment_id, draft);
-    showProgress(task.progress);
     startLease(task);
     await kind.render(task, ctx, draft.data);
     form.hidden = false;
@@ -408,6 +407,9 @@ export function startWork(kind) {
     else say("", "");
     const first = form.querySelector("[data-autofocus]");
     if (first) first.focus();
+    // Last: the counter changes only once the task can take keys, so what the labeler
+    // (or a test) sees updated is ready for the next keystroke.
+    showProgress(task.progress);
   }
 
   async function submit(override) {

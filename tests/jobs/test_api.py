@@ -44,7 +44,7 @@ class TestJobsApi:
         r = client.post("/api/v1/jobs", headers=headers, json={
             "kind": "sample", "params": {"project_id": project.public_id, "k": 1}})
         assert r.status_code == 422
-        assert r.json()["detail"].startswith("sample.params.k:")
+        assert r.json()["errors"][0]["field"] == "sample.params.k"
         r = client.post("/api/v1/jobs", headers=headers, json={
             "kind": "sample", "params": {"project_id": project.public_id, "k": 4}})
         assert r.status_code == 422

@@ -30,13 +30,13 @@ class TestRegistry:
             for f in dataclasses.fields(stage.config):
                 assert f.metadata.get("help", "").strip(), f"{stage.name}.{f.name}"
 
-    def test_the_apps_training_runner_knows_the_same_stages(self) -> None:
-        from app.jobs import runners
+    def test_the_app_offers_exactly_the_trainers_stages(self) -> None:
+        from app.training import stages as app_stages
 
-        assert set(runners.STAGES) == set(STAGES)
-        for name, (module, config_module, config_name) in runners.STAGES.items():
-            assert module == STAGES[name].module
-            assert getattr(import_module(config_module), config_name) is STAGES[name].config
+        assert list(app_stages.LABELS) == list(STAGES)
+        assert app_stages.NEEDS_REWARD_MODEL == {"ppo", "best-of-k"}
+        for name in STAGES:
+            assert app_stages.load(name).config_cls is STAGES[name].config
 
     def test_unknown_stage_and_bad_values_name_what_to_change(self) -> None:
         with pytest.raises(KeyError, match="known: sft, rm, dpo, ppo, best-of-k"):

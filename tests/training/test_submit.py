@@ -111,7 +111,8 @@ class TestChecks:
         headers = bearer(db, make_user(db, Role.admin))
         r = train(client, headers, stage="grpo", model_id="1" * 16, export_id="0" * 16)
         assert r.status_code == 422
-        assert "train.params.stage" in r.json()["detail"] and "'best-of-k'" in r.json()["detail"]
+        assert r.json()["errors"][0]["field"] == "train.params.stage"
+        assert "'best-of-k'" in r.json()["detail"]
         r = client.post("/api/v1/jobs", headers=headers, json={"kind": "suggest", "params": {}})
         assert r.status_code == 422
         assert "'train'" in r.json()["detail"] and "'diagnostic'" in r.json()["detail"]

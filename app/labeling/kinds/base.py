@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from app.errors import InvalidInput
+from app.inputs import RequestModel
 from app.labeling.plans import ItemPlan
 from app.models import Assignment, Project, TaskKind
 
@@ -38,7 +39,7 @@ LETTERS = "ABCDEFGHI"
 UNHASHED = frozenset({"idempotency_key", "seconds"})
 
 
-class SubmitBase(BaseModel):
+class SubmitBase(RequestModel):
     """The fields every submit body carries, whatever the task kind."""
 
     model_config = ConfigDict(extra="forbid")
@@ -52,7 +53,7 @@ class SubmitBase(BaseModel):
     seconds: float = Field(0.0, ge=0, le=7 * 24 * 3600, description="time spent on the task")
 
 
-class MessageIn(BaseModel):
+class MessageIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     role: str = Field(max_length=16)
     content: str = Field(max_length=TEXT_MAX)
