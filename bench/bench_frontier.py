@@ -167,7 +167,7 @@ def figure(rows: list[dict[str, Any]], path: Path) -> None:
         ax.set_title(title)
         ax.grid(alpha=0.3)
     axes[0].axhline(LENGTH, color="grey", lw=0.8, ls="--")
-    axes[0].legend(loc="lower left")
+    axes[0].legend(loc="center right")
     fig.suptitle("Over-optimisation frontier on the synthetic task (bench/bench_frontier.py)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -213,7 +213,7 @@ def main() -> None:
         for k in ((2, 8, 32) if args.quick else (2, 4, 8, 16, 32, 64)):
             rows.append({"method": "best-of-K", "label": f"K={k}", **measure.best_of_k(k)})
             print(table(rows[-1:]).splitlines()[-1], flush=True)
-        for beta in ((0.1, 0.0) if args.quick else (0.3, 0.1, 0.03, 0.01, 0.0)):
+        for beta in ((0.1, 0.0) if args.quick else (0.3, 0.1, 0.03, 0.0)):
             out = root / f"ppo-{beta}"
             train_ppo(PPOConfig(data=str(export), model=str(sft), out=str(out),
                                 reward_model=str(rm), steps=15 if args.quick else 40,
@@ -224,10 +224,10 @@ def main() -> None:
             rows.append({"method": "PPO", "label": f"β={beta:g}", **measure.policy(out)})
             print(table(rows[-1:]).splitlines()[-1], flush=True)
         for beta, epochs in (((0.1, 2), (0.01, 4)) if args.quick else
-                             ((0.5, 2), (0.1, 2), (0.1, 6), (0.03, 6), (0.01, 10))):
+                             ((0.5, 1), (0.1, 1), (0.1, 3), (0.03, 3), (0.03, 6))):
             out = root / f"dpo-{beta}-{epochs}"
             train_dpo(DPOConfig(data=str(export), model=str(sft), out=str(out),
-                                epochs=epochs, beta=beta, learning_rate=1e-3, batch_size=16,
+                                epochs=epochs, beta=beta, learning_rate=3e-4, batch_size=16,
                                 max_length=64, kl_samples=0, save_best=False))
             rows.append({"method": "DPO", "label": f"β={beta:g},{epochs}ep",
                          **measure.policy(out)})

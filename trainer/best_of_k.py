@@ -264,15 +264,18 @@ def _fine_tune(policy: nn.Module, optimizer: Any, scheduler: Any, examples: list
                                 attention_mask=batch["attention_mask"]).logits  # [B, T, V]
                 loss = sft_loss(logits, batch["labels"])
                 acc.backward(loss)
-                if acc.sync_gradients and cfg.max_grad_norm > 0:
-                    acc.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+                grad_norm = torch.zeros(())
+                if acc.sync_gradients:
+                    grad_norm = acc.clip_grad_norm_(
+                        policy.parameters(),
+                        cfg.max_grad_norm if cfg.max_grad_norm > 0 else math.inf)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
             total += loss.item()
             n += 1
             if acc.sync_gradients:
-                run.log({"sft_loss": loss.item(), "learning_rate": scheduler.get_last_lr()[0]},
-                        stage="best_of_k/sft")
+                run.log({"sft_loss": loss.item(), "grad_norm": float(grad_norm),
+                         "learning_rate": scheduler.get_last_lr()[0]}, stage="best_of_k/sft")
                 run.check_cancelled()
     return total / max(1, n)

@@ -66,8 +66,9 @@ class BestOfKConfig(RewardModelOptions, CommonConfig):
     )
     max_length: int = field(
         default=512,
-        metadata={"help": "Longest prompt in tokens (left-truncated); fine-tuning sequences "
-                          "are capped at max_length + max_new_tokens."},
+        metadata={"help": "Longest prompt in tokens (a longer one loses its oldest tokens, "
+                          "keeping its head and the answer header); the reward model and the "
+                          "fine-tuning read at most max_length + max_new_tokens."},
     )
     sample_batch_size: int = field(
         default=16,

@@ -23,8 +23,10 @@ __all__ = [
     "MODEL_FIELDS",
     "CommonConfig",
     "ConfigError",
+    "EvaluationOptions",
     "MixedPrecision",
     "RewardModelOptions",
+    "TrainConfig",
     "as_choice",
     "check_at_least",
 ]
@@ -106,9 +108,9 @@ class CommonConfig:
     )
     max_length: int = field(
         default=512,
-        metadata={"help": "Longest tokenized sequence. Over-long examples lose prompt tokens "
-                          "from the left (after the first turn's header) before any answer "
-                          "token; see docs/training.md, Truncation."},
+        metadata={"help": "Longest tokenized sequence. A longer one loses its oldest prompt "
+                          "tokens (the head and the answer header stay), then the end of its "
+                          "answer; see docs/training.md, Truncation."},
     )
     seed: int = field(
         default=0,
@@ -155,21 +157,6 @@ class CommonConfig:
         default=1.0,
         metadata={"help": "Clip the global gradient norm to this (0 = no clipping)."},
     )
-    eval_steps: int = field(
-        default=0,
-        metadata={"help": "Evaluate on the validation split before the first update and every "
-                          "N updates (0 = at the end of every epoch)."},
-    )
-    metric_for_best_model: str = field(
-        default="",
-        metadata={"help": "Validation metric that picks the best checkpoint (saved to "
-                          "out/best/); empty = the stage's default (docs/training.md)."},
-    )
-    save_best: bool = field(
-        default=True,
-        metadata={"help": "Keep the best evaluated model in out/best/ besides the last one "
-                          "in out/ (needs a validation split)."},
-    )
     save_steps: int = field(
         default=0,
         metadata={"help": "Write a resumable checkpoint every N updates (0 = only when "
@@ -185,7 +172,39 @@ class CommonConfig:
                                          MixedPrecision)
         check_at_least(self, ("epochs", "batch_size", "gradient_accumulation_steps",
                               "max_length"))
-        check_at_least(self, ("eval_steps", "save_steps"), 0)
+        check_at_least(self, ("save_steps",), 0)
+
+
+@dataclass
+class EvaluationOptions:
+    """Evaluation during training and the best checkpoint: the stages with a validation
+    set (SFT, reward model, DPO: trainer/loop.py; PPO: held-out prompts). A base placed
+    before ``CommonConfig``."""
+
+    eval_steps: int = field(
+        default=0,
+        metadata={"help": "Evaluate on the validation split before the first update and every "
+                          "N updates (0 = at the end of every epoch)."},
+    )
+    metric_for_best_model: str = field(
+        default="",
+        metadata={"help": "Validation metric that picks the best checkpoint (saved to "
+                          "out/best/); empty = the stage's default (docs/training.md)."},
+    )
+    save_best: bool = field(
+        default=True,
+        metadata={"help": "Keep the best evaluated model in out/best/ besides the last one "
+                          "in out/ (needs a validation split)."},
+    )
+
+    def __post_init__(self) -> None:
+        check_at_least(self, ("eval_steps",), 0)
+        super().__post_init__()  # type: ignore[misc]  # CommonConfig's, next in the MRO
+
+
+@dataclass
+class TrainConfig(EvaluationOptions, CommonConfig):
+    """What SFT, reward-model and DPO configs share: CommonConfig plus evaluation."""
 
 
 @dataclass

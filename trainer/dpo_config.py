@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trainer.config import CommonConfig, ConfigError, check_at_least
+from trainer.config import ConfigError, TrainConfig, check_at_least
 
 __all__ = ["DPOConfig"]
 
 
 @dataclass
-class DPOConfig(CommonConfig):
+class DPOConfig(TrainConfig):
     """Direct Preference Optimization (Rafailov et al. 2023)."""
 
     learning_rate: float = field(

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from trainer.chat import pad_token_id
-from trainer.config import CommonConfig, ConfigError
+from trainer.config import ConfigError, TrainConfig
 from trainer.contract import Export, load_export
 from trainer.runtime import (
     BEST_DIR,
@@ -93,7 +93,7 @@ def higher_is_better(metric: str) -> bool:
 class Session:
     """What every run starts from."""
 
-    config: CommonConfig
+    config: TrainConfig
     accelerator: Accelerator
     export: Export
     tokenizer: PreTrainedTokenizerBase
@@ -104,7 +104,7 @@ class Session:
         return lineage(self.config.model)
 
 
-def open_session(config: CommonConfig) -> Session:
+def open_session(config: TrainConfig) -> Session:
     """Accelerator (mixed precision, accumulation), seed, the validated export and the
     starting model's tokenizer, with its pad id (pad, else EOS: collate.pad_token_id)."""
     accelerator = make_accelerator(config.mixed_precision, config.gradient_accumulation_steps)

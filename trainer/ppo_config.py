@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trainer.config import CommonConfig, ConfigError, RewardModelOptions, check_at_least
+from trainer.config import (
+    CommonConfig,
+    ConfigError,
+    EvaluationOptions,
+    RewardModelOptions,
+    check_at_least,
+)
 
 __all__ = ["PPOConfig"]
 
 
 @dataclass
-class PPOConfig(RewardModelOptions, CommonConfig):
+class PPOConfig(RewardModelOptions, EvaluationOptions, CommonConfig):
     """PPO on the export's prompts (``prompts.jsonl``, else the prompts of its training
     records). ``model`` is the SFT policy; ``batch_size`` is the PPO minibatch."""
 
@@ -52,8 +58,9 @@ class PPOConfig(RewardModelOptions, CommonConfig):
     )
     max_length: int = field(
         default=256,
-        metadata={"help": "Longest prompt in tokens (left-truncated); also caps the RM input "
-                          "at max_length + max_new_tokens."},
+        metadata={"help": "Longest prompt in tokens (a longer one loses its oldest tokens, "
+                          "keeping its head and the answer header); the reward model reads at "
+                          "most max_length + max_new_tokens."},
     )
     max_new_tokens: int = field(
         default=64,

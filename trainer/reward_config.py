@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from trainer.config import CommonConfig, ConfigError, as_choice
+from trainer.config import ConfigError, TrainConfig, as_choice
 
 __all__ = ["MarginScaleChoice", "RewardConfig", "RewardObjective"]
 
@@ -27,7 +27,7 @@ class RewardObjective(StrEnum):
 
 
 @dataclass
-class RewardConfig(CommonConfig):
+class RewardConfig(TrainConfig):
     """Reward model training: listwise rankings (InstructGPT) and margin pairs (Llama 2)."""
 
     epochs: int = field(

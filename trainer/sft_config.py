@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trainer.config import CommonConfig
+from trainer.config import TrainConfig
 
 __all__ = ["SFTConfig"]
 
 
 @dataclass
-class SFTConfig(CommonConfig):
+class SFTConfig(TrainConfig):
     """Supervised fine-tuning on demonstrations (InstructGPT §3.5)."""
 
     epochs: int = field(

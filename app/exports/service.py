@@ -35,7 +35,6 @@ from app.exports.writer import (
     dumps_str,
     jsonl_to_parquet,
     parquet_available,
-    sha256_file,
 )
 from app.models import Export, ExportStatus, Project, TaskKind, User, utcnow
 from app.security.tokens import pseudonym
@@ -43,6 +42,7 @@ from trainer.contract import (
     FILE_NAMES,
     MARGIN_SCALES,
     SCHEMA_VERSION,
+    sha256_of,
     single_file,
     split_file,
 )
@@ -466,7 +466,7 @@ def write_export(
     manifest_path = out_dir / "manifest.json"
     body = json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n"
     manifest_path.write_bytes(body)
-    return ExportResult(manifest, sha256_file(manifest_path), {**infos, **parquet}, counts_out)
+    return ExportResult(manifest, sha256_of(manifest_path), {**infos, **parquet}, counts_out)
 
 
 # ---------------------------------------------------------------- recorded exports
