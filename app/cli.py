@@ -10,11 +10,13 @@ only when it runs.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 
 from app.config import Settings, get_settings
 from app.models import Role
@@ -24,6 +26,9 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+# A worker stopping with a job in hand gives the job its cancel grace (15 s) to save
+# a checkpoint; after this long it is killed (its job process exits by itself).
+WORKER_STOP_SECONDS = 30
 
 
 def _settings() -> Settings:
@@ -49,35 +54,68 @@ def _fail(message: str) -> int:
 # --- serve / migrate -------------------------------------------------------
 
 
-def start_worker_hook(settings: Settings) -> subprocess.Popen[bytes] | None:
-    """The embedded default: ``serve`` runs one local job worker beside the web app,
-    as a child process (jobs import torch; the web process must not)."""
-    if not settings.start_worker or importlib.util.find_spec("app.jobs.worker") is None:
+def start_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """The embedded default: ``serve`` runs one local job worker beside the web app, as
+    a child process (jobs import torch; the web process must not). The worker is told
+    this process's id and exits by itself when this process is gone, even after a
+    SIGKILL that left no chance to stop it."""
+    if not settings.start_worker:
         return None
-    return subprocess.Popen([sys.executable, "-m", "app.jobs.worker"])
+    env = {**os.environ, "RANKWISE_DATABASE_URL": settings.database_url,
+           "RANKWISE_DATA_DIR": str(settings.data_dir)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker", "--parent-pid", str(os.getpid())], env=env
+    )
+
+
+def stop_worker(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM (the worker stops its job gracefully), then SIGKILL if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    # uvicorn handles SIGTERM and SIGINT itself (a graceful shutdown), then raises the
+    # signal again for the handler it found installed. Python's default for SIGTERM
+    # ends the process on the spot, so no `finally` would run, and SIGINT may be
+    # ignored (a process started in the background inherits that): raising SystemExit
+    # instead lets serve stop its worker first, and exit as a shell expects (128 + n).
+    raise SystemExit(128 + signum)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    settings = _settings()
-    # Migrated once here so that several uvicorn workers never race to migrate.
-    engine, _ = _migrated_session_factory(settings)
-    engine.dispose()
-    worker = start_worker_hook(settings)
+    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in STOP_SIGNALS}
+    worker = None
     try:
+        settings = _settings()
+        # Migrated once here so that several uvicorn workers never race to migrate.
+        engine, _ = _migrated_session_factory(settings)
+        engine.dispose()
+        worker = start_worker(settings)
         uvicorn.run(
             "app.main:create_app",
             factory=True,
             host=args.host,
             port=args.port,
             workers=args.workers,
-            proxy_headers=True,
+            # X-Forwarded-For is believed only from RANKWISE_FORWARDED_ALLOW_IPS, in the app.
+            proxy_headers=False,
         )
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
+        stop_worker(worker)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return EXIT_OK
 
 
@@ -281,9 +319,10 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from app import job_kinds
     from app.jobs import worker
 
-    return int(worker.main(list(args.worker_args)) or 0)
+    return worker.main(list(args.worker_args), job_kinds.RUNNERS)
 
 
 def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

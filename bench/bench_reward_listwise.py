@@ -24,8 +24,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.trainer.export_factory import synthetic_export
-from trainer.config import RewardConfig
 from trainer.reward import train
+from trainer.reward_config import RewardConfig
 from trainer.tiny import build_tiny_model
 
 

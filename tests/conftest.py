@@ -98,6 +98,9 @@ def _settings(url: str, data_dir: Path, **overrides: object) -> Settings:
         "secret_key": TEST_SECRET,
         "start_worker": False,
         "pool_size": 10,
+        # Fake model endpoints run on loopback (tests/registry/fake_openai.py); the
+        # endpoint-safety tests take this away again.
+        "endpoint_allow": "127.0.0.1",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

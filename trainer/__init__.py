@@ -1,6 +1,6 @@
 """Rankwise trainer: SFT, reward models, DPO, PPO and best-of-K on a Rankwise export.
 
-Python API (names resolve lazily, so ``import trainer`` does not import torch)::
+Python API (``import trainer`` does not import torch: the loops load on first use)::
 
     from trainer import SFTConfig, train_sft
     metrics = train_sft(SFTConfig(data="export/", model="base/", out="sft/"))
@@ -8,10 +8,13 @@ Python API (names resolve lazily, so ``import trainer`` does not import torch)::
 Every ``train_*`` takes ``(config, *, callback=None, should_stop=None)`` and returns
 the final metrics; ``callback`` receives ``ProgressEvent``s, ``should_stop`` is polled
 after every optimizer update and ends the run with ``TrainingCancelled`` after
-writing a checkpoint (``config.resume=True`` continues from it).
+writing a checkpoint (``config.resume=True`` continues from it). The stages, their
+configs and loops are listed once, in trainer/stages.py.
 
-Errors: ``ContractError`` (a bad export; names file and line), ``TrainingCancelled``.
-Command line: ``python -m trainer --help`` (trainer/cli.py).
+Errors: ``ContractError`` (a bad export; names file and line), ``ConfigError`` (a
+config value that cannot be used; names the field), ``TrainingCancelled``.
+Command line: ``python -m trainer --help`` (trainer/cli.py). Docs: docs/training.md,
+docs/data-contract.md.
 """
 
 from __future__ import annotations
@@ -19,9 +22,20 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from trainer.best_of_k_config import BestOfKConfig
+from trainer.config import CommonConfig, ConfigError
+from trainer.contract import ContractError, load_export
+from trainer.dpo_config import DPOConfig
+from trainer.ppo_config import PPOConfig
+from trainer.reward_config import RewardConfig
+from trainer.sft_config import SFTConfig
+from trainer.stages import STAGES, Stage, get_stage
+
 __all__ = [
+    "STAGES",
     "BestOfKConfig",
     "CommonConfig",
+    "ConfigError",
     "ContractError",
     "DPOConfig",
     "PPOConfig",
@@ -29,8 +43,10 @@ __all__ = [
     "ProgressEvent",
     "RewardConfig",
     "SFTConfig",
+    "Stage",
     "TrainingCancelled",
     "build_tiny_model",
+    "get_stage",
     "load_export",
     "load_reward_model",
     "main",
@@ -42,35 +58,24 @@ __all__ = [
     "train_sft",
 ]
 
-# public name -> (module, attribute)
+# public name -> (module, attribute), imported on first access (they need torch);
+# the train_* entry points come from the stage registry.
 _LAZY: dict[str, tuple[str, str]] = {
-    "BestOfKConfig": ("trainer.best_of_k", "BestOfKConfig"),
-    "CommonConfig": ("trainer.config", "CommonConfig"),
-    "ContractError": ("trainer.data", "ContractError"),
-    "DPOConfig": ("trainer.config", "DPOConfig"),
-    "PPOConfig": ("trainer.ppo", "PPOConfig"),
     "ProgressCallback": ("trainer.runtime", "ProgressCallback"),
     "ProgressEvent": ("trainer.runtime", "ProgressEvent"),
-    "RewardConfig": ("trainer.config", "RewardConfig"),
-    "SFTConfig": ("trainer.config", "SFTConfig"),
     "TrainingCancelled": ("trainer.runtime", "TrainingCancelled"),
     "build_tiny_model": ("trainer.tiny", "build_tiny_model"),
-    "load_export": ("trainer.data", "load_export"),
     "load_reward_model": ("trainer.reward_model", "load_reward_model"),
     "main": ("trainer.cli", "main"),
     "score": ("trainer.reward_model", "score"),
-    "train_best_of_k": ("trainer.best_of_k", "train"),
-    "train_dpo": ("trainer.dpo", "train"),
-    "train_ppo": ("trainer.ppo", "train"),
-    "train_reward": ("trainer.reward", "train"),
-    "train_sft": ("trainer.sft", "train"),
+    **{stage.api: (stage.module, "train") for stage in STAGES.values()},
 }
 
 if TYPE_CHECKING:
+    from trainer.best_of_k import train as train_best_of_k
     from trainer.cli import main
-    from trainer.config import CommonConfig, DPOConfig, RewardConfig, SFTConfig
-    from trainer.data import ContractError, load_export
     from trainer.dpo import train as train_dpo
+    from trainer.ppo import train as train_ppo
     from trainer.reward import train as train_reward
     from trainer.reward_model import load_reward_model, score
     from trainer.runtime import ProgressCallback, ProgressEvent, TrainingCancelled

@@ -1,7 +1,7 @@
 """Rejection-sampling fine-tuning: best-of-K (Llama 2 §3.2.3, arXiv:2307.09288) and
 ReST's rising threshold (Gulcehre et al. 2023, arXiv:2308.08998).
 
-One round (training.md §5):
+One round (docs/training.md §5):
 
     1. sample     K completions y_1..y_K ∼ π(·|x) for every prompt x (KV cache)
     2. score      r_φ(x, y_k) with the frozen reward model(s)
@@ -27,7 +27,7 @@ import json
 import math
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
@@ -37,10 +37,11 @@ from accelerate.utils import gather_object, set_seed
 from torch import Tensor, nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from trainer.chat import Message, encode_prompt
-from trainer.collate import collate_sft, pad_token_id
-from trainer.config import CommonConfig
-from trainer.data import Demonstration, PromptRecord, build_prompts, build_sft_examples, load_export
+from trainer.best_of_k_config import BestOfKConfig, Selection
+from trainer.chat import Message, encode_prompt, pad_token_id
+from trainer.collate import collate_sft
+from trainer.contract import Demonstration, PromptRecord, load_export
+from trainer.data import build_prompts, build_sft_examples
 from trainer.generation import decode_responses, generate
 from trainer.losses import sft_loss
 from trainer.runtime import (
@@ -53,89 +54,9 @@ from trainer.runtime import (
     make_scheduler,
     prepare_model,
 )
-from trainer.scoring import RewardFunction, RewardModelOptions, Samples, scorer_from_options
+from trainer.scoring import RewardFunction, Samples, scorer_from_options
 
 __all__ = ["BestOfKConfig", "round_threshold", "select_above", "select_best", "train"]
-
-SELECTIONS = ("best", "threshold")
-
-
-@dataclass
-class BestOfKConfig(RewardModelOptions, CommonConfig):
-    """Rejection sampling on the export's prompts; ``model`` is the policy to improve
-    (SFT or an earlier RLHF round), ``epochs`` the SFT passes per round."""
-
-    k: int = field(
-        default=4,
-        metadata={"help": "Completions sampled per prompt (Llama 2 used up to 10+)."},
-    )
-    rounds: int = field(
-        default=1,
-        metadata={"help": "Sample → select → fine-tune rounds (Llama 2: RLHF-V1..V5)."},
-    )
-    selection: str = field(
-        default="best",
-        metadata={"help": "'best': keep the top-scored sample per prompt (Llama 2); "
-                          "'threshold': keep every sample scoring ≥ τ (ReST)."},
-    )
-    threshold: float = field(
-        default=0.0,
-        metadata={"help": "τ of round 1 for selection='threshold', in reward-model units."},
-    )
-    threshold_step: float = field(
-        default=0.0,
-        metadata={"help": "Added to τ every round (ReST's rising thresholds τ_1 < τ_2 < …)."},
-    )
-    pool_rounds: bool = field(
-        default=False,
-        metadata={"help": "Fine-tune on the kept samples of all rounds so far, not only this "
-                          "one (Llama 2 from RLHF-V4 on)."},
-    )
-    temperature: float = field(
-        default=1.0,
-        metadata={"help": "Sampling temperature (Llama 2 found 1.2–1.3 best after RLHF)."},
-    )
-    top_p: float = field(
-        default=1.0,
-        metadata={"help": "Nucleus sampling mass (1 = off)."},
-    )
-    max_new_tokens: int = field(
-        default=128,
-        metadata={"help": "Longest sampled completion."},
-    )
-    max_length: int = field(
-        default=512,
-        metadata={"help": "Longest prompt in tokens (left-truncated); fine-tuning sequences "
-                          "are capped at max_length + max_new_tokens."},
-    )
-    sample_batch_size: int = field(
-        default=16,
-        metadata={"help": "Sequences generated per forward batch (K × prompts are split into "
-                          "batches of this many)."},
-    )
-    max_prompts: int = field(
-        default=0,
-        metadata={"help": "Use at most this many prompts per round (0 = all)."},
-    )
-    learning_rate: float = field(
-        default=1e-5,
-        metadata={"help": "Peak learning rate of the per-round fine-tuning."},
-    )
-    lr_scheduler: str = field(
-        default="constant",
-        metadata={"help": "transformers schedule over all rounds' updates."},
-    )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.selection not in SELECTIONS:
-            raise ValueError(f"selection must be one of {SELECTIONS}")
-        for name in ("k", "rounds", "max_new_tokens", "sample_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.temperature <= 0:
-            raise ValueError("temperature must be positive")
-
 
 # ---------------------------------------------------------------- selection rules
 
@@ -200,7 +121,7 @@ def sample_and_score(
     check_cancelled: Callable[[], None] | None = None,
 ) -> tuple[list[list[str]], Tensor]:
     """K completions per prompt and their scores -> (texts [N][K], scores [N, K])."""
-    encoded = [encode_prompt(tokenizer, p.prompt, config.max_length) for p in prompts]
+    encoded = [encode_prompt(tokenizer, p.prompt, config.max_length).input_ids for p in prompts]
     rows = [i for i in range(len(prompts)) for _ in range(config.k)]  # K copies, prompt-major
     texts: list[str] = []
     scores: list[Tensor] = []
@@ -251,7 +172,7 @@ def train(
     optimizer = make_optimizer(policy, cfg.learning_rate, cfg.weight_decay)
     # Updates per round for the LR schedule: exact for "best" without pooling,
     # an upper bound otherwise (a threshold may keep up to K per prompt).
-    per_prompt = 1 if cfg.selection == "best" else cfg.k
+    per_prompt = 1 if cfg.selection is Selection.best else cfg.k
     biggest_set = len(all_prompts) * per_prompt * (cfg.rounds if cfg.pool_rounds else 1)
     per_round = cfg.epochs * math.ceil(
         math.ceil(biggest_set / (cfg.batch_size * acc.num_processes))
@@ -261,7 +182,7 @@ def train(
     policy, optimizer, scheduler = acc.prepare(policy, optimizer, scheduler)
     scorer = reward_fn or scorer_from_options(cfg, cfg.max_length + cfg.max_new_tokens,
                                               acc.device)
-    run = Run(cfg.out, "best_of_k", acc, cfg.rounds, callback=callback,
+    run = Run(cfg.out, "best_of_k", acc, cfg.rounds, callback=callback, config=cfg,
               should_stop=should_stop, save_every=1)
     if cfg.resume:
         run.resume()
@@ -282,7 +203,7 @@ def train(
             texts, scores = sample_and_score(acc.unwrap_model(policy), tokenizer, my_prompts,
                                              scorer, cfg, run.check_cancelled)
             # 3. Selection: the argmax per prompt, or everything above τ_round.
-            if cfg.selection == "best":
+            if cfg.selection is Selection.best:
                 chosen = [(i, int(j)) for i, j in enumerate(select_best(scores).tolist())]
             else:
                 tau = round_threshold(cfg, rnd)
@@ -319,7 +240,7 @@ def train(
         run.finish_step(round_stats)
 
     base, parent = lineage(cfg.model)
-    run.save_final(policy, tokenizer, kind="best_of_k", base_model=base,
+    run.save_model(policy, tokenizer, kind="best_of_k", base_model=base, final=True,
                    manifest_sha256=export.manifest_sha256, config=asdict(cfg),
                    metrics=metrics, parent=parent,
                    extra={"reward_model": cfg.reward_model or None,
@@ -343,15 +264,18 @@ def _fine_tune(policy: nn.Module, optimizer: Any, scheduler: Any, examples: list
                                 attention_mask=batch["attention_mask"]).logits  # [B, T, V]
                 loss = sft_loss(logits, batch["labels"])
                 acc.backward(loss)
-                if acc.sync_gradients and cfg.max_grad_norm > 0:
-                    acc.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+                grad_norm = torch.zeros(())
+                if acc.sync_gradients:
+                    grad_norm = acc.clip_grad_norm_(
+                        policy.parameters(),
+                        cfg.max_grad_norm if cfg.max_grad_norm > 0 else math.inf)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
             total += loss.item()
             n += 1
             if acc.sync_gradients:
-                run.log({"sft_loss": loss.item(), "lr": scheduler.get_last_lr()[0]},
-                        stage="best_of_k/sft")
+                run.log({"sft_loss": loss.item(), "grad_norm": float(grad_norm),
+                         "learning_rate": scheduler.get_last_lr()[0]}, stage="best_of_k/sft")
                 run.check_cancelled()
     return total / max(1, n)

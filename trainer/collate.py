@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from transformers import PreTrainedTokenizerBase
 
 from trainer.chat import IGNORE_INDEX
 from trainer.data import PairExample, PreferenceGroup, SFTExample
@@ -20,7 +19,6 @@ __all__ = [
     "collate_groups",
     "collate_pairs",
     "collate_sft",
-    "pad_token_id",
     "right_pad",
 ]
 
@@ -28,14 +26,6 @@ __all__ = [
 # pairs expanded from a ranking carry no label and count as "ranking".
 MARGIN_LABELS = ("significantly_better", "better", "slightly_better", "negligibly_better",
                  "ranking")
-
-
-def pad_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
-    """The tokenizer's pad id, else EOS (many causal LMs ship without a pad token)."""
-    pid = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if pid is None:
-        raise ValueError("the tokenizer has neither a pad nor an eos token")
-    return int(pid)
 
 
 def right_pad(seqs: Sequence[Sequence[int]], value: int) -> Tensor:
@@ -66,10 +56,10 @@ def collate_groups(items: list[tuple[PreferenceGroup, int]], pad_id: int) -> dic
 
     items: (group, head index). Returns input_ids/attention_mask [N, T] with N = Σ K;
     better/worse [P] row indices into N; group [P] in [0, len(items)); margin [P];
-    head [P]; label [P] index into ``MARGIN_LABELS``.
+    head [P]; label [P] index into ``MARGIN_LABELS``; k [P] the size of the pair's group.
     """
     seqs: list[list[int]] = []
-    better, worse, group, margin, head, label = [], [], [], [], [], []
+    better, worse, group, margin, head, label, k = [], [], [], [], [], [], []
     for g, (item, head_index) in enumerate(items):
         base = len(seqs)
         seqs.extend(item.sequences)
@@ -80,6 +70,7 @@ def collate_groups(items: list[tuple[PreferenceGroup, int]], pad_id: int) -> dic
             margin.append(m)
             head.append(head_index)
             label.append(MARGIN_LABELS.index(lab) if lab is not None else len(MARGIN_LABELS) - 1)
+            k.append(len(item.sequences))
     return {
         "input_ids": right_pad(seqs, pad_id),
         "attention_mask": _mask(seqs),
@@ -89,6 +80,7 @@ def collate_groups(items: list[tuple[PreferenceGroup, int]], pad_id: int) -> dic
         "margin": torch.tensor(margin, dtype=torch.float),
         "head": torch.tensor(head, dtype=torch.long),
         "label": torch.tensor(label, dtype=torch.long),
+        "k": torch.tensor(k, dtype=torch.long),
     }
 
 

@@ -1,43 +1,93 @@
-"""One dataclass per training stage; every field carries its help text.
+"""What every stage's config shares; each stage's own config sits beside its loop.
 
-The CLI builds these from defaults < ``--config FILE`` < flags < ``--set key=value``
-(see ``trainer/cli.py``); the Python API takes them directly::
+    trainer/sft_config.py        SFTConfig        (loop: trainer/sft.py)
+    trainer/reward_config.py     RewardConfig     (trainer/reward.py)
+    trainer/dpo_config.py        DPOConfig        (trainer/dpo.py)
+    trainer/ppo_config.py        PPOConfig        (trainer/ppo.py)
+    trainer/best_of_k_config.py  BestOfKConfig    (trainer/best_of_k.py)
 
-    from trainer import RewardConfig, train_reward
-    metrics = train_reward(RewardConfig(data="export/", model="sft/", out="rm/"))
-
-``CommonConfig`` holds what every loop shares; PPO and best-of-K configs
-(trainer/ppo.py, trainer/best_of_k.py) build on it too.
+Config modules import neither torch nor transformers, so the stage registry
+(trainer/stages.py), the CLI's ``--help`` and the web app can read them cheaply.
+Every field carries its help text in ``metadata={"help": ...}``: the CLI is
+built from these dataclasses (``transformers.HfArgumentParser``), so a flag and
+its help cannot drift from the field. ``metadata["aliases"]`` adds short flags.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TypeVar
 
-__all__ = ["CommonConfig", "DPOConfig", "RewardConfig", "SFTConfig"]
+__all__ = [
+    "MODEL_FIELDS",
+    "CommonConfig",
+    "ConfigError",
+    "EvaluationOptions",
+    "MixedPrecision",
+    "RewardModelOptions",
+    "TrainConfig",
+    "as_choice",
+    "check_at_least",
+]
 
-MIXED_PRECISION = ("no", "bf16", "fp16")
-MARGIN_SCALE_CHOICES = ("export", "small", "large", "none", "custom")
+
+class ConfigError(ValueError):
+    """A config value that cannot be used; ``field`` names it (the CLI flag is
+    ``--field``), so the message can point at what to change."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+        super().__init__(f"{field}: {message}")
+
+
+class MixedPrecision(StrEnum):
+    no = "no"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+# Fields that name a model folder (checked before a run starts; see trainer/setup.py).
+MODEL_FIELDS = ("model", "reward_model", "safety_reward_model", "ref_model", "value_model")
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def as_choice(name: str, value: object, choices: type[E]) -> E:
+    """``value`` as a member of ``choices`` (configs read from JSON hold plain strings);
+    ``ConfigError`` naming the field and the allowed values otherwise."""
+    try:
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return choices(value)
+    except ValueError:
+        allowed = ", ".join(c.value for c in choices)
+        raise ConfigError(name, f"must be one of {allowed}, not {value!r}") from None
+
+
+def check_at_least(config: object, names: tuple[str, ...], minimum: int = 1) -> None:
+    for name in names:
+        if getattr(config, name) < minimum:
+            raise ConfigError(name, f"must be at least {minimum}")
 
 
 @dataclass
 class CommonConfig:
     data: str = field(
         default="",
-        metadata={"help": "Export folder (or .zip/.tar) written by the app; see data-contract.md."},
+        metadata={"help": "Export folder (or .zip/.tar) written by the app; see "
+                          "docs/data-contract.md."},
     )
     model: str = field(
         default="",
-        metadata={
-            "help": "Starting model: a Hugging Face folder or hub id (a Rankwise output "
-            "folder works too)."
-        },
+        metadata={"help": "Starting model: a Hugging Face folder or hub id (a Rankwise output "
+                          "folder works too)."},
     )
     out: str = field(
         default="",
-        metadata={
-            "help": "Output folder: final model, rankwise.json, metrics.jsonl, checkpoints/."
-        },
+        metadata={"help": "Output folder: final model, rankwise.json, metrics.jsonl, "
+                          "checkpoints/, best/."},
     )
     epochs: int = field(
         default=1,
@@ -45,28 +95,29 @@ class CommonConfig:
     )
     learning_rate: float = field(
         default=1e-5,
-        metadata={"help": "Peak learning rate of AdamW."},
+        metadata={"help": "Peak learning rate of AdamW.", "aliases": ["--lr"]},
     )
     batch_size: int = field(
         default=8,
-        metadata={
-            "help": "Examples per device per micro-batch (for the listwise reward model: rankings)."
-        },
+        metadata={"help": "Examples per device per micro-batch (for the listwise reward "
+                          "model: rankings)."},
     )
     gradient_accumulation_steps: int = field(
         default=1,
-        metadata={"help": "Micro-batches per optimizer update."},
+        metadata={"help": "Micro-batches per optimizer update.", "aliases": ["--grad-accum"]},
     )
     max_length: int = field(
         default=512,
-        metadata={"help": "Longest tokenized sequence; prompts lose tokens from the left first."},
+        metadata={"help": "Longest tokenized sequence. A longer one loses its oldest prompt "
+                          "tokens (the head and the answer header stay), then the end of its "
+                          "answer; see docs/training.md, Truncation."},
     )
     seed: int = field(
         default=0,
         metadata={"help": "Seed for initialisation and data order."},
     )
-    mixed_precision: str = field(
-        default="no",
+    mixed_precision: MixedPrecision = field(
+        default=MixedPrecision.no,
         metadata={"help": "'no', 'bf16' or 'fp16' (accelerate autocast)."},
     )
     gradient_checkpointing: bool = field(
@@ -75,7 +126,8 @@ class CommonConfig:
     )
     lora: bool = field(
         default=False,
-        metadata={"help": "Train a LoRA adapter (peft) instead of every weight; merged on save."},
+        metadata={"help": "Train a LoRA adapter (peft) instead of every weight; merged on "
+                          "save."},
     )
     lora_r: int = field(
         default=16,
@@ -107,9 +159,8 @@ class CommonConfig:
     )
     save_steps: int = field(
         default=0,
-        metadata={
-            "help": "Write a resumable checkpoint every N updates (0 = only when cancelled)."
-        },
+        metadata={"help": "Write a resumable checkpoint every N updates (0 = only when "
+                          "cancelled)."},
     )
     resume: bool = field(
         default=False,
@@ -117,116 +168,66 @@ class CommonConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.mixed_precision not in MIXED_PRECISION:
-            raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}")
-        for name in ("epochs", "batch_size", "gradient_accumulation_steps", "max_length"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
+        self.mixed_precision = as_choice("mixed_precision", self.mixed_precision,
+                                         MixedPrecision)
+        check_at_least(self, ("epochs", "batch_size", "gradient_accumulation_steps",
+                              "max_length"))
+        check_at_least(self, ("save_steps",), 0)
 
 
 @dataclass
-class SFTConfig(CommonConfig):
-    """Supervised fine-tuning on demonstrations (InstructGPT §3.5)."""
+class EvaluationOptions:
+    """Evaluation during training and the best checkpoint: the stages with a validation
+    set (SFT, reward model, DPO: trainer/loop.py; PPO: held-out prompts). A base placed
+    before ``CommonConfig``."""
 
-    epochs: int = field(
-        default=2,
-        metadata={
-            "help": "Passes over the demonstrations (InstructGPT: 16, choosing the "
-            "checkpoint by validation RM score)."
-        },
+    eval_steps: int = field(
+        default=0,
+        metadata={"help": "Evaluate on the validation split before the first update and every "
+                          "N updates (0 = at the end of every epoch)."},
     )
-    learning_rate: float = field(
-        default=2e-5,
-        metadata={"help": "Peak learning rate of AdamW."},
+    metric_for_best_model: str = field(
+        default="",
+        metadata={"help": "Validation metric that picks the best checkpoint (saved to "
+                          "out/best/); empty = the stage's default (docs/training.md)."},
     )
-
-
-@dataclass
-class RewardConfig(CommonConfig):
-    """Reward model training: listwise rankings (InstructGPT) and margin pairs (Llama 2)."""
-
-    epochs: int = field(
-        default=1,
-        metadata={"help": "Passes over the comparisons (InstructGPT: 1; more over-fits)."},
-    )
-    learning_rate: float = field(
-        default=9e-6,
-        metadata={"help": "Peak learning rate (InstructGPT: 9e-6)."},
-    )
-    batch_size: int = field(
-        default=8,
-        metadata={
-            "help": "Rankings or pairs per device per micro-batch (InstructGPT: 64 prompts)."
-        },
-    )
-    listwise: bool = field(
+    save_best: bool = field(
         default=True,
-        metadata={
-            "help": "One batch element per ranking with all its C(K,2) pairs "
-            "(InstructGPT). False: every pair its own example (TRL's way; kept "
-            "for the benchmark)."
-        },
-    )
-    margin_scale: str = field(
-        default="export",
-        metadata={
-            "help": "Llama 2 margin m(r): 'export' (the record's own), 'small', "
-            "'large', 'none', or 'custom' with margin_mapping."
-        },
-    )
-    margin_mapping: dict[str, float] | None = field(
-        default=None,
-        metadata={"help": "margin_label -> margin for margin_scale='custom'."},
-    )
-    objective: str = field(
-        default="helpful",
-        metadata={
-            "help": "'helpful' (one head), 'safety' (one head, safety-ordered pairs) "
-            "or 'both' (two heads on one trunk, Llama 2's two objectives)."
-        },
-    )
-    center_rewards_coefficient: float = field(
-        default=0.0,
-        metadata={
-            "help": "Weight of mean((r_c + r_r)^2) keeping scores centred (arXiv:2312.09244; 0 = off, "
-            "paper suggests 0.01)."
-        },
-    )
-    compute_offset: bool = field(
-        default=True,
-        metadata={
-            "help": "After training, store the bias that makes the training "
-            "demonstrations score 0 on average (InstructGPT)."
-        },
+        metadata={"help": "Keep the best evaluated model in out/best/ besides the last one "
+                          "in out/ (needs a validation split)."},
     )
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.margin_scale not in MARGIN_SCALE_CHOICES:
-            raise ValueError(f"margin_scale must be one of {MARGIN_SCALE_CHOICES}")
-        if self.margin_scale == "custom" and not self.margin_mapping:
-            raise ValueError("margin_scale='custom' needs margin_mapping")
-        if self.objective not in ("helpful", "safety", "both"):
-            raise ValueError("objective must be 'helpful', 'safety' or 'both'")
+        check_at_least(self, ("eval_steps",), 0)
+        super().__post_init__()  # type: ignore[misc]  # CommonConfig's, next in the MRO
 
 
 @dataclass
-class DPOConfig(CommonConfig):
-    """Direct Preference Optimization (Rafailov et al. 2023)."""
+class TrainConfig(EvaluationOptions, CommonConfig):
+    """What SFT, reward-model and DPO configs share: CommonConfig plus evaluation."""
 
-    learning_rate: float = field(
-        default=1e-6,
-        metadata={"help": "Peak learning rate (DPO paper: 1e-6)."},
+
+@dataclass
+class RewardModelOptions:
+    """Which reward model(s) score samples; a base of PPOConfig and BestOfKConfig."""
+
+    reward_model: str = field(
+        default="",
+        metadata={"help": "Reward model folder (Rankwise reward-model output). With two heads "
+                          "(objective 'both') head 0 is helpfulness, head 1 safety."},
     )
-    beta: float = field(
-        default=0.1,
-        metadata={"help": "β: strength of the implicit KL constraint to the reference."},
-    )
-    ref_model: str | None = field(
+    safety_reward_model: str | None = field(
         default=None,
-        metadata={"help": "Frozen reference policy; default: a copy of `model` as it starts."},
+        metadata={"help": "Separate safety reward model; enables Llama 2's combination rule "
+                          "R = R_safety if the prompt is a safety prompt or "
+                          "σ(R_safety) < safety_threshold, else R_helpful."},
     )
-    expand_rankings: bool = field(
-        default=True,
-        metadata={"help": "Also train on every untied pair of every ranking."},
+    safety_threshold: float = field(
+        default=0.15,
+        metadata={"help": "Llama 2's threshold on the safety score, in probability (sigmoid) "
+                          "space."},
+    )
+    safety_categories: list[str] = field(
+        default_factory=lambda: ["safety"],
+        metadata={"help": "Prompt categories that count as safety prompts (IS_SAFETY(p))."},
     )

@@ -1,13 +1,19 @@
-"""Direct Preference Optimization (training.md §4; Rafailov et al. 2023, arXiv:2305.18290).
+"""Direct Preference Optimization (docs/training.md §4; Rafailov et al. 2023, arXiv:2305.18290).
 
-The loop:
+The loop (the machinery — evaluation, best checkpoint, saving — is trainer/loop.py):
 
     π_ref = frozen copy of the starting policy (or config.ref_model)
     for each batch of pairs (y_w ≻ y_l | x), rankings expanded to their untied pairs:
         log π_θ(y|x), log π_ref(y|x) summed over completion tokens   # one forward each, 2B rows
         loss = −log σ(β[log π_θ(y_w) − log π_ref(y_w)] − β[log π_θ(y_l) − log π_ref(y_l)])
         step
-    report the implicit rewards β·log(π_θ/π_ref): accuracy (chosen > rejected) and margin
+    log TRL's names: rewards/{chosen,rejected,margins,accuracies}, logps/{chosen,rejected}
+    (the implicit rewards are β·log(π_θ/π_ref))
+    evaluate before the first step and every eval_steps: the same on the validation
+    pairs, and val_kl = KL(π_θ‖π_ref) in nats per response on samples from π_θ for
+    the validation prompts (the metrics above cannot show the policy drifting away;
+    this can). With target_kl, the best checkpoint is chosen among evaluations within
+    the budget and training stops at the first evaluation beyond it.
 """
 
 from __future__ import annotations
@@ -18,26 +24,24 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
 from torch import Tensor, nn
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
-from trainer.collate import collate_pairs, pad_token_id
-from trainer.config import DPOConfig
-from trainer.data import ContractError, build_pairs, load_export
+from trainer.chat import encode_prompt
+from trainer.collate import collate_pairs
+from trainer.contract import ContractError
+from trainer.data import build_pairs, held_out_prompts
+from trainer.dpo_config import DPOConfig
+from trainer.generation import sampled_kl
+from trainer.loop import fit, load_pretrained, open_session
 from trainer.losses import dpo_loss, sequence_logprobs
-from trainer.runtime import (
-    ProgressCallback,
-    Run,
-    lineage,
-    make_accelerator,
-    make_loader,
-    make_optimizer,
-    make_scheduler,
-    prepare_model,
-)
+from trainer.runtime import ProgressCallback
 
 __all__ = ["DPOConfig", "evaluate", "train"]
+
+# The per-pair statistics, under TRL's DPOTrainer names.
+STATS = ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
+         "logps/chosen", "logps/rejected")
 
 
 def _logps(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
@@ -49,30 +53,34 @@ def _logps(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
 
 
 def _dpo_step(policy: nn.Module, ref: nn.Module, batch: dict[str, Tensor], beta: float,
-              accelerator: Accelerator) -> tuple[Tensor, Tensor, Tensor]:
+              accelerator: Accelerator) -> tuple[Tensor, dict[str, Tensor]]:
+    """The loss and the per-pair statistics [B] of one batch."""
     policy_chosen, policy_rejected = _logps(policy, batch)
     with torch.no_grad(), accelerator.autocast():
         ref_chosen, ref_rejected = _logps(ref, batch)
-    return dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta)
+    loss, chosen, rejected = dpo_loss(policy_chosen, policy_rejected, ref_chosen,
+                                      ref_rejected, beta)
+    stats = [chosen, rejected, chosen - rejected, (chosen > rejected).float(),
+             policy_chosen.detach(), policy_rejected.detach()]
+    return loss, dict(zip(STATS, stats, strict=True))
 
 
 def evaluate(policy: nn.Module, ref: nn.Module, loader: Any, accelerator: Accelerator,
              beta: float) -> dict[str, float]:
-    """Validation loss, implicit-reward accuracy and mean margin over every pair."""
-    totals = torch.zeros(4, device=accelerator.device)  # Σ loss·B, Σ correct, Σ margin, B
+    """``val_loss`` (mean DPO loss over every validation pair) and ``val_<stat>`` means."""
+    totals = torch.zeros(len(STATS) + 2, device=accelerator.device)  # Σ loss·B, Σ stats, B
     policy.eval()
     with torch.no_grad():
         for batch in loader:
-            loss, chosen, rejected = _dpo_step(policy, ref, batch, beta, accelerator)
-            n = chosen.numel()
-            totals += torch.stack([loss * n, (chosen > rejected).float().sum(),
-                                   (chosen - rejected).sum(), torch.tensor(float(n),
-                                                                           device=loss.device)])
+            loss, stats = _dpo_step(policy, ref, batch, beta, accelerator)
+            n = stats["rewards/chosen"].numel()
+            totals += torch.stack([loss * n, *(stats[k].sum() for k in STATS),
+                                   torch.tensor(float(n), device=loss.device)])
     policy.train()
     totals = accelerator.reduce(totals, "sum")
-    n = totals[3].clamp(min=1)
-    return {"val_loss": (totals[0] / n).item(), "val_reward_accuracy": (totals[1] / n).item(),
-            "val_reward_margin": (totals[2] / n).item()}
+    n = totals[-1].clamp(min=1)
+    return {"val_loss": (totals[0] / n).item(),
+            **{f"val_{k}": (totals[i + 1] / n).item() for i, k in enumerate(STATS)}}
 
 
 def train(
@@ -82,70 +90,52 @@ def train(
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, float]:
     """DPO on the export's pairs (and expanded rankings); returns final metrics."""
-    accelerator = make_accelerator(config.mixed_precision, config.gradient_accumulation_steps)
-    set_seed(config.seed)
-    export = load_export(config.data)
-    tokenizer = AutoTokenizer.from_pretrained(config.model)
-    train_set = build_pairs(export, "train", tokenizer, config.max_length,
+    session = open_session(config)
+    acc, tokenizer = session.accelerator, session.tokenizer
+    train_set = build_pairs(session.export, "train", tokenizer, config.max_length,
                             expand_rankings=config.expand_rankings)
-    val_set = build_pairs(export, "validation", tokenizer, config.max_length,
+    val_set = build_pairs(session.export, "validation", tokenizer, config.max_length,
                           expand_rankings=config.expand_rankings)
     if not train_set:
         raise ContractError("pairs.train.jsonl", None,
                             "no preference pairs (nor rankings.train.jsonl to expand)")
-
-    policy: nn.Module = AutoModelForCausalLM.from_pretrained(config.model)
+    policy: nn.Module = load_pretrained(AutoModelForCausalLM, config.model)
     # The reference is a separate frozen copy, never passed to accelerator.prepare:
     # no optimizer state, no DDP wrapper, not in checkpoints (it never changes).
-    ref: nn.Module = AutoModelForCausalLM.from_pretrained(config.ref_model or config.model)
+    ref: nn.Module = load_pretrained(AutoModelForCausalLM, config.ref_model or config.model,
+                                     "ref_model" if config.ref_model else "model")
     ref.requires_grad_(False)
     ref.eval()
-    ref.to(accelerator.device)
-    policy = prepare_model(policy, gradient_checkpointing=config.gradient_checkpointing,
-                           lora=config.lora, lora_r=config.lora_r, lora_alpha=config.lora_alpha,
-                           lora_dropout=config.lora_dropout)
-    optimizer = make_optimizer(policy, config.learning_rate, config.weight_decay)
-    collate = partial(collate_pairs, pad_id=pad_token_id(tokenizer))
-    train_loader = make_loader(train_set, config.batch_size, collate, seed=config.seed)
-    val_loader = make_loader(val_set, config.batch_size, collate, shuffle=False)
-    policy, optimizer, train_loader, val_loader = accelerator.prepare(
-        policy, optimizer, train_loader, val_loader)
-    steps_per_epoch = -(-len(train_loader) // config.gradient_accumulation_steps)
-    total_steps = steps_per_epoch * config.epochs
-    scheduler = accelerator.prepare(make_scheduler(optimizer, accelerator, total_steps,
-                                                   config.warmup_ratio, config.lr_scheduler))
-    run = Run(config.out, "dpo", accelerator, total_steps, callback=callback,
-              should_stop=should_stop, save_every=config.save_steps)
-    if config.resume:
-        run.resume()
+    ref.to(acc.device)
+    kl_prompts = [encode_prompt(tokenizer, p.prompt, config.max_length).input_ids
+                  for p in held_out_prompts(session.export, [])[:config.kl_samples]]
 
-    metrics: dict[str, float] = {}
-    policy.train()
-    for _, batch in run.iterate(train_loader, config.epochs):
-        with accelerator.accumulate(policy):
-            loss, chosen, rejected = _dpo_step(policy, ref, batch, config.beta, accelerator)
-            accelerator.backward(loss)
-            if accelerator.sync_gradients and config.max_grad_norm:
-                accelerator.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-        if accelerator.sync_gradients:
-            run.finish_step({
-                "loss": accelerator.reduce(loss.detach(), "mean").item(),
-                "reward_accuracy": accelerator.reduce((chosen > rejected).float().mean(),
-                                                      "mean").item(),
-                "reward_margin": accelerator.reduce((chosen - rejected).mean(), "mean").item(),
-                "lr": scheduler.get_last_lr()[0],
-            })
-            if run.step % steps_per_epoch == 0 and val_set:  # end of an epoch
-                metrics = evaluate(policy, ref, val_loader, accelerator, config.beta)
-                run.log(metrics)
+    def evaluate_all(model: nn.Module, loader: Any) -> dict[str, float]:
+        metrics = evaluate(model, ref, loader, acc, config.beta)
+        if kl_prompts:
+            unwrapped: Any = acc.unwrap_model(model)
+            batches = sampled_kl(unwrapped, ref, tokenizer,  # type: ignore[arg-type]
+                                 kl_prompts, max_new_tokens=config.kl_max_new_tokens,
+                                 batch_size=config.batch_size, seed=config.seed)
+            kl = torch.cat([k for _, k in batches])
+            metrics["val_kl"] = acc.reduce(kl.mean().to(acc.device), "mean").item()
+            model.train()
+        return metrics
 
-    if val_set and not metrics:
-        metrics = evaluate(policy, ref, val_loader, accelerator, config.beta)
-    base_model, parent = lineage(config.model)
-    run.save_final(policy, tokenizer, kind="dpo", base_model=base_model,
-                   manifest_sha256=export.manifest_sha256, config=config, metrics=metrics,
-                   parent=parent, extra={"reference_model": config.ref_model or config.model})
-    return metrics
+    def over_budget(metrics: dict[str, float]) -> str | None:
+        kl = metrics.get("val_kl")
+        if config.target_kl is None or kl is None or kl <= config.target_kl:
+            return None
+        return f"val_kl {kl:.3g} exceeded the KL budget target_kl={config.target_kl:g}"
+
+    budget = config.target_kl
+    fitted = fit(session, "dpo", policy, train_set, val_set,
+                 partial(collate_pairs, pad_id=session.pad_id),
+                 lambda model, batch: _dpo_step(model, ref, batch, config.beta, acc),
+                 evaluate_all, kind="dpo", best_metric="val_loss", callback=callback,
+                 should_stop=should_stop, stop_after_eval=over_budget,
+                 eligible_for_best=(lambda m: m.get("val_kl", 0.0) <= budget)
+                 if budget is not None else None,
+                 manifest={"reference_model": config.ref_model or config.model},
+                 counts={**train_set.counts("train"), **val_set.counts("val")})
+    return fitted.metrics

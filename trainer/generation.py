@@ -30,16 +30,20 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from trainer.chat import Message, encode_prompt
+from trainer.chat import Message, encode_prompt, pad_token_id
 
 __all__ = [
     "Generation",
     "decode_responses",
+    "gather_steps",
     "generate",
     "left_pad",
+    "pack_right",
     "position_ids_from_mask",
+    "response_logprobs",
     "response_mask_after_eos",
     "sample_completions",
+    "sampled_kl",
 ]
 
 ProgressFn = Callable[[int, int], None]  # (done, total) prompts×k
@@ -111,11 +115,6 @@ def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list
     return ids
 
 
-def _pad_id(tokenizer: PreTrainedTokenizerBase, eos_ids: list[int]) -> int:
-    pad = tokenizer.pad_token_id
-    return int(pad) if pad is not None else eos_ids[0]
-
-
 @torch.no_grad()
 def generate(
     model: PreTrainedModel,
@@ -135,11 +134,11 @@ def generate(
     if not prompts:
         raise ValueError("no prompts to generate from")
     eos_ids = _eos_ids(model, tokenizer)
-    pad_id = _pad_id(tokenizer, eos_ids)
+    pad_id = pad_token_id(tokenizer)
     device = next(model.parameters()).device
     prompt_ids, prompt_mask = left_pad(prompts, pad_id)
     greedy = not do_sample or temperature <= 0.0
-    config = GenerationConfig(
+    config = GenerationConfig(  # type: ignore[no-untyped-call]
         max_new_tokens=max_new_tokens,
         do_sample=not greedy,
         temperature=None if greedy else temperature,
@@ -150,7 +149,7 @@ def generate(
         use_cache=True,
     )
     was_training = model.training
-    model.eval()
+    model.train(False)
     try:
         out = model.generate(  # type: ignore[operator]
             input_ids=prompt_ids.to(device),
@@ -171,12 +170,85 @@ def generate(
     return Generation(prompt_ids, prompt_mask, response_ids, response_mask, ended)
 
 
+def pack_right(generation: Generation, pad_id: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Left-padded (prompt, response) -> right-padded prompt ⊕ response.
+
+    Returns (input_ids [B, L], attention_mask [B, L], positions [B, R]) with
+    L = longest prompt + R; ``input_ids[b, positions[b, t]] == response_ids[b, t]``.
+    """
+    prompt_lengths = generation.prompt_mask.sum(-1)  # [B]
+    B, P = generation.prompt_ids.shape
+    R = generation.response_ids.shape[1]
+    input_ids = torch.full((B, P + R), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((B, P + R), dtype=torch.long)
+    positions = prompt_lengths[:, None] + torch.arange(R)[None, :]  # [B, R]
+    for b in range(B):
+        n = int(prompt_lengths[b])
+        input_ids[b, :n] = generation.prompt_ids[b, P - n:]
+        attention_mask[b, :n] = 1
+    input_ids.scatter_(1, positions, generation.response_ids)
+    attention_mask.scatter_(1, positions, generation.response_mask.long())
+    return input_ids, attention_mask, positions
+
+
+def gather_steps(x: Tensor, positions: Tensor) -> Tensor:
+    """x [B, L, ...] at positions − 1 -> [B, R, ...]: the state before each response token."""
+    index = (positions - 1).clamp(min=0)
+    if x.dim() == 2:
+        return x.gather(1, index)
+    return x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))
+
+
 def decode_responses(tokenizer: PreTrainedTokenizerBase, generation: Generation) -> list[str]:
     """Response texts without padding or special tokens (the EOS is the turn's end, not text)."""
     return [
         str(tokenizer.decode(ids[mask.bool()].tolist(), skip_special_tokens=True))
         for ids, mask in zip(generation.response_ids, generation.response_mask, strict=True)
     ]
+
+
+@torch.no_grad()
+def response_logprobs(model: PreTrainedModel, generation: Generation, pad_id: int,
+                      temperature: float = 1.0) -> Tensor:
+    """log p(y_t) of every response token under ``model`` (0 after the first EOS). [B, R]"""
+    device = next(model.parameters()).device
+    ids, attn, positions = (t.to(device) for t in pack_right(generation, pad_id))
+    logits = model(input_ids=ids, attention_mask=attn, use_cache=False).logits
+    logits = gather_steps(logits, positions).float() / temperature
+    tokens = generation.response_ids.to(device)
+    logps = torch.log_softmax(logits, dim=-1).gather(-1, tokens[..., None]).squeeze(-1)
+    return logps * generation.response_mask.to(device)
+
+
+@torch.no_grad()
+def sampled_kl(
+    policy: PreTrainedModel,
+    reference: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 16,
+    seed: int = 0,
+    temperature: float = 1.0,
+) -> list[tuple[Generation, Tensor]]:
+    """Samples y ∼ π for every prompt and their KL(π‖π_ref) in nats per response,
+    Σ_t log π(y_t|·) − log π_ref(y_t|·) (both at ``temperature``, as PPO computes it):
+    one (generation, kl [B]) per batch. Sampling runs under its own seed inside
+    ``fork_rng``, so it does not disturb the training's random stream."""
+    device = next(policy.parameters()).device
+    pad_id = pad_token_id(tokenizer)
+    out: list[tuple[Generation, Tensor]] = []
+    cuda = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        for start in range(0, len(prompts), batch_size):
+            gen = generate(policy, tokenizer, prompts[start:start + batch_size],
+                           max_new_tokens=max_new_tokens, temperature=temperature)
+            kl = (response_logprobs(policy, gen, pad_id, temperature)
+                  - response_logprobs(reference, gen, pad_id, temperature)).sum(-1)
+            out.append((gen, kl.float().cpu()))
+    return out
 
 
 def sample_completions(
@@ -210,7 +282,7 @@ def sample_completions(
         model = model_path_or_model
     if tokenizer is None:
         raise ValueError("a tokenizer is needed when a model object is given")
-    encoded = [encode_prompt(tokenizer, p, max_prompt_tokens) for p in prompts]
+    encoded = [encode_prompt(tokenizer, p, max_prompt_tokens).input_ids for p in prompts]
     rows = [(i, ids) for i, ids in enumerate(encoded) for _ in range(k)]
     out: list[list[str]] = [[] for _ in prompts]
     torch.manual_seed(seed)

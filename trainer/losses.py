@@ -1,4 +1,4 @@
-"""The losses of /work/shared/design/training.md, one named function each.
+"""The losses of docs/training.md, one named function each.
 
 Shapes in the comments: B batch, T sequence length, V vocabulary, K completions
 of one ranking, P pairs. Every loss returns a scalar averaged the way the cited

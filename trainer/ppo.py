@@ -8,7 +8,7 @@ Four models:
     r_φ     reward model (or Llama 2's helpful + safety pair)  frozen
     V_ψ     value model, initialised from the reward model     trainable
 
-Objective maximised (training.md §3):
+Objective maximised (docs/training.md §3):
 
     E_{x∼D, y∼π_θ}[ r_φ(x, y) − β·log(π_θ(y|x) / π_ref(y|x)) ]  + γ_ptx·E_{demos}[log π_θ]
 
@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 import torch
@@ -52,12 +52,20 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from trainer.chat import encode_prompt
+from trainer.chat import encode_prompt, pad_token_id
 from trainer.collate import collate_sft
-from trainer.config import CommonConfig
-from trainer.data import PromptRecord, build_prompts, build_sft_examples, load_export
-from trainer.generation import Generation, decode_responses, generate
+from trainer.contract import PromptRecord, load_export
+from trainer.data import build_prompts, build_sft_examples, held_out_prompts
+from trainer.generation import (
+    decode_responses,
+    gather_steps,
+    generate,
+    pack_right,
+    sampled_kl,
+)
+from trainer.loop import BestTracker
 from trainer.losses import sft_loss
+from trainer.ppo_config import PPOConfig
 from trainer.reward_model import load_reward_model, per_token_values
 from trainer.rl_math import (
     AdaptiveKLController,
@@ -73,6 +81,7 @@ from trainer.rl_math import (
     value_loss,
 )
 from trainer.runtime import (
+    BEST_DIR,
     ProgressCallback,
     Run,
     lineage,
@@ -80,164 +89,17 @@ from trainer.runtime import (
     make_scheduler,
     prepare_model,
 )
-from trainer.scoring import (
-    RewardFunction,
-    RewardModelOptions,
-    Samples,
-    freeze,
-    scorer_from_options,
-)
+from trainer.scoring import RewardFunction, Samples, freeze, scorer_from_options
+
+VALUE_DIR = "value_model"  # out/value_model/ with save_value_model
 
 __all__ = [
+    "VALUE_DIR",
     "Experience",
     "PPOConfig",
     "PPOTrainer",
-    "pack_right",
     "train",
 ]
-
-
-# ---------------------------------------------------------------- configuration
-
-
-@dataclass
-class PPOConfig(RewardModelOptions, CommonConfig):
-    """PPO on the export's prompts (``prompts.jsonl``, else the prompts of its training
-    records). ``model`` is the SFT policy; ``batch_size`` is the PPO minibatch."""
-
-    value_model: str | None = field(
-        default=None,
-        metadata={"help": "Initial value model (default: the reward model, as OpenRLHF and "
-                          "InstructGPT do). Any causal-LM folder works: a fresh scalar head is "
-                          "added. Must share the policy's tokenizer."},
-    )
-    steps: int = field(
-        default=0,
-        metadata={"help": "PPO iterations (rollout + updates); 0 = epochs × ⌈prompts / "
-                          "(rollout_batch_size × processes)⌉."},
-    )
-    rollout_batch_size: int = field(
-        default=16,
-        metadata={"help": "Prompts sampled per iteration per process (one response each)."},
-    )
-    batch_size: int = field(
-        default=4,
-        metadata={"help": "PPO minibatch: rollout rows per device per micro-batch."},
-    )
-    ppo_epochs: int = field(
-        default=4,
-        metadata={"help": "Passes of minibatch updates over each rollout batch (TRL: 4)."},
-    )
-    learning_rate: float = field(
-        default=3e-6,
-        metadata={"help": "Policy learning rate (InstructGPT: 9.65e-6 at 1.3B; TRL 3e-6)."},
-    )
-    value_learning_rate: float | None = field(
-        default=None,
-        metadata={"help": "Value-model learning rate (default: learning_rate)."},
-    )
-    lr_scheduler: str = field(
-        default="constant",
-        metadata={"help": "transformers schedule over all PPO updates."},
-    )
-    max_length: int = field(
-        default=256,
-        metadata={"help": "Longest prompt in tokens (left-truncated); also caps the RM input "
-                          "at max_length + max_new_tokens."},
-    )
-    max_new_tokens: int = field(
-        default=64,
-        metadata={"help": "Longest sampled response."},
-    )
-    temperature: float = field(
-        default=1.0,
-        metadata={"help": "Sampling temperature; log-probs are computed at the same "
-                          "temperature so the importance ratio is exact."},
-    )
-    kl_coef: float = field(
-        default=0.02,
-        metadata={"help": "β, weight of the per-token KL penalty (InstructGPT 0.02, Llama 2 "
-                          "0.01, DeepSpeed-Chat 0.1); the start value when adaptive_kl."},
-    )
-    adaptive_kl: bool = field(
-        default=False,
-        metadata={"help": "Adapt β toward target_kl (Ziegler et al. 2019 §2.2)."},
-    )
-    target_kl: float = field(
-        default=6.0,
-        metadata={"help": "Target KL(π‖π_ref) per response, in nats (Ziegler et al.: 6–10)."},
-    )
-    kl_horizon: float = field(
-        default=10_000,
-        metadata={"help": "Adaptive controller horizon in episodes: K_β = rollout size / "
-                          "horizon."},
-    )
-    gamma: float = field(
-        default=1.0,
-        metadata={"help": "Discount γ of GAE (InstructGPT: 1, no discount)."},
-    )
-    lam: float = field(
-        default=0.95,
-        metadata={"help": "GAE λ (TRL, OpenRLHF: 0.95)."},
-    )
-    clip_range: float = field(
-        default=0.2,
-        metadata={"help": "PPO ε: the ratio π_θ/π_old is clipped to [1−ε, 1+ε]."},
-    )
-    clip_range_value: float = field(
-        default=0.2,
-        metadata={"help": "Value clip: V may move ±this from V_old per rollout."},
-    )
-    vf_coef: float = field(
-        default=0.1,
-        metadata={"help": "Weight of the value loss in the joint loss (TRL: 0.1)."},
-    )
-    entropy_coef: float = field(
-        default=0.0,
-        metadata={"help": "Weight of the entropy bonus (0 = off, as in InstructGPT)."},
-    )
-    score_clip: float | None = field(
-        default=None,
-        metadata={"help": "Clip r_φ to ±this before adding it (DeepSpeed-Chat: 5)."},
-    )
-    whiten_scores: bool = field(
-        default=False,
-        metadata={"help": "Whiten r_φ over each rollout batch (Llama 2's WHITEN; the paper "
-                          "does not say which statistics, we use the batch's)."},
-    )
-    missing_eos_penalty: float | None = field(
-        default=None,
-        metadata={"help": "Subtract this from the score of responses cut at max_new_tokens "
-                          "(no EOS), so the policy learns to finish (TRL)."},
-    )
-    ptx_coef: float = field(
-        default=0.0,
-        metadata={"help": "γ of PPO-ptx: weight of the SFT loss on the export's "
-                          "demonstrations mixed into each update (InstructGPT: 27.8; 0 = off)."},
-    )
-    ptx_batch_size: int = field(
-        default=4,
-        metadata={"help": "Demonstrations per PPO-ptx micro-batch."},
-    )
-    save_value_model: bool = field(
-        default=False,
-        metadata={"help": "Also save the trained value model to out/value_model."},
-    )
-    log_samples: int = field(
-        default=2,
-        metadata={"help": "Sample (prompt, response, score) triples written to "
-                          "out/samples.jsonl per iteration (0 = none)."},
-    )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for name in ("rollout_batch_size", "ppo_epochs", "max_new_tokens", "ptx_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.temperature <= 0:
-            raise ValueError("temperature must be positive (PPO needs a sampling policy)")
-        if not 0 < self.clip_range < 1:
-            raise ValueError("clip_range must be in (0, 1)")
 
 
 # ---------------------------------------------------------------- rollouts
@@ -260,35 +122,6 @@ class Experience:
 
     def rows(self, index: Tensor) -> Experience:
         return Experience(**{k: v[index] for k, v in self.__dict__.items()})
-
-
-def pack_right(generation: Generation, pad_id: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Left-padded (prompt, response) -> right-padded prompt ⊕ response.
-
-    Returns (input_ids [B, L], attention_mask [B, L], positions [B, R]) with
-    L = longest prompt + R; ``input_ids[b, positions[b, t]] == response_ids[b, t]``.
-    """
-    prompt_lengths = generation.prompt_mask.sum(-1)  # [B]
-    B, P = generation.prompt_ids.shape
-    R = generation.response_ids.shape[1]
-    input_ids = torch.full((B, P + R), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((B, P + R), dtype=torch.long)
-    positions = prompt_lengths[:, None] + torch.arange(R)[None, :]  # [B, R]
-    for b in range(B):
-        n = int(prompt_lengths[b])
-        input_ids[b, :n] = generation.prompt_ids[b, P - n:]
-        attention_mask[b, :n] = 1
-    input_ids.scatter_(1, positions, generation.response_ids)
-    attention_mask.scatter_(1, positions, generation.response_mask.long())
-    return input_ids, attention_mask, positions
-
-
-def _gather_steps(x: Tensor, positions: Tensor) -> Tensor:
-    """x [B, L, ...] at positions − 1 -> [B, R, ...]: the state before each response token."""
-    index = (positions - 1).clamp(min=0)
-    if x.dim() == 2:
-        return x.gather(1, index)
-    return x.gather(1, index[..., None].expand(-1, -1, x.shape[-1]))
 
 
 def _disable_dropout(model: nn.Module) -> None:
@@ -330,12 +163,16 @@ class PPOTrainer:
         # Data: the prompt set, and the demonstrations for PPO-ptx.
         self.export = load_export(cfg.data)
         self.tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(cfg.model)
-        self.pad_id = int(self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None
-                          else self.tokenizer.eos_token_id)
+        self.pad_id = pad_token_id(self.tokenizer)
         self.prompts = build_prompts(self.export)
         if not self.prompts:
             raise ValueError(f"{cfg.data}: the export has no prompts to train PPO on")
+        self.prompts_truncated = 0
         self.prompt_ids = [self._encode_prompt(p) for p in self.prompts]
+        # Held-out prompts for evaluation: validation prompts never used for rollouts.
+        self.eval_records = held_out_prompts(self.export, self.prompts)[:cfg.eval_prompts]
+        self.eval_ids = [encode_prompt(self.tokenizer, p.prompt, cfg.max_length).input_ids
+                         for p in self.eval_records]
         self.demos = (build_sft_examples(self.export.sft.get("train", []), self.tokenizer,
                                          cfg.max_length + cfg.max_new_tokens)
                       if cfg.ptx_coef > 0 else [])
@@ -386,14 +223,16 @@ class PPOTrainer:
             AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon)
             if cfg.adaptive_kl else FixedKLController(cfg.kl_coef))
         acc.register_for_checkpointing(self.kl_ctl)  # β is part of the resumable state
-        self.run = Run(cfg.out, "ppo", acc, self.total_steps, callback=callback,
+        self.run = Run(cfg.out, "ppo", acc, self.total_steps, callback=callback, config=cfg,
                        should_stop=should_stop, save_every=cfg.save_steps)
         self._perms: dict[int, list[int]] = {}
 
     # ------------------------------------------------------------ data
 
     def _encode_prompt(self, record: PromptRecord) -> list[int]:
-        return encode_prompt(self.tokenizer, record.prompt, self.config.max_length)
+        encoded = encode_prompt(self.tokenizer, record.prompt, self.config.max_length)
+        self.prompts_truncated += encoded.truncated
+        return encoded.input_ids
 
     def _prompt_batch(self, step: int) -> list[int]:
         """This process's prompt indices for iteration ``step``: a stream of per-epoch
@@ -425,12 +264,12 @@ class PPOTrainer:
                          positions: Tensor) -> Tensor:
         """Logits that chose each response token, at the sampling temperature. [B, R, V]."""
         logits = model(input_ids=exp_ids, attention_mask=exp_mask, use_cache=False).logits
-        return _gather_steps(logits, positions).float() / self.config.temperature
+        return gather_steps(logits, positions).float() / self.config.temperature
 
     def _response_values(self, exp_ids: Tensor, exp_mask: Tensor, positions: Tensor) -> Tensor:
         """V(s_t) for each response token: the value head on the state before it. [B, R]."""
         values = per_token_values(self.value_model, exp_ids, exp_mask)  # [B, L]
-        return _gather_steps(values.float(), positions)
+        return gather_steps(values.float(), positions)
 
     # ------------------------------------------------------------ 1–5: rollout to advantages
 
@@ -468,6 +307,7 @@ class PPOTrainer:
             del ref_logits
             old_values = self._response_values(ids, attn, positions) * mask
         scores = scores.to(dev)
+        raw_scores = scores
         if cfg.whiten_scores and scores.numel() > 1:
             scores = (scores - scores.mean()) / (scores.std() + 1e-8)
         # r_t = −β·(log π_old − log π_ref) per token, + r_φ at the last token.
@@ -477,14 +317,18 @@ class PPOTrainer:
         advantages = masked_whiten(advantages, mask)
         exp = Experience(ids, attn, positions, response_ids, mask, old_logprobs * mask,
                          ref_logprobs * mask, old_values, advantages, returns)
+        non_score = (-self.kl_ctl.value * kl.sum(-1)).mean().item()
+        # TRL's PPOTrainer names, so the curves read as TRL users expect.
         stats = {
-            "score": scores.mean().item(),
-            "kl": kl.sum(-1).mean().item(),  # per response, nats: Σ_t log π_old/π_ref
-            "non_score_reward": (-self.kl_ctl.value * kl.sum(-1)).mean().item(),
-            "entropy": entropy.item(),
+            "objective/scores": raw_scores.mean().item(),
+            "objective/kl": kl.sum(-1).mean().item(),  # per response, nats: Σ_t log π_old/π_ref
+            "objective/non_score_reward": non_score,
+            "objective/rlhf_reward": scores.mean().item() + non_score,
+            "objective/entropy": entropy.item(),
+            "eos_fraction": samples.generation.ended.float().mean().item(),
             "response_length": mask.sum(-1).mean().item(),
-            "value_mean": masked_mean(old_values, mask).item(),
-            "return_mean": masked_mean(returns, mask).item(),
+            "val/value_mean": masked_mean(old_values, mask).item(),
+            "val/return_mean": masked_mean(returns, mask).item(),
         }
         return exp, stats
 
@@ -527,28 +371,61 @@ class PPOTrainer:
                         ptx = sft_loss(logits, demos["labels"])
                         loss = loss + cfg.ptx_coef * ptx
                     acc.backward(loss)
-                    if acc.sync_gradients and cfg.max_grad_norm > 0:
-                        acc.clip_grad_norm_(
+                    grad_norm = torch.zeros(())
+                    if acc.sync_gradients:
+                        grad_norm = acc.clip_grad_norm_(
                             list(self.policy.parameters()) + list(self.value_model.parameters()),
-                            cfg.max_grad_norm)
+                            cfg.max_grad_norm if cfg.max_grad_norm > 0 else math.inf)
                     self.optimizer.step()
                     self.scheduler.step()
                     self.optimizer.zero_grad(set_to_none=True)
                 batch_stats = {
-                    "policy_loss": pg.loss.item(), "value_loss": vf.loss.item(),
-                    "clip_fraction": pg.clip_fraction.item(), "approx_kl": pg.approx_kl.item(),
-                    "value_clip_fraction": vf.clip_fraction.item(),
-                    "ptx_loss": ptx.item(), "entropy_train": entropy.item(),
+                    "loss/policy_avg": pg.loss.item(), "loss/value_avg": vf.loss.item(),
+                    "policy/clipfrac_avg": pg.clip_fraction.item(),
+                    "policy/approxkl_avg": pg.approx_kl.item(),
+                    "val/clipfrac_avg": vf.clip_fraction.item(),
+                    "loss/ptx_avg": ptx.item(), "policy/entropy_avg": entropy.item(),
+                    "grad_norm": float(grad_norm),
                 }
                 for k, v in batch_stats.items():
                     totals[k] = totals.get(k, 0.0) + v
                 n_minibatches += 1
         out = {k: v / max(1, n_minibatches) for k, v in totals.items()}
         if cfg.ptx_coef <= 0:
-            out.pop("ptx_loss")
+            out.pop("loss/ptx_avg")
         return out
 
     # ------------------------------------------------------------ the loop
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """The policy on the held-out prompts: one sample each (seeded, at the training
+        temperature), its reward-model score and KL(π‖π_ref) in nats per response.
+        Every process evaluates the same prompts, so all take the same decisions."""
+        cfg = self.config
+        if not self.eval_ids:
+            return {}
+        policy: Any = self.accelerator.unwrap_model(self.policy)
+        batches = sampled_kl(policy, cast(Any, self.ref_policy), self.tokenizer, self.eval_ids,
+                             max_new_tokens=cfg.max_new_tokens,
+                             batch_size=cfg.rollout_batch_size, seed=cfg.seed + 7919,
+                             temperature=cfg.temperature)
+        scores, kls, ended, lengths = [], [], [], []
+        done = 0
+        for gen, kl in batches:
+            records = self.eval_records[done:done + len(kl)]
+            done += len(kl)
+            samples = Samples(records, gen, decode_responses(self.tokenizer, gen))
+            scores.append(self.reward_fn(samples).float().cpu())
+            kls.append(kl)
+            ended.append(gen.ended.float())
+            lengths.append(gen.response_lengths.float())
+        score, kl_mean = torch.cat(scores).mean().item(), torch.cat(kls).mean().item()
+        policy.train()
+        return {"val_score": score, "val_kl": kl_mean,
+                "val_rlhf_reward": score - self.kl_ctl.value * kl_mean,
+                "val_eos_fraction": torch.cat(ended).mean().item(),
+                "val_response_length": torch.cat(lengths).mean().item()}
 
     def _reduce(self, stats: dict[str, float]) -> dict[str, float]:
         if self.accelerator.num_processes == 1:
@@ -564,6 +441,26 @@ class PPOTrainer:
         if cfg.resume:
             run.resume()
         metrics: dict[str, float] = {}
+        evaluation: dict[str, float] = {}
+        best = BestTracker(cfg.metric_for_best_model or "val_rlhf_reward", run)
+
+        def evaluate_now() -> None:
+            nonlocal evaluation
+            evaluation = self.evaluate()
+            if not evaluation:
+                return
+            run.log(evaluation)
+            # With a KL budget only checkpoints within it compete for best.
+            within = not cfg.adaptive_kl or evaluation["val_kl"] <= cfg.target_kl
+            if cfg.save_best and within and best.improves(evaluation):
+                best.record(evaluation)
+                run.save_model(self.policy, self.tokenizer, subdir=BEST_DIR, kind="ppo",
+                               **self._save_fields(evaluation, {"role": "best",
+                                                                "step": run.step}))
+
+        if run.step == 0:
+            evaluate_now()  # the baseline: π = π_ref, KL 0
+        evaluated_at = run.step if run.step == 0 else -1  # a resumed run evaluates at its end
         while run.step < self.total_steps:
             step = run.step
             indices = self._prompt_batch(step)
@@ -575,25 +472,57 @@ class PPOTrainer:
             learn_stats = self.learn(exp, step)
             metrics = self._reduce({**rollout_stats, **learn_stats,
                                     "beta": self.kl_ctl.value,
-                                    "lr": self.scheduler.get_last_lr()[0]})
+                                    "learning_rate": self.scheduler.get_last_lr()[0]})
             # 7. Move β toward the target KL with this batch's measured KL.
-            self.kl_ctl.update(metrics["kl"], cfg.rollout_batch_size * self.accelerator.num_processes)
+            self.kl_ctl.update(metrics["objective/kl"],
+                               cfg.rollout_batch_size * self.accelerator.num_processes)
             if cfg.log_samples and self.accelerator.is_main_process:
                 self._log_samples(step, samples, scores)
             run.finish_step(metrics)
-        base, parent = lineage(cfg.model)
-        run.save_final(self.policy, self.tokenizer, kind="ppo", base_model=base,
-                       manifest_sha256=self.export.manifest_sha256, config=asdict(cfg),
-                       metrics=metrics, parent=parent,
-                       extra={"reward_model": cfg.reward_model or None,
-                              "safety_reward_model": cfg.safety_reward_model})
+            if cfg.eval_steps and run.step % cfg.eval_steps == 0:
+                evaluate_now()
+                evaluated_at = run.step
+        if evaluated_at != run.step:
+            evaluate_now()
+        # value_model/ first: rankwise.json, written last, marks the folder complete.
         if cfg.save_value_model and self.accelerator.is_main_process:
             value = self.accelerator.unwrap_model(self.value_model)
             if hasattr(value, "merge_and_unload"):
                 value = value.merge_and_unload()
-            value.save_pretrained(run.out_dir / "value_model")
-            self.tokenizer.save_pretrained(run.out_dir / "value_model")
+            value.save_pretrained(run.out_dir / VALUE_DIR)
+            self.tokenizer.save_pretrained(run.out_dir / VALUE_DIR)
+        self.accelerator.wait_for_everyone()
+        metrics = {**metrics, **evaluation, "prompts": float(len(self.prompts)),
+                   "prompts_truncated": float(self.prompts_truncated),
+                   "eval_prompts": float(len(self.eval_ids)), **self._scoring_counts()}
+        summary: dict[str, Any] = {"role": "last", "step": run.step, "best": run.best,
+                                   "last": {"step": run.step, "path": "."},
+                                   "value_model": VALUE_DIR if cfg.save_value_model else None}
+        if cfg.adaptive_kl:
+            # The reward reached at the KL budget: the best evaluation within it.
+            summary["at_budget"] = {"target_kl": cfg.target_kl, **(run.best or {})}
+        if not self.eval_ids:
+            summary["validation"] = "none: the export has no held-out (validation) prompts"
+        run.save_model(self.policy, self.tokenizer, kind="ppo", final=True,
+                       **self._save_fields(metrics, summary))
         return metrics
+
+    def _save_fields(self, metrics: dict[str, float], extra: dict[str, Any]) -> dict[str, Any]:
+        """What every saved policy's rankwise.json holds besides ``kind``."""
+        cfg = self.config
+        base, parent = lineage(cfg.model)
+        return {"base_model": base, "manifest_sha256": self.export.manifest_sha256,
+                "config": asdict(cfg), "metrics": metrics, "parent": parent,
+                "extra": {"reward_model": cfg.reward_model or None,
+                          "safety_reward_model": cfg.safety_reward_model, **extra}}
+
+    def _scoring_counts(self) -> dict[str, float]:
+        """Sequences the reward model scored and how many were cut to its max length."""
+        scored = getattr(self.reward_fn, "scored", None)
+        truncated = getattr(self.reward_fn, "truncated", None)
+        if scored is None or truncated is None:
+            return {}
+        return {"scored": float(scored), "scored_truncated": float(truncated)}
 
     def _log_samples(self, step: int, samples: Samples, scores: Tensor) -> None:
         import json

@@ -1,4 +1,4 @@
-"""Reward model training (training.md §2).
+"""Reward model training (docs/training.md §2).
 
 The loop, as in InstructGPT §3.5 and Llama 2 §3.2.2:
 
@@ -8,6 +8,13 @@ The loop, as in InstructGPT §3.5 and Llama 2 §3.2.2:
              (+ c · mean (r_w + r_l)²)                       # optional centring term
         step
     offset = mean r_θ over the training demonstrations      # InstructGPT: demos score 0
+
+Evaluation (before the first step and every ``eval_steps``), the best checkpoint
+and saving are trainer/loop.py's. Every saved model (best and last) is shifted so
+the training demonstrations score 0 on average; where the architecture has an
+additive parameter before the head the shift is folded into it, so plain
+``AutoModelForSequenceClassification`` logits equal ``score()`` (see
+``reward_model.fold_offset``).
 
 ``listwise=False`` makes every pair of a ranking its own group (TRL's way; the
 benchmark bench/bench_reward_listwise.py compares the two). With
@@ -23,42 +30,30 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
 from torch import Tensor, nn
-from transformers import AutoTokenizer, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
-from trainer.chat import encode_prompt_completion
-from trainer.collate import MARGIN_LABELS, collate_groups, pad_token_id, right_pad
-from trainer.config import RewardConfig
-from trainer.data import (
-    ContractError,
-    Export,
-    PreferenceGroup,
-    build_preference_groups,
-    load_export,
-)
+from trainer.chat import encode_prompt_completion, pad_token_id
+from trainer.collate import MARGIN_LABELS, collate_groups, right_pad
+from trainer.config import ConfigError
+from trainer.contract import ContractError, Export
+from trainer.data import Examples, PreferenceGroup, build_preference_groups
+from trainer.loop import SaveExtras, fit, open_session
 from trainer.losses import center_rewards_penalty, grouped_ranking_loss
-from trainer.reward_model import load_reward_model, score, set_reward_offset
-from trainer.runtime import (
-    ProgressCallback,
-    Run,
-    lineage,
-    make_accelerator,
-    make_loader,
-    make_optimizer,
-    make_scheduler,
-    prepare_model,
-)
+from trainer.reward_config import RewardConfig
+from trainer.reward_model import fold_offset, load_reward_model, score, set_reward_offset
+from trainer.runtime import ProgressCallback
 
 __all__ = ["RewardConfig", "demonstration_offset", "evaluate", "train"]
 
 HEADS_BY_OBJECTIVE = {"helpful": ["helpful"], "safety": ["safety"], "both": ["helpful", "safety"]}
+MAX_K = 9  # the contract's largest ranking
 
 
 def _groups(export: Export, split: str, tokenizer: PreTrainedTokenizerBase,
-            config: RewardConfig, heads: list[str]) -> list[tuple[PreferenceGroup, int]]:
+            config: RewardConfig, heads: list[str]) -> Examples[tuple[PreferenceGroup, int]]:
     """(group, head index) for every head's comparisons in ``split``."""
-    out: list[tuple[PreferenceGroup, int]] = []
+    out: Examples[tuple[PreferenceGroup, int]] = Examples()
     for h, name in enumerate(heads):
         groups = build_preference_groups(
             export, split, tokenizer, config.max_length,  # type: ignore[arg-type]
@@ -66,6 +61,8 @@ def _groups(export: Export, split: str, tokenizer: PreTrainedTokenizerBase,
             margin_mapping=config.margin_mapping, objective=name,  # type: ignore[arg-type]
         )
         out.extend((g, h) for g in groups)
+        out.truncated += groups.truncated
+        out.dropped += groups.dropped
     return out
 
 
@@ -75,16 +72,32 @@ def _pair_scores(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, Te
     return scores[batch["better"], batch["head"]], scores[batch["worse"], batch["head"]]
 
 
+def _step(model: nn.Module, batch: dict[str, Tensor], center: float
+          ) -> tuple[Tensor, dict[str, Tensor]]:
+    r_w, r_l = _pair_scores(model, batch)  # [P] each
+    loss = grouped_ranking_loss(r_w, r_l, batch["group"], batch["margin"])
+    if center:
+        loss = loss + center_rewards_penalty(r_w, r_l, center)
+    r_w, r_l = r_w.detach(), r_l.detach()
+    return loss, {"accuracy": (r_w > r_l).float(), "rewards/chosen": r_w,
+                  "rewards/rejected": r_l, "rewards/margins": r_w - r_l}
+
+
 def evaluate(model: nn.Module, loader: Any, accelerator: Accelerator, heads: list[str]
              ) -> dict[str, float]:
-    """Pairwise accuracy (overall and per margin label), mean margin r_w − r_l and loss,
-    per head. Metric names: ``val_accuracy`` … for the first head, ``val_<head>_…`` after."""
+    """Per head, over every validation pair: ``accuracy`` (overall, ``accuracy/<margin
+    label>``, ``accuracy/k=<K>`` by ranking size), ``mean_margin`` r_w − r_l,
+    ``rewards/chosen`` and ``rewards/rejected`` (mean and ``_std``) and ``loss`` (the
+    training loss's mean over groups). Names: ``val_…`` for the first head,
+    ``val_<head>_…`` after."""
+    dev = accelerator.device
     n_heads, n_labels = len(heads), len(MARGIN_LABELS)
-    correct = torch.zeros(n_heads, n_labels, device=accelerator.device)
-    count = torch.zeros(n_heads, n_labels, device=accelerator.device)
-    margin_sum = torch.zeros(n_heads, device=accelerator.device)
-    loss_sum = torch.zeros(n_heads, device=accelerator.device)  # Σ over groups of group loss
-    group_count = torch.zeros(n_heads, device=accelerator.device)
+    correct = torch.zeros(n_heads, n_labels, device=dev)
+    count = torch.zeros(n_heads, n_labels, device=dev)
+    correct_k = torch.zeros(n_heads, MAX_K + 1, device=dev)
+    count_k = torch.zeros(n_heads, MAX_K + 1, device=dev)
+    # Σ r_w, Σ r_w², Σ r_l, Σ r_l², Σ group losses, groups
+    sums = torch.zeros(n_heads, 6, device=dev)
     model.eval()
     with torch.no_grad():
         for batch in loader:
@@ -97,30 +110,46 @@ def evaluate(model: nn.Module, loader: Any, accelerator: Accelerator, heads: lis
                 _, group = torch.unique(batch["group"][sel], return_inverse=True)
                 n_groups = int(group.max().item()) + 1
                 loss = grouped_ranking_loss(r_w[sel], r_l[sel], group, batch["margin"][sel])
-                loss_sum[h] += loss * n_groups
-                group_count[h] += n_groups
-                margin_sum[h] += diff[sel].sum()
-                labels = batch["label"][sel]
-                correct[h].index_add_(0, labels, (diff[sel] > 0).float())
-                count[h].index_add_(0, labels, torch.ones_like(diff[sel]))
+                sums[h] += torch.stack([r_w[sel].sum(), (r_w[sel] ** 2).sum(), r_l[sel].sum(),
+                                        (r_l[sel] ** 2).sum(), loss * n_groups,
+                                        torch.tensor(float(n_groups), device=dev)])
+                hit = (diff[sel] > 0).float()
+                correct[h].index_add_(0, batch["label"][sel], hit)
+                count[h].index_add_(0, batch["label"][sel], torch.ones_like(hit))
+                ks = batch["k"][sel].clamp(max=MAX_K)
+                correct_k[h].index_add_(0, ks, hit)
+                count_k[h].index_add_(0, ks, torch.ones_like(hit))
     model.train()
-    correct, count, margin_sum, loss_sum, group_count = (
-        accelerator.reduce(t, "sum")
-        for t in (correct, count, margin_sum, loss_sum, group_count)
-    )
+    correct, count, correct_k, count_k, sums = (
+        accelerator.reduce(t, "sum") for t in (correct, count, correct_k, count_k, sums))
     metrics: dict[str, float] = {}
     for h, name in enumerate(heads):
         total = count[h].sum().item()
         if total == 0:
             continue
         prefix = "val_" if h == 0 else f"val_{name}_"
+        s_w, s_w2, s_l, s_l2, loss_sum, groups = sums[h].tolist()
         metrics[f"{prefix}accuracy"] = correct[h].sum().item() / total
-        metrics[f"{prefix}mean_margin"] = margin_sum[h].item() / total
-        metrics[f"{prefix}loss"] = loss_sum[h].item() / max(group_count[h].item(), 1.0)
+        metrics[f"{prefix}mean_margin"] = (s_w - s_l) / total
+        metrics[f"{prefix}loss"] = loss_sum / max(groups, 1.0)
+        for side, s1, s2 in (("chosen", s_w, s_w2), ("rejected", s_l, s_l2)):
+            mean = s1 / total
+            metrics[f"{prefix}rewards/{side}"] = mean
+            metrics[f"{prefix}rewards/{side}_std"] = max(s2 / total - mean**2, 0.0) ** 0.5
         for j, label in enumerate(MARGIN_LABELS):
             if count[h, j] > 0:
                 metrics[f"{prefix}accuracy/{label}"] = (correct[h, j] / count[h, j]).item()
+        for k in range(2, MAX_K + 1):
+            if count_k[h, k] > 0:
+                metrics[f"{prefix}accuracy/k={k}"] = (correct_k[h, k] / count_k[h, k]).item()
     return metrics
+
+
+def _demonstration_sequences(export: Export, tokenizer: PreTrainedTokenizerBase,
+                             max_length: int) -> list[list[int]]:
+    """prompt ⊕ last assistant turn of every training demonstration."""
+    return [encode_prompt_completion(tokenizer, d.messages[:-1], d.messages[-1:],
+                                     max_length).input_ids for d in export.sft.get("train", [])]
 
 
 def demonstration_offset(model: nn.Module, export: Export, tokenizer: PreTrainedTokenizerBase,
@@ -128,12 +157,11 @@ def demonstration_offset(model: nn.Module, export: Export, tokenizer: PreTrained
                          head: int = 0) -> float:
     """Mean raw score of the training demonstrations (prompt ⊕ its last assistant turn).
     InstructGPT subtracts this so that demonstrations score 0 on average."""
-    demos = export.sft.get("train", [])
-    seqs = [encode_prompt_completion(tokenizer, d.messages[:-1], d.messages[-1:],
-                                     max_length).input_ids for d in demos]
+    seqs = _demonstration_sequences(export, tokenizer, max_length)
     seqs = seqs[accelerator.process_index::accelerator.num_processes]
     total = torch.zeros(2, device=accelerator.device)  # (Σ score, count)
     pad = pad_token_id(tokenizer)
+    was_training = model.training
     model.eval()
     with torch.no_grad():
         for i in range(0, len(seqs), batch_size):
@@ -142,7 +170,7 @@ def demonstration_offset(model: nn.Module, export: Export, tokenizer: PreTrained
             mask = right_pad([[1] * len(s) for s in chunk], 0).to(accelerator.device)
             total[0] += score(model, ids, mask, raw=True)[:, head].sum()
             total[1] += len(chunk)
-    model.train()
+    model.train(was_training)
     total = accelerator.reduce(total, "sum")
     return (total[0] / total[1]).item() if total[1] > 0 else 0.0
 
@@ -153,76 +181,54 @@ def train(
     callback: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, float]:
-    """Train a reward model on ``config.data``; returns the final validation metrics."""
-    accelerator = make_accelerator(config.mixed_precision, config.gradient_accumulation_steps)
-    set_seed(config.seed)
-    export = load_export(config.data)
-    tokenizer = AutoTokenizer.from_pretrained(config.model)
+    """Train a reward model on ``config.data``; returns the final metrics (training means,
+    example counts, the last validation evaluation and the demonstration offset)."""
+    session = open_session(config)
+    acc, export, tokenizer = session.accelerator, session.export, session.tokenizer
     heads = HEADS_BY_OBJECTIVE[config.objective]
     train_items = _groups(export, "train", tokenizer, config, heads)
     val_items = _groups(export, "validation", tokenizer, config, heads)
     if not train_items:
         raise ContractError("rankings.train.jsonl", None, "no comparisons (nor pairs.train.jsonl)"
                             f" for the {config.objective!r} objective")
+    try:
+        model: nn.Module = load_reward_model(config.model, heads)
+    except OSError as exc:
+        raise ConfigError("model", f"cannot load a model from {config.model}: {exc}") from None
+    helpful = heads.index("helpful") if "helpful" in heads else None
+    use_offset = config.compute_offset and helpful is not None and bool(export.sft.get("train"))
 
-    model: nn.Module = load_reward_model(config.model, heads)
-    model = prepare_model(model, gradient_checkpointing=config.gradient_checkpointing,
-                          lora=config.lora, lora_r=config.lora_r, lora_alpha=config.lora_alpha,
-                          lora_dropout=config.lora_dropout, lora_task_type="SEQ_CLS",
-                          lora_modules_to_save=["score"])
-    optimizer = make_optimizer(model, config.learning_rate, config.weight_decay)
-    collate = partial(collate_groups, pad_id=pad_token_id(tokenizer))
-    train_loader = make_loader(train_items, config.batch_size, collate, seed=config.seed)
-    val_loader = make_loader(val_items, config.batch_size, collate, shuffle=False)
-    model, optimizer, train_loader, val_loader = accelerator.prepare(
-        model, optimizer, train_loader, val_loader)
-    steps_per_epoch = -(-len(train_loader) // config.gradient_accumulation_steps)
-    total_steps = steps_per_epoch * config.epochs
-    scheduler = accelerator.prepare(make_scheduler(optimizer, accelerator, total_steps,
-                                                   config.warmup_ratio, config.lr_scheduler))
-    run = Run(config.out, "rm", accelerator, total_steps, callback=callback,
-              should_stop=should_stop, save_every=config.save_steps)
-    if config.resume:
-        run.resume()
+    def before_save(unwrapped: nn.Module) -> SaveExtras:
+        """InstructGPT's offset for the weights being saved: demonstrations score 0.
+        Only the helpfulness head: the demonstrations are helpful answers, and the safety
+        head's 0.15 threshold (Llama 2) is defined on its uncorrected scale."""
+        offsets = [0.0] * len(heads)
+        if use_offset and helpful is not None:
+            offsets[helpful] = demonstration_offset(unwrapped, export, tokenizer, acc,
+                                                    config.max_length, config.batch_size,
+                                                    head=helpful)
+        probe = _demonstration_sequences(export, tokenizer, config.max_length)[:8]
+        undo = fold_offset(unwrapped, offsets, probe, session.pad_id) if probe else None
+        set_reward_offset(unwrapped, [0.0] * len(heads) if undo else offsets)
 
-    metrics: dict[str, float] = {}
-    model.train()
-    for _, batch in run.iterate(train_loader, config.epochs):
-        with accelerator.accumulate(model):
-            r_w, r_l = _pair_scores(model, batch)  # [P] each
-            loss = grouped_ranking_loss(r_w, r_l, batch["group"], batch["margin"])
-            if config.center_rewards_coefficient:
-                loss = loss + center_rewards_penalty(r_w, r_l, config.center_rewards_coefficient)
-            accelerator.backward(loss)
-            if accelerator.sync_gradients and config.max_grad_norm:
-                accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-        if accelerator.sync_gradients:
-            accuracy = ((r_w - r_l) > 0).float().mean()
-            run.finish_step({
-                "loss": accelerator.reduce(loss.detach(), "mean").item(),
-                "accuracy": accelerator.reduce(accuracy, "mean").item(),
-                "lr": scheduler.get_last_lr()[0],
-            })
-            if run.step % steps_per_epoch == 0 and val_items:  # end of an epoch
-                metrics = evaluate(model, val_loader, accelerator, heads)
-                run.log(metrics)
+        def restore() -> None:
+            if undo is not None:
+                undo()
+            set_reward_offset(unwrapped, [0.0] * len(heads))  # training reads raw scores
 
-    if val_items and not metrics:  # resumed after the last epoch ended
-        metrics = evaluate(model, val_loader, accelerator, heads)
-    offsets = [0.0] * len(heads)
-    if config.compute_offset and "helpful" in heads and export.sft.get("train"):
-        # Only the helpfulness head: the demonstrations are helpful answers, and the
-        # safety head's 0.15 threshold (Llama 2) is defined on its uncorrected scale.
-        offsets[heads.index("helpful")] = demonstration_offset(
-            model, export, tokenizer, accelerator, config.max_length, config.batch_size,
-            head=heads.index("helpful"))
-        metrics["reward_offset"] = offsets[heads.index("helpful")]
-    set_reward_offset(accelerator.unwrap_model(model), offsets)
-    base_model, parent = lineage(config.model)
-    run.save_final(model, tokenizer, kind="reward_model", base_model=base_model,
-                   manifest_sha256=export.manifest_sha256, config=config, metrics=metrics,
-                   parent=parent, extra={"reward_heads": heads, "reward_offset": offsets})
-    return metrics
+        return SaveExtras(
+            manifest={"reward_heads": heads, "reward_offset": offsets,
+                      "reward_offset_folded": undo is not None},
+            metrics={"reward_offset": offsets[helpful]} if use_offset and helpful is not None
+            else {},
+            restore=restore)
+
+    fitted = fit(session, "rm", model, train_items, val_items,
+                 partial(collate_groups, pad_id=session.pad_id),
+                 partial(_step, center=config.center_rewards_coefficient),
+                 partial(evaluate, accelerator=acc, heads=heads),
+                 kind="reward_model", best_metric="val_accuracy", callback=callback,
+                 should_stop=should_stop, lora_task_type="SEQ_CLS",
+                 lora_modules_to_save=["score"], before_save=before_save,
+                 counts={**train_items.counts("train"), **val_items.counts("val")})
+    return fitted.metrics

@@ -16,13 +16,21 @@ travel with the folder:
   demonstrations; ``score`` subtracts it so demonstrations score 0 on average
   (InstructGPT: "a bias so that the labeler demonstrations achieve a mean score of 0").
 
+Where the network has an additive parameter on the head's input — a bias in the
+head, or the bias of a LayerNorm that feeds it (GPT-2, OPT, GPT-NeoX, Falcon…) —
+the trainer folds the offset into it (``fold_offset``) and stores 0, so the raw
+logits of plain ``AutoModelForSequenceClassification`` equal ``score``. RMSNorm
+models (Llama, SmolLM, Qwen, Mistral…) have no such parameter and a bias-free
+head: there the offset stays in ``config.json`` and plain transformers users must
+subtract ``config.rankwise_reward_offset`` themselves (docs/training.md says so).
+
 Public API: ``load_reward_model``, ``score``, ``per_token_values``,
-``set_reward_offset``, ``combine_rewards``, ``RunningMoments``.
+``set_reward_offset``, ``fold_offset``, ``combine_rewards``, ``RunningMoments``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +43,14 @@ from transformers import (
     PreTrainedModel,
 )
 
+from trainer.chat import pad_token_id
+
 __all__ = [
     "HEADS_KEY",
     "OFFSET_KEY",
     "RunningMoments",
     "combine_rewards",
+    "fold_offset",
     "last_token_index",
     "load_reward_model",
     "per_token_values",
@@ -95,10 +106,7 @@ def load_reward_model(
         kwargs["dtype"] = torch_dtype
     model: PreTrainedModel = AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
     if model.config.pad_token_id is None:
-        tok = AutoTokenizer.from_pretrained(path)
-        model.config.pad_token_id = (
-            tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        )
+        model.config.pad_token_id = pad_token_id(AutoTokenizer.from_pretrained(path))
     if not stored:
         setattr(model.config, HEADS_KEY, names)
         setattr(model.config, OFFSET_KEY, [0.0] * len(names))
@@ -112,7 +120,8 @@ def _score_module(model: nn.Module) -> nn.Module:
     # before the Linear it wraps; the outermost "score" is the one forward calls.
     for name, module in model.named_modules():
         if name.split(".")[-1] == "score":
-            return module
+            found: nn.Module = module
+            return found
     raise TypeError("not a reward model: no 'score' head found")
 
 
@@ -169,6 +178,94 @@ def set_reward_offset(model: nn.Module, offsets: Sequence[float]) -> None:
     setattr(config, OFFSET_KEY, [float(x) for x in offsets])
 
 
+def _feeding_norm(model: nn.Module, head: nn.Module, input_ids: Tensor,
+                  attention_mask: Tensor) -> nn.Module | None:
+    """The module with a bias whose output is exactly the head's input (the final
+    LayerNorm of the trunk), found by comparing outputs in one forward pass."""
+    weight = getattr(head, "weight", None)
+    if weight is None:
+        return None
+    width = weight.shape[-1]
+    candidates = [m for m in model.modules()
+                  if m is not head and isinstance(getattr(m, "bias", None), nn.Parameter)
+                  and m.bias.shape == (width,) and isinstance(getattr(m, "weight", None),
+                                                              nn.Parameter)
+                  and m.weight.shape == (width,)]
+    outputs: dict[int, Tensor] = {}
+    head_input: list[Tensor] = []
+    hooks = [m.register_forward_hook(lambda mod, _i, out: outputs.__setitem__(id(mod), out))
+             for m in candidates]
+    hooks.append(head.register_forward_hook(lambda _m, inp, _o: head_input.append(inp[0])))
+    try:
+        with torch.no_grad():
+            model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    finally:
+        for h in hooks:
+            h.remove()
+    if not head_input:
+        return None
+    for m in candidates:
+        out = outputs.get(id(m))
+        if isinstance(out, Tensor) and out.shape == head_input[-1].shape and torch.equal(
+                out, head_input[-1]):
+            return m
+    return None
+
+
+def fold_offset(model: nn.Module, offsets: Sequence[float], probe: Sequence[Sequence[int]],
+                pad_id: int) -> Callable[[], None] | None:
+    """Subtract per-head ``offsets`` inside the network, so that raw head outputs (and
+    plain transformers logits) equal ``score()``: from the head's bias if it has one,
+    else from the bias β of the LayerNorm that feeds the head, by Δβ = −Wᵀ(WWᵀ)⁻¹c
+    (then W(h + Δβ) = Wh − c for every h). Checked on the ``probe`` sequences; returns
+    a function that undoes it, or None where it cannot be done (RMSNorm trunks and
+    bias-free heads: the offset then stays in the config). Zero offsets need nothing."""
+    c_list = [float(x) for x in offsets]
+    if not any(c_list) or hasattr(model, "peft_config"):
+        return None
+    head = _score_module(model)
+    weight = getattr(head, "weight", None)
+    if not isinstance(weight, Tensor):
+        return None
+    ids = torch.full((len(probe), max(len(s) for s in probe)), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, seq in enumerate(probe):
+        ids[i, :len(seq)] = torch.tensor(list(seq), dtype=torch.long)
+        mask[i, :len(seq)] = 1
+    device = weight.device
+    ids, mask = ids.to(device), mask.to(device)
+    c = torch.tensor(c_list, dtype=torch.float32, device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        before = score(model, ids, mask, raw=True)
+        bias = getattr(head, "bias", None)
+        if isinstance(bias, nn.Parameter):
+            target, delta = bias, -c
+        else:
+            norm = _feeding_norm(model, head, ids, mask)
+            if norm is None:
+                return None
+            w = weight.detach().float()  # [H, D]
+            target = norm.bias  # type: ignore[assignment]
+            delta = -(w.T @ torch.linalg.solve(w @ w.T, c))
+        delta = delta.to(target.dtype)
+        with torch.no_grad():
+            target.add_(delta)
+
+        def undo() -> None:
+            with torch.no_grad():
+                target.sub_(delta)
+
+        after = score(model, ids, mask, raw=True)
+        if not torch.allclose(after, before - c, atol=1e-3, rtol=1e-4):
+            undo()
+            return None
+        return undo
+    finally:
+        model.train(was_training)
+
+
 class RunningMoments:
     """Running mean and variance over every batch seen (Chan et al.'s parallel update).
 
@@ -194,7 +291,7 @@ class RunningMoments:
 
     @property
     def std(self) -> float:
-        return max(self.var, 0.0) ** 0.5
+        return float(max(self.var, 0.0) ** 0.5)
 
 
 def combine_rewards(

@@ -13,7 +13,7 @@ A loop builds an ``Accelerator`` with :func:`make_accelerator`, wraps it in a
             ...
         if accelerator.sync_gradients:
             run.finish_step({"loss": ...})  # step += 1, log, checkpoint, cancellation
-    run.save_final(model, tokenizer, kind="reward_model", ...)
+    run.save_model(model, tokenizer, kind="reward_model", ..., final=True)
 
 Public API (everything else is private):
 
@@ -21,7 +21,7 @@ Public API (everything else is private):
 * :class:`TrainingCancelled` — raised by ``Run.finish_step``/``check_cancelled``
   when ``should_stop()`` says so, *after* a resumable checkpoint was written.
 * :class:`Run` — ``log``, ``finish_step``, ``check_cancelled``,
-  ``save_checkpoint``, ``resume``, ``iterate``, ``save_final``, ``close``.
+  ``save_checkpoint``, ``resume``, ``iterate``, ``save_model``, ``close``.
 * :func:`make_accelerator`, :func:`make_optimizer`, :func:`make_scheduler`, :func:`make_loader`,
   :func:`prepare_model` — the same accelerate / data / LoRA / gradient
   checkpointing setup everywhere.
@@ -42,10 +42,13 @@ process and broadcast, so all processes stop at the same step.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
+import platform
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -60,12 +63,16 @@ from accelerate.utils import broadcast_object_list
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
+from trainer.chat import PLAIN_CHAT_TEMPLATE
+
 __all__ = [
+    "BEST_DIR",
     "MANIFEST_NAME",
     "ProgressCallback",
     "ProgressEvent",
     "Run",
     "TrainingCancelled",
+    "library_versions",
     "lineage",
     "make_accelerator",
     "make_loader",
@@ -77,6 +84,7 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "rankwise.json"
+BEST_DIR = "best"  # out/best/: the best evaluated model, a model folder of its own
 T = TypeVar("T")
 
 
@@ -220,8 +228,9 @@ def prepare_model(
                                  task_type=lora_task_type, target_modules="all-linear",
                                  modules_to_save=lora_modules_to_save)
         if gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
-            model.enable_input_require_grads()  # type: ignore[operator]  # frozen embeddings still pass gradients
-        model = get_peft_model(model, peft_config)  # type: ignore[arg-type]
+            # frozen embeddings still pass gradients
+            model.enable_input_require_grads()  # type: ignore[operator]
+        model = get_peft_model(model, peft_config)
     return model
 
 
@@ -282,11 +291,48 @@ def lineage(model_path: str | Path) -> tuple[str, str | None]:
     return str(manifest.get("base_model") or model_path), str(model_path)
 
 
-def _rankwise_version() -> str:
+def _version(package: str) -> str | None:
     try:
-        return version("rankwise")
+        return version(package)
     except PackageNotFoundError:
-        return "unknown"
+        return None
+
+
+def _rankwise_version() -> str:
+    return _version("rankwise") or "unknown"
+
+
+def library_versions() -> dict[str, str | None]:
+    """What produced a model: Python and the libraries whose behaviour it depends on."""
+    return {"python": platform.python_version(),
+            **{name: _version(name) for name in ("rankwise", "torch", "transformers",
+                                                  "accelerate", "peft", "tokenizers")}}
+
+
+def code_commit() -> str | None:
+    """The git commit of the running trainer code when it runs from a checkout
+    (``RANKWISE_GIT_COMMIT`` overrides, e.g. set by a container build); else None."""
+    env = os.environ.get("RANKWISE_GIT_COMMIT")
+    if env:
+        return env
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+def _relative(path: str | None, start: Path) -> str | None:
+    """``path`` relative to ``start`` when it is a local path (so a moved tree of model
+    folders still resolves); None for hub ids and absent values."""
+    if not path or not Path(path).exists():
+        return None
+    return os.path.relpath(Path(path).resolve(), start.resolve())
 
 
 def save_final(
@@ -301,27 +347,42 @@ def save_final(
     *,
     parent: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    final: bool = True,
 ) -> Path:
     """``save_pretrained`` the (unwrapped) model and tokenizer into ``out_dir``, then
     write ``rankwise.json`` atomically. A LoRA model is merged first so the folder
-    loads as a plain model downstream. Call on the main process only (``Run.save_final``
-    does the unwrapping and process handling)."""
+    loads as a plain model downstream (in place when ``final``; a copy is merged for
+    a model that goes on training, e.g. the best one so far). Call on the main process
+    only (``Run.save_model`` does the unwrapping and process handling)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if hasattr(model, "merge_and_unload"):  # peft.PeftModel
-        model = model.merge_and_unload()
+        model = (model if final else copy.deepcopy(model)).merge_and_unload()
     model.save_pretrained(out, safe_serialization=True)
     if tokenizer is not None:
-        tokenizer.save_pretrained(out)
+        if getattr(tokenizer, "chat_template", None):
+            tokenizer.save_pretrained(out)
+        else:
+            # The plain template is what training used (trainer/chat.py); saved with the
+            # model, plain transformers users format conversations the same way.
+            tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
+            try:
+                tokenizer.save_pretrained(out)
+            finally:
+                tokenizer.chat_template = None
     payload: dict[str, Any] = {
         "kind": kind,
         "base_model": base_model,
         "parent": parent,
+        "paths_relative": {"base_model": _relative(base_model, out),
+                           "parent": _relative(parent, out)},
         "data_manifest_sha256": manifest_sha256,
         "config": config,
         "metrics": dict(metrics),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "rankwise_version": _rankwise_version(),
+        "versions": library_versions(),
+        "code_commit": code_commit(),
     }
     payload.update(extra or {})
     _write_json_atomic(out / MANIFEST_NAME, payload)
@@ -349,6 +410,7 @@ class Run:
         save_every: int = 0,
         keep_last: int = 2,
         progress_bar: bool = True,
+        config: Any = None,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.stage = stage
@@ -358,8 +420,15 @@ class Run:
         self.should_stop = should_stop
         self.save_every = save_every
         self.keep_last = max(1, keep_last)
+        self.config = config  # kept in checkpoints: what python -m trainer
+        # checkpoint-to-model needs to rebuild the model (trainer/checkpoints.py)
         self.step = 0
         self.steps_per_epoch = 0
+        # The best evaluation so far ({"step", "metric", "value", "path"}), kept in
+        # checkpoints so a resumed run still knows it.
+        self.best: dict[str, Any] | None = None
+        self.wall_seconds = 0.0  # of earlier sessions of this run (restored on resume)
+        self._session_started = time.monotonic()
         self._started = time.monotonic()
         self._start_step = 0
         self._bar: Any = None
@@ -445,7 +514,8 @@ class Run:
             _write_json_atomic(tmp / "trainer_state.json",
                                {"stage": self.stage, "step": self.step,
                                 "steps_per_epoch": self.steps_per_epoch,
-                                "total_steps": self.total_steps})
+                                "total_steps": self.total_steps, "best": self.best,
+                                "wall_seconds": self.elapsed, "config": self.config})
             os.replace(tmp, final)
             for old in self.checkpoints()[: -self.keep_last]:
                 shutil.rmtree(old, ignore_errors=True)
@@ -473,7 +543,9 @@ class Run:
         self.accelerator.load_state(str(path))
         state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
         self.step = self._start_step = int(state["step"])
-        self._started = time.monotonic()
+        self.best = state.get("best")
+        self.wall_seconds = float(state.get("wall_seconds") or 0.0)
+        self._session_started = self._started = time.monotonic()
         if self._bar is not None:
             self._bar.n = self.step
             self._bar.refresh()
@@ -492,14 +564,19 @@ class Run:
                 loader.set_epoch(epoch)
             skip = min(done * accum, n_batches) if epoch == first_epoch else 0
             batches: Iterable[T] = (
-                self.accelerator.skip_first_batches(loader, skip) if skip else loader  # type: ignore[arg-type]
+                self.accelerator.skip_first_batches(loader, skip) if skip else loader
             )
             for batch in batches:
                 yield epoch, batch
 
     # ------------------------------------------------------------ the end
 
-    def save_final(
+    @property
+    def elapsed(self) -> float:
+        """Wall-clock seconds of this run, over every session of it (resumes included)."""
+        return self.wall_seconds + time.monotonic() - self._session_started
+
+    def save_model(
         self,
         model: torch.nn.Module,
         tokenizer: Any,
@@ -509,18 +586,25 @@ class Run:
         manifest_sha256: str | None,
         config: Any,
         metrics: Mapping[str, float],
+        subdir: str | None = None,
         parent: str | None = None,
         extra: Mapping[str, Any] | None = None,
+        final: bool = False,
     ) -> Path:
-        """Unwrap the prepared ``model`` and call :func:`save_final` on the main process."""
+        """Unwrap the prepared ``model`` and :func:`save_final` it on the main process into
+        ``out_dir`` (or ``out_dir/subdir``, e.g. the best model). Unless ``final`` the model
+        is left as it was, ready to train on; ``final`` also closes the run."""
+        target = self.out_dir / subdir if subdir else self.out_dir
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             unwrapped = self.accelerator.unwrap_model(model)
-            save_final(unwrapped, tokenizer, self.out_dir, kind, base_model, manifest_sha256,
-                       config, metrics, parent=parent, extra=extra)
+            save_final(unwrapped, tokenizer, target, kind, base_model, manifest_sha256,
+                       config, metrics, parent=parent, final=final,
+                       extra={"wall_seconds": round(self.elapsed, 3), **(extra or {})})
         self.accelerator.wait_for_everyone()
-        self.close()
-        return self.out_dir
+        if final:
+            self.close()
+        return target
 
     def close(self) -> None:
         if self._bar is not None:

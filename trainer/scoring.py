@@ -4,21 +4,23 @@
 ids, decoded texts); :class:`RewardFunction` is the interface (one scalar per
 sample); :class:`RewardModelScorer` implements it with the frozen reward
 model(s) of trainer/reward_model.py, including Llama 2's helpful/safety
-combination (arXiv:2307.09288 §3.2.3). :class:`RewardModelOptions` holds the
-config fields both stages share.
+combination (arXiv:2307.09288 §3.2.3). The config fields both stages share are
+``RewardModelOptions`` (trainer/config.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 from torch import Tensor, nn
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from trainer.chat import encode_prompt_completion
-from trainer.data import PromptRecord
+from trainer.chat import encode_prompt_completion, pad_token_id
+from trainer.collate import right_pad
+from trainer.config import RewardModelOptions
+from trainer.contract import PromptRecord
 from trainer.generation import Generation
 from trainer.reward_model import (
     RunningMoments,
@@ -30,38 +32,11 @@ from trainer.reward_model import (
 
 __all__ = [
     "RewardFunction",
-    "RewardModelOptions",
     "RewardModelScorer",
     "Samples",
     "freeze",
     "scorer_from_options",
 ]
-
-
-@dataclass
-class RewardModelOptions:
-    """Which reward model(s) score samples; a base of PPOConfig and BestOfKConfig."""
-
-    reward_model: str = field(
-        default="",
-        metadata={"help": "Reward model folder (Rankwise reward-model output). With two heads "
-                          "(objective 'both') head 0 is helpfulness, head 1 safety."},
-    )
-    safety_reward_model: str | None = field(
-        default=None,
-        metadata={"help": "Separate safety reward model; enables Llama 2's combination rule "
-                          "R = R_safety if the prompt is a safety prompt or "
-                          "σ(R_safety) < safety_threshold, else R_helpful."},
-    )
-    safety_threshold: float = field(
-        default=0.15,
-        metadata={"help": "Llama 2's threshold on the safety score, in probability (sigmoid) "
-                          "space."},
-    )
-    safety_categories: list[str] = field(
-        default_factory=lambda: ["safety"],
-        metadata={"help": "Prompt categories that count as safety prompts (IS_SAFETY(p))."},
-    )
 
 
 def freeze(model: nn.Module) -> nn.Module:
@@ -127,27 +102,28 @@ class RewardModelScorer:
         elif "safety" in heads and len(heads) > 1:
             self.safety = (self.model, self.tokenizer, heads.index("safety"))
         self.moments = RunningMoments()
+        # Sequences scored, and how many of them had to be cut to max_length.
+        self.scored = 0
+        self.truncated = 0
 
     @torch.no_grad()
     def _scores(self, model: nn.Module, tokenizer: PreTrainedTokenizerBase, head: int,
                 samples: Samples) -> Tensor:
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        rows = [
+        pad = pad_token_id(tokenizer)
+        encoded = [
             encode_prompt_completion(tokenizer, rec.prompt,
-                                     [{"role": "assistant", "content": text}],
-                                     self.max_length).input_ids
+                                     [{"role": "assistant", "content": text}], self.max_length)
             for rec, text in zip(samples.prompts, samples.texts, strict=True)
         ]
+        self.scored += len(encoded)
+        self.truncated += sum(e.truncated or e.completion_truncated for e in encoded)
+        rows = [e.input_ids for e in encoded]
         out = []
         for start in range(0, len(rows), self.batch_size):
             chunk = rows[start:start + self.batch_size]
-            width = max(len(r) for r in chunk)
-            ids = torch.full((len(chunk), width), int(pad), dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for b, r in enumerate(chunk):
-                ids[b, :len(r)] = torch.tensor(r, dtype=torch.long)
-                mask[b, :len(r)] = 1
-            out.append(score(model, ids.to(self.device), mask.to(self.device))[:, head])
+            ids = right_pad(chunk, pad).to(self.device)
+            mask = right_pad([[1] * len(r) for r in chunk], 0).to(self.device)
+            out.append(score(model, ids, mask)[:, head])
         return torch.cat(out).float().cpu()
 
     def __call__(self, samples: Samples) -> Tensor:

@@ -1,15 +1,16 @@
-"""Supervised fine-tuning on demonstrations (training.md §1, InstructGPT §3.5).
+"""Supervised fine-tuning on demonstrations (docs/training.md §1, InstructGPT §3.5).
 
-The loop:
+The loop (the machinery — evaluation, best checkpoint, saving — is trainer/loop.py):
 
     for each batch of demonstrations (prompt tokens labelled -100):
         loss = cross-entropy of the next token, on assistant tokens only
         step
-    every epoch: validation loss (token-weighted over the whole split)
+    before the first step and every eval_steps: validation loss (token-weighted over
+    the whole split); the best model by val_loss is kept in out/best/
 
 InstructGPT picked its SFT checkpoint by validation reward-model score, not by
 validation loss (which kept rising while the RM score improved); we report the
-loss and leave the choice to the user.
+loss and leave the choice to the user (``metric_for_best_model``).
 """
 
 from __future__ import annotations
@@ -20,31 +21,23 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
-from torch import nn
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from torch import Tensor, nn
+from transformers import AutoModelForCausalLM
 
 from trainer.chat import IGNORE_INDEX
-from trainer.collate import collate_sft, pad_token_id
-from trainer.config import SFTConfig
-from trainer.data import ContractError, build_sft_examples, load_export
+from trainer.collate import collate_sft
+from trainer.contract import ContractError
+from trainer.data import build_sft_examples
+from trainer.loop import fit, load_pretrained, open_session
 from trainer.losses import sft_loss
-from trainer.runtime import (
-    ProgressCallback,
-    Run,
-    lineage,
-    make_accelerator,
-    make_loader,
-    make_optimizer,
-    make_scheduler,
-    prepare_model,
-)
+from trainer.runtime import ProgressCallback
+from trainer.sft_config import SFTConfig
 
 __all__ = ["SFTConfig", "evaluate", "train"]
 
 
 def evaluate(model: nn.Module, loader: Any, accelerator: Accelerator) -> dict[str, float]:
-    """Validation loss: Σ token losses / Σ assistant tokens over the whole split."""
+    """``val_loss``: Σ token losses / Σ assistant tokens over the whole split."""
     totals = torch.zeros(2, device=accelerator.device)  # (Σ loss·tokens, Σ tokens)
     model.eval()
     with torch.no_grad():
@@ -60,6 +53,12 @@ def evaluate(model: nn.Module, loader: Any, accelerator: Accelerator) -> dict[st
     return {"val_loss": (totals[0] / totals[1].clamp(min=1)).item()}
 
 
+def _step(model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+    logits = model(input_ids=batch["input_ids"],
+                   attention_mask=batch["attention_mask"]).logits  # [B, T, V]
+    return sft_loss(logits, batch["labels"]), {}
+
+
 def train(
     config: SFTConfig,
     *,
@@ -67,59 +66,22 @@ def train(
     should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, float]:
     """Fine-tune ``config.model`` on the export's demonstrations; returns final metrics."""
-    accelerator = make_accelerator(config.mixed_precision, config.gradient_accumulation_steps)
-    set_seed(config.seed)
-    export = load_export(config.data)
-    tokenizer = AutoTokenizer.from_pretrained(config.model)
-    train_set = build_sft_examples(export.sft.get("train", []), tokenizer, config.max_length)
-    val_set = build_sft_examples(export.sft.get("validation", []), tokenizer, config.max_length)
+    session = open_session(config)
+    train_set = build_sft_examples(session.export.sft.get("train", []), session.tokenizer,
+                                   config.max_length)
+    val_set = build_sft_examples(session.export.sft.get("validation", []), session.tokenizer,
+                                 config.max_length)
     if not train_set:
-        raise ContractError("sft.train.jsonl", None, "no demonstrations to train on")
+        why = (f"all {train_set.dropped} demonstrations lost every answer token at max_length "
+               f"{config.max_length}; raise --max-length" if train_set.dropped
+               else "no demonstrations to train on")
+        raise ContractError("sft.train.jsonl", None, why)
+    model: nn.Module = load_pretrained(AutoModelForCausalLM, config.model)
+    fitted = fit(session, "sft", model, train_set, val_set,
+                 partial(collate_sft, pad_id=session.pad_id), _step,
+                 partial(evaluate, accelerator=session.accelerator),
+                 kind="sft", best_metric="val_loss", callback=callback,
+                 should_stop=should_stop,
+                 counts={**train_set.counts("train"), **val_set.counts("val")})
+    return fitted.metrics
 
-    model: nn.Module = AutoModelForCausalLM.from_pretrained(config.model)
-    model = prepare_model(model, gradient_checkpointing=config.gradient_checkpointing,
-                          lora=config.lora, lora_r=config.lora_r, lora_alpha=config.lora_alpha,
-                          lora_dropout=config.lora_dropout)
-    optimizer = make_optimizer(model, config.learning_rate, config.weight_decay)
-    collate = partial(collate_sft, pad_id=pad_token_id(tokenizer))
-    train_loader = make_loader(train_set, config.batch_size, collate, seed=config.seed)
-    val_loader = make_loader(val_set, config.batch_size, collate, shuffle=False)
-    model, optimizer, train_loader, val_loader = accelerator.prepare(
-        model, optimizer, train_loader, val_loader)
-    steps_per_epoch = -(-len(train_loader) // config.gradient_accumulation_steps)
-    total_steps = steps_per_epoch * config.epochs
-    scheduler = accelerator.prepare(make_scheduler(optimizer, accelerator, total_steps,
-                                                   config.warmup_ratio, config.lr_scheduler))
-    run = Run(config.out, "sft", accelerator, total_steps, callback=callback,
-              should_stop=should_stop, save_every=config.save_steps)
-    if config.resume:
-        run.resume()
-
-    metrics: dict[str, float] = {}
-    model.train()
-    for _, batch in run.iterate(train_loader, config.epochs):
-        with accelerator.accumulate(model):
-            logits = model(input_ids=batch["input_ids"],
-                           attention_mask=batch["attention_mask"]).logits  # [B, T, V]
-            loss = sft_loss(logits, batch["labels"])
-            accelerator.backward(loss)
-            if accelerator.sync_gradients and config.max_grad_norm:
-                accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-        if accelerator.sync_gradients:
-            train_loss = accelerator.reduce(loss.detach(), "mean").item()
-            metrics["train_loss"] = train_loss
-            run.finish_step({"loss": train_loss, "lr": scheduler.get_last_lr()[0]})
-            if run.step % steps_per_epoch == 0 and val_set:  # end of an epoch
-                metrics.update(evaluate(model, val_loader, accelerator))
-                run.log({"val_loss": metrics["val_loss"]})
-
-    if val_set and "val_loss" not in metrics:
-        metrics.update(evaluate(model, val_loader, accelerator))
-    base_model, parent = lineage(config.model)
-    run.save_final(model, tokenizer, kind="sft", base_model=base_model,
-                   manifest_sha256=export.manifest_sha256, config=config, metrics=metrics,
-                   parent=parent)
-    return metrics

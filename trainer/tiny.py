@@ -39,7 +39,7 @@ def build_tiny_tokenizer() -> PreTrainedTokenizerFast:
     # use_regex=False: no word splitting; with no merges every byte stays one token.
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     backend.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=backend,
         eos_token="<|eos|>",
         bos_token="<|eos|>",
@@ -95,7 +95,7 @@ def build_tiny_model(
     tokenizer = build_tiny_tokenizer()
     config = _tiny_config(arch, len(tokenizer), tokenizer.pad_token_id, tokenizer.eos_token_id)
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(config)
+    model = AutoModelForCausalLM.from_config(config)  # type: ignore[no-untyped-call]
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(out)

@@ -7,11 +7,12 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from app.models import ApiToken, User, WebSession
+from app.models import ApiToken, User, WebSession, utcnow
+from app.models.users import normalise_email
 
 
 def user_by_email(db: Session, email: str) -> User | None:
-    return db.scalar(select(User).where(User.email == email.strip().lower()))
+    return db.scalar(select(User).where(User.email == normalise_email(email)))
 
 
 def user_by_public_id(db: Session, public_id: str) -> User | None:
@@ -58,6 +59,14 @@ def touch_token(db: Session, token_id: int, now: datetime) -> None:
 
 def tokens_of(db: Session, user_id: int) -> list[ApiToken]:
     return list(db.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id)))
+
+
+def revoke_tokens_of(db: Session, user_id: int) -> None:
+    db.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 def token_by_public_id(db: Session, public_id: str) -> ApiToken | None:

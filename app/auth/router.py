@@ -5,22 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app.auth import service
-from app.auth.cookies import clear_session_cookie, set_session_cookie
+from app.auth.cookies import SESSION_COOKIE, clear_session_cookie, set_session_cookie
 from app.auth.schemas import LoginIn, LoginOut, UserOut, user_out
-from app.deps import SESSION_COOKIE, CurrentUser, SessionDep, SettingsDep
+from app.deps import CurrentUser, SessionDep, SettingsDep, client_host
+from app.openapi import errors
 from app.security.csrf import csrf_token_for
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-@router.post("/login")
+@router.post("/login", responses=errors(401, 429))
 def login(
     body: LoginIn, request: Request, response: Response, db: SessionDep, settings: SettingsDep
 ) -> LoginOut:
     """Start a browser session; the cookie is HttpOnly and SameSite=Lax."""
-    client = request.client.host if request.client else "?"
-    request.app.state.login_limiter.hit(f"{client}:{body.email.lower()}", "login attempts")
-    user = service.authenticate(db, body.email, body.password)
+    user = service.check_login(db, request.app.state.login_limiter, client_host(request), body.email, body.password)
     new = service.start_session(
         db, user, settings.session_hours, old_token=request.cookies.get(SESSION_COOKIE)
     )

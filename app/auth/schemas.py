@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from app.inputs import RequestModel
 from app.models import Role
 
 
-class LoginIn(BaseModel):
+class LoginIn(RequestModel):
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
 

@@ -8,14 +8,16 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from app.auth import repository as repo
-from app.errors import InvalidInput, NotAuthenticated
+from app.errors import Conflict, InvalidInput, NotAuthenticated
 from app.models import ApiToken, Role, User, WebSession, utcnow
+from app.models.users import default_display_name, normalise_email
 from app.security.passwords import (
     MIN_PASSWORD_LENGTH,
     hash_password,
     needs_rehash,
     verify_password,
 )
+from app.security.rate_limit import RateLimiter
 from app.security.tokens import new_api_token, new_secret, sha256_hex
 
 LOGIN_FAILED = "Wrong e-mail or password."
@@ -25,6 +27,15 @@ LOGIN_FAILED = "Wrong e-mail or password."
 class NewSession:
     token: str
     user: User
+
+
+def check_login(db: Session, limiter: RateLimiter, client: str, email: str, password: str) -> User:
+    """The one way in, for the JSON login and the login form: the address is normalised
+    once, and the attempt counts against that address from this client before the
+    password is checked (a padded or capitalised variant is the same key)."""
+    address = normalise_email(email)
+    limiter.hit(f"{client}|{address}", "login attempts")
+    return authenticate(db, address, password)
 
 
 def authenticate(db: Session, email: str, password: str) -> User:
@@ -90,13 +101,12 @@ def check_password_strength(password: str) -> None:
 def create_user(
     db: Session, email: str, display_name: str, password: str, role: Role = Role.labeler
 ) -> User:
-    from app.errors import Conflict
-
     check_password_strength(password)
-    email = email.strip().lower()
+    email = normalise_email(email)
     if repo.user_by_email(db, email) is not None:
         raise Conflict(f"A user with the e-mail {email} already exists.")
-    user = User(email=email, display_name=display_name.strip() or email, password_hash=hash_password(password), role=role)
+    user = User(email=email, display_name=display_name.strip() or default_display_name(email),
+                password_hash=hash_password(password), role=role)
     db.add(user)
     db.flush()
     return user
@@ -104,6 +114,10 @@ def create_user(
 
 def revoke_all_sessions(db: Session, user: User) -> None:
     repo.delete_sessions_of(db, user.id)
+
+
+def revoke_all_tokens(db: Session, user: User) -> None:
+    repo.revoke_tokens_of(db, user.id)
 
 
 def require(user: User | None) -> User:

@@ -6,18 +6,19 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.inputs import RequestModel
 from app.projects.schemas import Sampling
 
 PublicId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
-class PromptSource(BaseModel):
+class PromptSource(RequestModel):
     model_config = ConfigDict(extra="forbid")
     project_id: PublicId = Field(description="the project whose prompts are evaluated")
     all: bool = Field(False, description="every prompt of the project, not only its held-out ones")
 
 
-class EvaluationIn(BaseModel):
+class EvaluationIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(
         None, min_length=1, max_length=200,

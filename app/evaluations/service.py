@@ -1,11 +1,17 @@
 """Blind pairwise evaluation of two model versions on a held-out prompt set.
 
 Starting one creates an ``evaluation`` project holding copies of the chosen
-prompts and queues one ``evaluation-sample`` job (app/jobs/evaluation.py). The
+prompts and queues one ``evaluation-sample`` job (app/evaluations/runner.py). The
 job samples one reply per prompt from each model and makes one item per
 prompt pairing them, with which model comes first drawn per item from the seed,
 so a position says nothing about the model. Everything here happens in the
 caller's unit of work: a refused request stores nothing.
+
+The prompts must come from a project the caller may read (the projects rule:
+admins every project, others the projects they are members of); any other id
+is answered 404, as if it did not exist. The new project's members are the
+source project's labelers, the labelers named in the request, and the engineer
+who started it (so they can read the project they made).
 """
 
 from __future__ import annotations
@@ -17,11 +23,10 @@ from app.errors import InvalidInput
 from app.evaluations import repository as repo
 from app.evaluations.schemas import EvaluationIn
 from app.jobs import service as jobs
-from app.models import Job, ModelVersion, Project, TaskKind, User, utcnow
+from app.models import Job, JobKind, ModelVersion, Project, Role, TaskKind, User, utcnow
 from app.projects import service as projects
 from app.projects.schemas import ProjectCreate
 
-JOB_KIND = "evaluation-sample"
 GUIDELINES = (
     "Each task shows one prompt and two replies written by two different models. "
     "Choose the better reply, or say they are equally good or both bad. Which model "
@@ -40,11 +45,8 @@ def _model(db: Session, public_id: str, field: str) -> ModelVersion:
     return mv
 
 
-def _source(db: Session, body: EvaluationIn) -> tuple[Project, list[dict[str, object]]]:
-    source = repo.project(db, body.prompts.project_id)
-    if source is None:
-        raise InvalidInput(f"prompts.project_id: no project has the id {body.prompts.project_id!r}.",
-                           details=[{"field": "prompts.project_id", "message": "unknown project"}])
+def _source(db: Session, actor: User, body: EvaluationIn) -> tuple[Project, list[dict[str, object]]]:
+    source = projects.get(db, actor, body.prompts.project_id)  # 404 unless readable
     prompts = repo.source_prompts(db, source.id, held_out_only=not body.prompts.all,
                                   limit=body.max_prompts)
     if not prompts:
@@ -66,6 +68,12 @@ def _source(db: Session, body: EvaluationIn) -> tuple[Project, list[dict[str, ob
     return source, rows
 
 
+def _members(db: Session, actor: User, source: Project, body: EvaluationIn) -> list[str]:
+    labelers = [u.public_id for u in projects.members(db, source) if u.role == Role.labeler]
+    creator = [actor.public_id] if actor.role != Role.admin else []
+    return list(dict.fromkeys([*labelers, *body.labelers, *creator]))
+
+
 def start(db: Session, actor: User, body: EvaluationIn) -> tuple[Project, Job, int]:
     """Create the evaluation project with its prompts and queue the sampling job;
     returns (project, job, number of prompts)."""
@@ -73,16 +81,15 @@ def start(db: Session, actor: User, body: EvaluationIn) -> tuple[Project, Job, i
     b = _model(db, body.model_b, "model_b")
     if a.id == b.id:
         raise InvalidInput("model_a and model_b are the same model version; choose two different ones.")
-    source, rows = _source(db, body)
+    source, rows = _source(db, actor, body)
     name = body.name or f"Blind evaluation {utcnow():%Y-%m-%d %H:%M}"
     project = projects.create(db, actor, ProjectCreate(
         name=name, task_kind=TaskKind.evaluation, guidelines=GUIDELINES, overlap=body.overlap,
         sampling=body.sampling,
     ))
     repo.copy_prompts(db, project.id, rows)
-    if body.labelers:
-        projects.set_members(db, actor, project, body.labelers)
-    job = jobs.enqueue(db, JOB_KIND, {
+    projects.set_members(db, actor, project, _members(db, actor, source, body))
+    job = jobs.enqueue(db, JobKind.evaluation_sample, {
         "project_id": project.public_id,
         "model_a": a.public_id,
         "model_b": b.public_id,

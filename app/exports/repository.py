@@ -77,6 +77,7 @@ class JudgementRow:
     prompt_public_id: str
     prompt_messages: list[dict[str, str]]
     prompt_category: str | None
+    round: int  # the item's round (app/labeling/items.py)
 
 
 @dataclass
@@ -202,6 +203,7 @@ def _common(row: Any) -> dict[str, Any]:
         "prompt_public_id": row[7],
         "prompt_messages": row[8],
         "prompt_category": row[9],
+        "round": int(row[-1] or 1),  # every select ends with WorkItem.round
     }
 
 
@@ -225,8 +227,9 @@ def count_rejected(db: Session, flt: JudgementFilter) -> int:
 
 def iter_demonstrations(db: Session, flt: JudgementFilter) -> Iterator[DemonstrationRow]:
     stmt = (
-        select(*_common_columns(Demonstration), Demonstration.messages)
+        select(*_common_columns(Demonstration), Demonstration.messages, WorkItem.round)
         .join(Prompt, Prompt.id == Demonstration.prompt_id)
+        .join(WorkItem, WorkItem.id == Demonstration.item_id)
         .where(*_conditions(Demonstration, flt))
         .order_by(Demonstration.id)
     )
@@ -238,7 +241,7 @@ def iter_demonstrations(db: Session, flt: JudgementFilter) -> Iterator[Demonstra
 def iter_rankings(db: Session, flt: JudgementFilter) -> Iterator[RankingRow]:
     """Rankings in item order (so an item's rankings are adjacent), with their entries."""
     stmt = (
-        select(*_common_columns(Ranking), Ranking.verdict, Ranking.reason, WorkItem.public_id)
+        select(*_common_columns(Ranking), Ranking.verdict, Ranking.reason, WorkItem.public_id, WorkItem.round)
         .join(WorkItem, WorkItem.id == Ranking.item_id)
         .join(Prompt, Prompt.id == WorkItem.prompt_id)
         .where(*_conditions(Ranking, flt))
@@ -272,7 +275,7 @@ def iter_pairwise(db: Session, flt: JudgementFilter) -> Iterator[PairRow]:
         select(
             *_common_columns(PairwiseJudgement), PairwiseJudgement.winner,
             PairwiseJudgement.margin_label, PairwiseJudgement.safety_a,
-            PairwiseJudgement.safety_b, PairwiseJudgement.reason,
+            PairwiseJudgement.safety_b, PairwiseJudgement.reason, WorkItem.round,
         )
         .join(WorkItem, WorkItem.id == PairwiseJudgement.item_id)
         .join(Prompt, Prompt.id == WorkItem.prompt_id)

@@ -11,13 +11,15 @@ from app.deps import AdminUser, SessionDep, SettingsDep
 from app.exports import service
 from app.exports.archive import FORMATS
 from app.exports.schemas import ExportCompare, ExportCreate, ExportList, ExportOut
+from app.inputs import PathId
+from app.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
 
 
 @router.post("/projects/{pid}/exports", status_code=201)
 def create_export(
-    pid: str, body: ExportCreate, request: Request, db: SessionDep, settings: SettingsDep,
+    pid: PathId, body: ExportCreate, request: Request, db: SessionDep, settings: SettingsDep,
     user: AdminUser,
 ) -> ExportOut:
     """Write an export of the project now and return its record (status, counts, checksums)."""
@@ -31,21 +33,27 @@ def create_export(
 
 
 @router.get("/projects/{pid}/exports")
-def list_exports(pid: str, db: SessionDep, _user: AdminUser) -> ExportList:
+def list_exports(pid: PathId, db: SessionDep, _user: AdminUser) -> ExportList:
     """The project's exports, newest first."""
     _project, exports = service.list_exports(db, pid)
     return ExportList(items=[ExportOut.model_validate(service.export_out(db, e)) for e in exports])
 
 
 @router.get("/exports/{eid}")
-def get_export(eid: str, db: SessionDep, _user: AdminUser) -> ExportOut:
+def get_export(eid: PathId, db: SessionDep, _user: AdminUser) -> ExportOut:
     """One export with its counts and per-file checksums."""
     return ExportOut.model_validate(service.export_out(db, service.get_export(db, eid)))
 
 
-@router.get("/exports/{eid}/download")
+@router.get(
+    "/exports/{eid}/download",
+    response_class=StreamingResponse,
+    responses={200: {"description": "the archive", "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                              for t in FORMATS.values()}},
+               **errors(409)},
+)
 def download_export(
-    eid: str, db: SessionDep, _user: AdminUser,
+    eid: PathId, db: SessionDep, _user: AdminUser,
     format: Literal["zip", "tar.gz"] = Query("zip"),
 ) -> StreamingResponse:
     """The export folder as one archive, streamed."""
@@ -60,7 +68,7 @@ def download_export(
 
 
 @router.get("/exports/{eid}/compare/{other}")
-def compare_exports(eid: str, other: str, db: SessionDep, _user: AdminUser) -> ExportCompare:
+def compare_exports(eid: PathId, other: PathId, db: SessionDep, _user: AdminUser) -> ExportCompare:
     """Record counts and per-file checksum differences between two exports."""
     return ExportCompare.model_validate(
         service.compare(service.get_export(db, eid), service.get_export(db, other))

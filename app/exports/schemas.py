@@ -7,6 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.inputs import DateTime, RequestModel
+from app.models import ExportStatus
+
 Kind = Literal["demonstration", "ranking", "pairwise", "evaluation", "prompt"]
 MarginLabelName = Literal["significantly_better", "better", "slightly_better", "negligibly_better"]
 PublicId = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[0-9a-z]+$")]
@@ -25,13 +28,13 @@ def _jsonl_only() -> list[Format]:
     return ["jsonl"]
 
 
-class _Strict(BaseModel):
+class _Strict(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class ExportFilters(_Strict):
-    since: datetime | None = Field(default=None, description="only judgements made at or after this time")
-    until: datetime | None = Field(default=None, description="only judgements made before this time")
+    since: DateTime | None = Field(default=None, description="only judgements made at or after this time")
+    until: DateTime | None = Field(default=None, description="only judgements made before this time")
     labelers: list[PublicId] | None = Field(
         default=None, max_length=1000, description="user ids whose judgements to include (default: all)"
     )
@@ -103,7 +106,7 @@ class FileOut(BaseModel):
 class ExportOut(BaseModel):
     id: str
     project: str
-    status: str
+    status: ExportStatus
     created_at: datetime
     created_by: str | None
     request: dict[str, Any]

@@ -3,7 +3,7 @@
 ``write_export`` does the work from one snapshot session and is callable from
 a request, the CLI or (later) a job worker; it streams every kind of record
 to its file and reports progress. ``request_export`` / ``run_export`` record
-each export as an ``Export`` row around it. Spec: /work/shared/design/data-contract.md.
+each export as an ``Export`` row around it. Spec: docs/data-contract.md (as code: trainer/contract.py).
 """
 
 from __future__ import annotations
@@ -34,28 +34,21 @@ from app.exports.writer import (
     dumps_str,
     jsonl_to_parquet,
     parquet_available,
-    sha256_file,
 )
-from app.models import Export, Project, TaskKind, User, utcnow
+from app.models import Export, ExportStatus, Project, TaskKind, User, utcnow
 from app.quality import service as quality
 from app.security.tokens import pseudonym
+from trainer.contract import (
+    FILE_NAMES,
+    MARGIN_SCALES,
+    SCHEMA_VERSION,
+    sha256_of,
+    single_file,
+    split_file,
+)
 
-SCHEMA_VERSION = 1
-# Llama 2 (Touvron et al. 2023), Table 27: the margin m(r) by preference rating.
-MARGIN_SCALES: dict[str, dict[str, float]] = {
-    "small": {"significantly_better": 1.0, "better": 2 / 3, "slightly_better": 1 / 3,
-              "negligibly_better": 0.0},
-    "large": {"significantly_better": 3.0, "better": 2.0, "slightly_better": 1.0,
-              "negligibly_better": 0.0},
-}
-SPLITS: tuple[SplitName, ...] = ("train", "validation")
-SPLIT_FILES = ("sft", "rankings", "pairs", "ratings")
-SINGLE_FILES = ("prompts", "evaluations", "unusable")
-FILE_NAMES = [f"{k}.{s}.jsonl" for k in SPLIT_FILES for s in SPLITS] + [
-    f"{k}.jsonl" for k in SINGLE_FILES
-]
 # Parquet columns per file kind (the JSONL fields; nested objects become JSON text).
-_COMMON = ["labeler", "created_at", "shown_order", "seconds", "prompt_id"]
+_COMMON = ["labeler", "created_at", "shown_order", "seconds", "prompt_id", "round"]
 PARQUET_COLUMNS = {
     "sft": ["id", "messages", "category", *_COMMON],
     "rankings": ["id", "prompt", "completions", "ranking", "ratings", "flags", *_COMMON],
@@ -116,10 +109,10 @@ class _Files:
             self.writers[name] = JsonlWriter(self.root / name)
 
     def split(self, kind: str, split: SplitName) -> JsonlWriter:
-        return self.writers[f"{kind}.{split}.jsonl"]
+        return self.writers[split_file(kind, split)]
 
     def single(self, kind: str) -> JsonlWriter:
-        return self.writers[f"{kind}.jsonl"]
+        return self.writers[single_file(kind)]
 
     def close(self) -> dict[str, FileInfo]:
         return {name: w.close() for name, w in self.writers.items()}
@@ -172,6 +165,7 @@ class _Run:
             "shown_order": [_cid(c) for c in row.shown_order],
             "seconds": row.seconds,
             "prompt_id": f"q_{row.prompt_public_id}",
+            "round": row.round,
         }
 
     # -------------------------------------------------------- demonstrations
@@ -290,6 +284,7 @@ class _Run:
             "shown_order": [],
             "seconds": sum(r.seconds for r, _ in ranked),
             "prompt_id": f"q_{first.prompt_public_id}",
+            "round": first.round,
         }
         self._ranking_record(
             f"r_agg_{first.item_public_id}", first, list(entries.values()), tiers,
@@ -481,7 +476,7 @@ def write_export(
     manifest_path = out_dir / "manifest.json"
     body = json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n"
     manifest_path.write_bytes(body)
-    return ExportResult(manifest, sha256_file(manifest_path), {**infos, **parquet}, counts_out)
+    return ExportResult(manifest, sha256_of(manifest_path), {**infos, **parquet}, counts_out)
 
 
 # ---------------------------------------------------------------- recorded exports
@@ -495,7 +490,7 @@ def get_project(db: Session, project_ref: str) -> Project:
 
 
 def request_export(db: Session, actor: User | None, project_ref: str, request: ExportCreate) -> Export:
-    """Record an export to run (status "pending"); checks the request against the project."""
+    """Record an export to run (pending); checks the request against the project."""
     project = get_project(db, project_ref)
     resolve_filter(db, project, request, strict=True)
     if "parquet" in request.formats and not parquet_available():
@@ -503,7 +498,7 @@ def request_export(db: Session, actor: User | None, project_ref: str, request: E
     export = Export(
         project_id=project.id,
         created_by=actor.id if actor else None,
-        status="pending",
+        status=ExportStatus.pending,
         filters=request.model_dump(mode="json"),
     )
     return repo.add_export(db, export)
@@ -525,7 +520,7 @@ def run_export(
         export = repo.get_export(db, export_public_id)
         if export is None:
             raise NotFound(f"No export {export_public_id!r}.")
-        export.status = "running"
+        export.status = ExportStatus.running
         request = ExportCreate.model_validate(export.filters)
         project_id = export.project_id
     final = out_dir or export_dir(settings, export_public_id)
@@ -547,13 +542,13 @@ def run_export(
         with unit_of_work(session_factory) as db:
             failed = repo.get_export(db, export_public_id)
             if failed is not None:
-                failed.status = "failed"
+                failed.status = ExportStatus.failed
                 failed.error = (str(exc) or type(exc).__name__)[:2000]
         raise
     with unit_of_work(session_factory) as db:
         done = repo.get_export(db, export_public_id)
         assert done is not None
-        done.status = "succeeded"
+        done.status = ExportStatus.succeeded
         done.counts = {**result.counts, "files": {n: i.as_dict() for n, i in result.files.items()}}
         done.manifest_sha256 = result.manifest_sha256
         done.path = str(final.resolve())
@@ -564,6 +559,15 @@ def get_export(db: Session, export_public_id: str) -> Export:
     if export is None:
         raise NotFound(f"No export {export_public_id!r}.")
     return export
+
+
+def finished_export(db: Session, export_public_id: str) -> tuple[Export, Project] | None:
+    """A succeeded export whose files exist, with its project; None otherwise."""
+    export = repo.get_export(db, export_public_id)
+    if export is None or export.status != ExportStatus.succeeded or not export.path:
+        return None
+    project = repo.project_by_id(db, export.project_id)
+    return None if project is None else (export, project)
 
 
 def list_exports(db: Session, project_ref: str) -> tuple[Project, list[Export]]:
@@ -578,7 +582,7 @@ def files_of(export: Export) -> dict[str, dict[str, Any]]:
 
 def ready_folder(export: Export) -> Path:
     """The folder of a finished export, or a 409/404 that says why there is none."""
-    if export.status != "succeeded" or not export.path:
+    if export.status != ExportStatus.succeeded or not export.path:
         raise Conflict(f"Export {export.public_id} is {export.status}; only a finished export can be downloaded.")
     folder = Path(export.path)
     if not (folder / "manifest.json").exists():
@@ -633,5 +637,5 @@ def export_out(db: Session, export: Export) -> dict[str, Any]:
         "parquet": {n: f for n, f in files_of(export).items() if n.endswith(".parquet")},
         "manifest_sha256": export.manifest_sha256,
         "error": export.error,
-        "downloads": {"zip": base + "zip", "tar.gz": base + "tar.gz"} if export.status == "succeeded" else {},
+        "downloads": {"zip": base + "zip", "tar.gz": base + "tar.gz"} if export.status == ExportStatus.succeeded else {},
     }

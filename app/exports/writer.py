@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainer.contract import sha256_of
+
 PARQUET_BATCH = 2_000
 
 
@@ -61,14 +63,6 @@ class JsonlWriter:
         return FileInfo(self.records, self._hash.hexdigest())
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def parquet_available() -> bool:
     try:
         import pyarrow
@@ -109,7 +103,7 @@ def jsonl_to_parquet(source: Path, target: Path, columns: list[str]) -> FileInfo
                 flush()
     flush()
     writer.close()
-    return FileInfo(records, sha256_file(target))
+    return FileInfo(records, sha256_of(target))
 
 
 _MESSAGE_COLUMNS = {"messages", "prompt", "chosen", "rejected"}

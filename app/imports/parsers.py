@@ -4,6 +4,11 @@ They read a binary file one line at a time (never the whole upload), check
 every record, and yield either a parsed record or a ``LineError`` naming the
 1-based line and what to fix. Checks that need the database (ids already
 stored, unknown prompts) are the service's.
+
+Whatever a line holds, the parser answers with a record or a line error, never an
+exception: JSON nested too deep for the parser, numbers too long to convert, a
+NUL character (which PostgreSQL cannot store), a CSV quote that is never closed
+(which would otherwise swallow every following row into one cell).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ ROLES = ("system", "user", "assistant")
 MAX_MESSAGES = 200
 MAX_ID = 128
 MAX_MODEL = 120
+_MAX_ID_BITS = 425  # an integer id of more bits has more than MAX_ID digits
 PROMPT_FIELDS = ("id", "prompt", "text", "category")
 COMPLETION_FIELDS = ("id", "prompt_id", "content", "model")
 CSV_COLUMNS = ("id", "prompt", "category")
@@ -68,9 +74,14 @@ def numbered_lines(fh: IO[bytes], bad_utf8: set[int] | None = None) -> Iterator[
 NOT_UTF8 = "is not valid UTF-8 text; save the file with UTF-8 encoding"
 
 
+NUL_MESSAGE = "contains a NUL character (U+0000), which cannot be stored; remove it"
+
+
 def _text(value: Any, what: str, max_chars: int) -> str:
     if not isinstance(value, str):
         raise _Invalid(f"{what} must be a string")
+    if "\x00" in value:
+        raise _Invalid(f"{what} {NUL_MESSAGE}")
     if not value.strip():
         raise _Invalid(f"{what} is empty")
     if len(value) > max_chars:
@@ -83,6 +94,10 @@ def _identifier(value: Any, what: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _Invalid(f"{what} must be a string or an integer")
+    if isinstance(value, int) and value.bit_length() > _MAX_ID_BITS:
+        raise _Invalid(f"{what} is longer than {MAX_ID} characters")
+    if isinstance(value, str) and "\x00" in value:
+        raise _Invalid(f"{what} {NUL_MESSAGE}")
     text = str(value).strip()
     if not text:
         raise _Invalid(f"{what} is empty; leave it out to have one generated")
@@ -128,6 +143,10 @@ def json_object(text: str, allowed: tuple[str, ...]) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _Invalid(f"not valid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise _Invalid("is nested too deeply to read; a record is an object of messages") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise _Invalid(f"cannot be read: {exc}") from None
     if not isinstance(value, dict):
         raise _Invalid("each line must be one JSON object")
     unknown = sorted(set(value) - set(allowed))
@@ -176,7 +195,9 @@ def prompts_csv(
     csv.field_size_limit(max(csv.field_size_limit(), max_chars * 4 + 1024))
     bad: set[int] = set()
     lines: Iterable[str] = (text for _, text in numbered_lines(fh, bad))
-    reader = csv.reader(lines)
+    # strict: a quote never closed is an error at the end of the file, not a cell that
+    # silently swallows every row after it.
+    reader = csv.reader(lines, strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -201,7 +222,11 @@ def prompts_csv(
         except StopIteration:
             return
         except csv.Error as exc:
-            yield LineError(start, f"the CSV cannot be read from here on: {exc}")
+            if "unexpected end of data" in str(exc):
+                yield LineError(start, 'a quoted cell that starts in this row is never closed (a missing \'"\'); '
+                                       "every row after it would have been read into that cell")
+            else:
+                yield LineError(start, f"the CSV cannot be read from here on: {exc}")
             return
         previous_end = reader.line_num
         if not any(cell.strip() for cell in row):

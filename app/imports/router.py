@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from app.deps import AdminUser, SessionDep, SettingsDep
 from app.errors import InvalidInput
 from app.imports import service
 from app.imports.schemas import ImportReportOut
+from app.inputs import PathId
 from app.projects import service as projects
 
 router = APIRouter(prefix="/api/v1/projects", tags=["imports"])
 
 DryRun = Annotated[bool, Query(description="validate only; store nothing")]
+
+
+async def _uploaded_file(request: Request, _admin: AdminUser) -> AsyncIterator[UploadFile]:
+    """The ``file`` field of the multipart body, read only once the caller is known to be
+    an admin: an anonymous client cannot make the server parse an upload."""
+    try:
+        form = await request.form(max_files=1, max_fields=8)
+    except (MultiPartException, HTTPException) as exc:
+        message = getattr(exc, "message", None) or getattr(exc, "detail", "unreadable")
+        raise InvalidInput(f"The upload cannot be read as multipart/form-data: {message}.") from None
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput('Send the file in the multipart field "file".')
+        yield upload
+    finally:
+        await form.close()
+
+
+UploadedFile = Annotated[UploadFile, Depends(_uploaded_file, scope="function")]
+
+
+def upload_body(description: str) -> dict[str, Any]:
+    """The OpenAPI of a one-file upload route (``openapi_extra``): it also marks the route
+    as one that takes multipart (app/openapi.py, ``is_upload_route``)."""
+    schema = {"type": "object", "required": ["file"],
+              "properties": {"file": {"type": "string", "format": "binary", "description": description}}}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
 
 def _answer(report: service.ImportReport, dry_run: bool) -> ImportReportOut:
@@ -24,13 +57,13 @@ def _answer(report: service.ImportReport, dry_run: bool) -> ImportReportOut:
     return out
 
 
-@router.post("/{pid}/prompts:import")
+@router.post("/{pid}/prompts:import", openapi_extra=upload_body(".jsonl or .csv"))
 def import_prompts(
-    pid: str,
-    file: Annotated[UploadFile, File(description=".jsonl or .csv")],
+    pid: PathId,
     db: SessionDep,
     settings: SettingsDep,
     admin: AdminUser,
+    file: UploadedFile,
     dry_run: DryRun = False,
 ) -> ImportReportOut:
     """Every line is checked first; with any error nothing is stored (422)."""
@@ -42,13 +75,13 @@ def import_prompts(
     return _answer(report, dry_run)
 
 
-@router.post("/{pid}/completions:import")
+@router.post("/{pid}/completions:import", openapi_extra=upload_body(".jsonl"))
 def import_completions(
-    pid: str,
-    file: Annotated[UploadFile, File(description=".jsonl")],
+    pid: PathId,
     db: SessionDep,
     settings: SettingsDep,
     admin: AdminUser,
+    file: UploadedFile,
     dry_run: DryRun = False,
 ) -> ImportReportOut:
     """Completions name their prompt by its import id or public id; all or nothing."""

@@ -20,8 +20,8 @@ from app.errors import InvalidInput
 from app.imports import parsers
 from app.imports import repository as repo
 from app.imports.parsers import CompletionRecord, LineError, PromptRecord
+from app.labeling import items
 from app.models import Project, TaskKind, User, new_public_id, utcnow
-from app.projects import items
 
 MAX_REPORTED_ERRORS = 100
 PREVIEW = 5

@@ -1,5 +1,10 @@
 """What a runner sees inside the job's child process.
 
+A *runner* is a module-level function ``(JobContext) -> dict`` that does one kind
+of job and returns its result (a JSON object). Each domain writes the runners of
+its own kinds; app/job_kinds.py hands the table of them to the worker, which
+passes the function to the child by reference (the child imports its module).
+
 The child talks to its worker through a multiprocessing queue (progress,
 metrics, the outcome) and an event (stop). It never touches the job row
 itself: the worker owns the row, so a child that hangs or dies cannot leave it
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +39,8 @@ class JobCancelled(Exception):
 
 @dataclass(frozen=True)
 class JobSpec:
+    """The claimed job as its child sees it (plain values; no database row)."""
+
     id: int
     public_id: str
     kind: str
@@ -47,8 +54,8 @@ class JobContext:
     spec: JobSpec
     settings: Settings
     job_dir: Path
-    _queue: Any
-    _stop: Any
+    _queue: Any  # multiprocessing.Queue of (event, payload)
+    _stop: Any  # multiprocessing.Event
     _engine: Engine | None = field(default=None, repr=False)
     _started: float = field(default_factory=time.monotonic)
 
@@ -106,3 +113,6 @@ class JobContext:
         if self._engine is not None:
             self._engine.dispose()
         sys.stdout.flush()
+
+
+Runner = Callable[[JobContext], dict[str, Any]]

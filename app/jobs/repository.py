@@ -1,7 +1,8 @@
 """Queries on jobs and their metrics.
 
 Jobs are a shared resource of the engineers and admins who may see them (the
-routes check the role); workers act as the system and see every job.
+routes check the role); workers act as the system and see every job. Nothing
+here knows what a kind of job does.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
-from app.models import Export, Job, JobMetric, JobStatus, Project
+from app.models import Job, JobMetric, JobStatus
+
+# The states of a job another one waits for that mean the wait is over for good.
+UNSUCCESSFUL = (JobStatus.failed, JobStatus.cancelled)
 
 
 def by_public_id(db: Session, public_id: str) -> Job | None:
@@ -36,8 +40,9 @@ def listing(
     return db.scalars(query).all()
 
 
-def lock_next_queued(db: Session, kinds: Sequence[str] | None) -> Job | None:
-    """The oldest queued job, locked for this transaction.
+def lock_next_ready(db: Session, kinds: Sequence[str] | None) -> Job | None:
+    """The oldest queued job whose dependency (if any) has succeeded, locked for this
+    transaction.
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets concurrent workers pass over a row
     another worker is claiming instead of waiting for it. SQLite renders no lock
@@ -45,10 +50,30 @@ def lock_next_queued(db: Session, kinds: Sequence[str] | None) -> Job | None:
     (app/db.py opens every transaction with BEGIN IMMEDIATE), so select-then-update
     cannot interleave with another claim.
     """
-    query = select(Job).where(Job.status == JobStatus.queued).order_by(Job.id).limit(1)
+    dependency = aliased(Job)
+    ready = or_(
+        Job.after_job_id.is_(None),
+        exists().where(dependency.id == Job.after_job_id,
+                       dependency.status == JobStatus.succeeded),
+    )
+    query = select(Job).where(Job.status == JobStatus.queued, ready).order_by(Job.id).limit(1)
     if kinds:
         query = query.where(Job.kind.in_(list(kinds)))
-    return db.scalar(query.with_for_update(skip_locked=True))
+    return db.scalar(query.with_for_update(skip_locked=True, of=Job))
+
+
+def waiting_on_unsuccessful(db: Session) -> Sequence[tuple[Job, Job]]:
+    """Queued jobs whose dependency failed or was cancelled, with that dependency;
+    the waiting rows are locked (skipped when another worker holds them)."""
+    dependency = aliased(Job)
+    query = (
+        select(Job, dependency)
+        .join(dependency, dependency.id == Job.after_job_id)
+        .where(Job.status == JobStatus.queued, dependency.status.in_(UNSUCCESSFUL))
+        .order_by(Job.id)
+        .with_for_update(skip_locked=True, of=Job)
+    )
+    return [(job, dep) for job, dep in db.execute(query).tuples()]
 
 
 def stale_running(db: Session, heartbeat_before: datetime) -> Sequence[Job]:
@@ -83,16 +108,8 @@ def metrics_after(db: Session, job_id: int, after_step: int, limit: int) -> Sequ
     ).all()
 
 
-def add_metric(db: Session, job_id: int, step: int, metrics: dict[str, float]) -> None:
+def add_metric(db: Session, job_id: int, step: int, metrics: dict[str, float | str]) -> None:
     db.add(JobMetric(job_id=job_id, step=step, metrics=metrics))
-
-
-def project_by_public_id(db: Session, public_id: str) -> Project | None:
-    return db.scalar(select(Project).where(Project.public_id == public_id))
-
-
-def export_by_public_id(db: Session, public_id: str) -> Export | None:
-    return db.scalar(select(Export).where(Export.public_id == public_id))
 
 
 def recent_of_user(db: Session, user_id: int, kind: str, limit: int) -> Sequence[Job]:

@@ -1,17 +1,31 @@
 """The job lifecycle: queued → running → succeeded | failed | cancelled.
 
+This is a queue and nothing more: it stores a job's kind and parameters and
+never looks inside them. Which function runs a kind is decided by the
+composition root (app/job_kinds.py), which hands that table to the worker;
+each domain queues its own kinds with :func:`enqueue`.
+
 A worker *claims* the oldest queued job in one short transaction, then keeps
-its ``heartbeat_at`` fresh while the job runs. A worker that dies (SIGKILL, lost
-host) stops heartbeating; the *reaper* — run by every live worker on each poll —
-marks such jobs **failed** with a reason that names the worker and the last
-heartbeat. Failed rather than re-queued on purpose: a job that killed its worker
-(out of memory, a driver crash) would otherwise kill the next one too, and a
-training run restarted blindly would redo hours of work; the engineer re-runs it
-(the trainer resumes from its last checkpoint).
+its ``heartbeat_at`` fresh while the job runs. A job may wait for another
+(``after``): it is not claimable until that one has succeeded, and it fails,
+naming it, when that one failed or was cancelled. A worker that dies (SIGKILL,
+lost host) stops heartbeating; the *reaper* — run by every live worker on each
+poll — marks such jobs **failed** with a reason that names the worker and the
+last heartbeat. Failed rather than re-queued on purpose: a job that killed its
+worker (out of memory, a driver crash) would otherwise kill the next one too,
+and a training run restarted blindly would redo hours of work; the engineer
+re-runs it (the trainer resumes from its last checkpoint).
 
 Every state change after the claim is conditional on the job still being
 ``running`` *and* owned by the calling worker, so a worker that was presumed
 dead and reaped cannot later overwrite the verdict.
+
+What a job reports is stored the same way on both databases: JSON has no NaN
+or infinity (PostgreSQL refuses them, SQLite would store a token no JSON
+reader accepts), so a non-finite number is stored as the string ``"NaN"``,
+``"Infinity"`` or ``"-Infinity"`` — the spelling ``float()`` and JavaScript's
+``Number()`` read back — and a NUL character, which PostgreSQL cannot store in
+text, as U+FFFD.
 
 Services flush; callers (a request's unit of work, the worker's short
 transactions) commit.
@@ -19,18 +33,35 @@ transactions) commit.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, InvalidInput, NotFound
+from app.errors import Conflict, NotFound
 from app.jobs import repository
 from app.models import Job, JobStatus, User, utcnow
 
 LOG_TAIL_CHARS = 8_000
 TERMINAL = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled})
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float spelled as a string and NUL replaced,
+    so that it stores alike on SQLite and PostgreSQL."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 def enqueue(
@@ -40,108 +71,23 @@ def enqueue(
     *,
     actor: User | None = None,
     project_id: int | None = None,
+    after: Job | None = None,
 ) -> Job:
-    from app.jobs.runners import RUNNERS  # the table only; runners import torch lazily
-
-    if kind not in RUNNERS:
-        raise InvalidInput(f"Unknown job kind {kind!r}; use one of: {', '.join(sorted(RUNNERS))}.")
+    """Queue a job; with ``after`` it waits until that job has succeeded."""
     job = Job(
         kind=kind,
-        params=params,
+        params=json_safe(params),
         project_id=project_id,
         created_by=actor.id if actor else None,
         status=JobStatus.queued,
         progress={},
         result={},
         log_tail="",
+        after_job_id=after.id if after is not None else None,
     )
     db.add(job)
     db.flush()
     return job
-
-
-def submit(db: Session, actor: User, kind: str, raw: dict[str, Any]) -> Job:
-    """Validate a job request from the API (its params and every row it names), then
-    queue it; a bad request is refused now, not discovered by the worker later."""
-    from pydantic import ValidationError
-
-    from app.jobs.schemas import PARAMS, ExportParams, SampleParams, TrainParams
-    from app.registry import service as registry
-
-    schema = PARAMS.get(kind)
-    if schema is None:
-        raise InvalidInput(f"Jobs of kind {kind!r} cannot be started through the API.")
-    try:
-        params = schema.model_validate(raw)
-    except ValidationError as exc:
-        errors = [{"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
-                  for e in exc.errors()]
-        first = errors[0]
-        raise InvalidInput(f"params.{first['field']}: {first['message']}", details=errors) from exc
-    project_id = None
-    after: Job | None = None
-    if isinstance(params, TrainParams):
-        if params.export_now is not None:
-            # "Export now with these filters": the export job is queued first, and the
-            # train runner waits for its export to finish (app/jobs/runners.py).
-            if repository.project_by_public_id(db, params.export_now.project_id) is None:
-                raise InvalidInput("export_now.project_id: no such project.")
-            after = _submit_export(db, actor, ExportParams(
-                project_id=params.export_now.project_id, options=params.export_now.options))
-            params = params.model_copy(update={"export_id": after.params["export_id"],
-                                               "export_now": None})
-        else:
-            export = repository.export_by_public_id(db, str(params.export_id))
-            if export is None or export.status != "succeeded" or not export.path:
-                raise InvalidInput("export_id: no finished export with that id.")
-        for key in ("model_id", "reward_model_id", "ref_model_id", "value_model_id"):
-            value = getattr(params, key)
-            if value is not None:
-                registry.local_model(db, value)
-        if params.stage in ("ppo", "best-of-k") and params.reward_model_id is None:
-            raise InvalidInput(f"reward_model_id: a {params.stage} run needs a reward model.")
-    elif hasattr(params, "project_id"):
-        project = repository.project_by_public_id(db, params.project_id)
-        if project is None:
-            raise InvalidInput("project_id: no such project.")
-        project_id = project.id
-        if isinstance(params, ExportParams):
-            return _submit_export(db, actor, params)
-        if isinstance(params, SampleParams):
-            if params.model_id is not None:
-                sampler = registry.get(db, params.model_id)
-            elif project.sampler_model_id is not None:
-                sampler = registry.by_id(db, project.sampler_model_id)
-            else:
-                raise InvalidInput("model_id: the project has no sampler model; choose one.")
-            if sampler.retired:
-                raise InvalidInput(f"model_id: {sampler.name!r} is retired.")
-    payload = params.model_dump(mode="json")
-    if isinstance(params, TrainParams):
-        payload.pop("export_now", None)
-        payload.pop("after_job", None)
-        if after is not None:
-            payload["after_job"] = after.public_id
-    return enqueue(db, kind, payload, actor=actor, project_id=project_id)
-
-
-def _submit_export(db: Session, actor: User, params: Any) -> Job:
-    """Record the export (pending) now, so its filters are checked in this request."""
-    from pydantic import ValidationError
-
-    from app.exports import service as exports
-    from app.exports.schemas import ExportCreate
-
-    try:
-        request = ExportCreate.model_validate(params.options)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"params.options.{where}: {first['msg']}") from exc
-    export = exports.request_export(db, actor, params.project_id, request)
-    payload = {"project_id": params.project_id, "export_id": export.public_id,
-               "options": request.model_dump(mode="json")}
-    return enqueue(db, "export", payload, actor=actor, project_id=export.project_id)
 
 
 def get(db: Session, public_id: str) -> Job:
@@ -166,9 +112,12 @@ def listing(
 def claim(
     db: Session, worker: str, kinds: Sequence[str] | None = None, now: datetime | None = None
 ) -> Job | None:
-    """Take the oldest queued job for ``worker``; None when there is nothing to do."""
+    """Take the oldest ready job (of ``kinds``) for ``worker``; None when there is
+    nothing to do. Jobs whose dependency failed are failed first, so none waits
+    for ever."""
     now = now or utcnow()
-    job = repository.lock_next_queued(db, kinds)
+    fail_abandoned(db, now)
+    job = repository.lock_next_ready(db, kinds)
     if job is None:
         return None
     job.status = JobStatus.running
@@ -177,6 +126,28 @@ def claim(
     job.heartbeat_at = now
     db.flush()
     return job
+
+
+def fail_abandoned(db: Session, now: datetime | None = None) -> list[Job]:
+    """Fail the queued jobs whose dependency failed or was cancelled, naming it. A
+    chain (c waits for b, which waits for a) fails link by link in one call."""
+    now = now or utcnow()
+    failed: list[Job] = []
+    while True:
+        pairs = repository.waiting_on_unsuccessful(db)
+        if not pairs:
+            return failed
+        for job, dependency in pairs:
+            verdict = "was cancelled" if dependency.status == JobStatus.cancelled else "failed"
+            reason = f" ({dependency.error})" if dependency.error else ""
+            job.status = JobStatus.failed
+            job.finished_at = now
+            job.error = (
+                f"The {dependency.kind} job {dependency.public_id} this job waited for "
+                f"{verdict}{reason}; nothing was run. Start it again once that is fixed."
+            )[:4000]
+            failed.append(job)
+        db.flush()
 
 
 def heartbeat(db: Session, job_id: int, worker: str) -> tuple[bool, bool]:
@@ -205,11 +176,11 @@ def record_progress(
     if job is None:
         return False
     if progress is not None:
-        job.progress = progress
+        job.progress = json_safe(progress)
     for step, values in metrics:
-        repository.add_metric(db, job.id, step, values)
+        repository.add_metric(db, job.id, step, json_safe(values))
     if log_tail is not None:
-        job.log_tail = log_tail[-LOG_TAIL_CHARS:]
+        job.log_tail = json_safe(log_tail[-LOG_TAIL_CHARS:])
     job.heartbeat_at = utcnow()
     db.flush()
     return True
@@ -231,10 +202,10 @@ def _close(
     job.status = status
     job.finished_at = utcnow()
     if result is not None:
-        job.result = result
-    job.error = error
+        job.result = json_safe(result)
+    job.error = None if error is None else json_safe(error)
     if log_tail is not None:
-        job.log_tail = log_tail[-LOG_TAIL_CHARS:]
+        job.log_tail = json_safe(log_tail[-LOG_TAIL_CHARS:])
     db.flush()
     return True
 
@@ -301,5 +272,8 @@ def reap_stale(db: Session, stale_after: timedelta, now: datetime | None = None)
 
 
 def metrics(db: Session, job: Job, after_step: int, limit: int) -> list[dict[str, Any]]:
+    """Metric points after ``after_step``; json_safe again on the way out because a
+    row written before non-finite numbers were spelled out may still hold one."""
     rows = repository.metrics_after(db, job.id, after_step, limit)
-    return [{"step": m.step, **m.metrics} for m in rows]
+    return [{"step": m.step, **json_safe(m.metrics)} for m in rows]
+

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from app.labeling import repository as repo
+from app.labeling.kinds import kind_of
 from app.labeling.schemas import DayCount, ItemCounts, LabelerProgress, LabelerStats, ProgressOut
 from app.models import Project, User
 
-# Counting every open item of a million-item project on each `next` would cost more than
-# the lease itself; beyond this the UI shows "1000+".
+# Counting every item left for a labeler of a million-item project on each `next` would
+# cost more than the lease itself; beyond this the UI shows "1000+".
 REMAINING_CAP = 1_000
 
 
@@ -22,7 +23,7 @@ def start_of_day(now: datetime) -> datetime:
 
 
 def labeler_progress(db: Session, project: Project, user: User, now: datetime) -> LabelerProgress:
-    model = repo.JUDGEMENT_MODELS[project.task_kind]
+    model = kind_of(project.task_kind).judgement_model
     total, today, remaining = repo.labeler_counts(
         db, model, project.id, user.id, since=start_of_day(now), cap=REMAINING_CAP
     )
@@ -33,7 +34,7 @@ def project_progress(
     db: Session, project: Project, viewer: User, *, admin: bool, now: datetime
 ) -> ProgressOut:
     """Admins see the whole project; a labeler sees only their own judgements."""
-    model = repo.JUDGEMENT_MODELS[project.task_kind]
+    model = kind_of(project.task_kind).judgement_model
     rows = repo.judgement_stats(db, model, project.id, None if admin else viewer.id)
     users = repo.users_by_id(db, {r[0] for r in rows}) if admin else {viewer.id: viewer}
     today = start_of_day(now)

@@ -14,22 +14,32 @@ Search order: the oldest open items first (so started items are finished before 
 ones are opened), then the items past the newest one this labeler was ever given (so a
 labeler with 50k judgements does not re-probe them), and only when both are empty a
 full walk of the open items (near the end of a project).
+
+Renewal: while the labeler works, the page renews the lease (``renew``), so a long
+multi-turn demonstration does not lose its slot to the lease alone; a lease is never
+held longer than ``MAX_HOLD`` (or the project's lease, if longer) after it was given.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.errors import Conflict, LeaseExpired
 from app.labeling import repository as repo
 from app.models import Assignment, AssignmentStatus, Project, User, new_public_id
-from app.quality import queue_policy
 
 SWEEP_BATCH = 20
 TAKE_ATTEMPTS = 3
+# The longest a labeler can keep one task by renewing it: long enough for a long
+# multi-turn demonstration, short enough that an abandoned tab does not hold an item
+# all day (a tab renews only while the labeler is active: static/js/work.js).
+MAX_HOLD = timedelta(hours=4)
 
 
 def reclaim_expired(db: Session, project_id: int, now: datetime) -> int:
@@ -68,6 +78,33 @@ def find_item(db: Session, project_id: int, user_id: int, *, lock: bool) -> int 
     return repo.find_candidate(db, project_id, user_id, after=None, window=False, lock=lock)
 
 
+@dataclass(frozen=True)
+class Pick:
+    """What the lease policy decides before the regular search."""
+
+    item_id: int | None = None  # lease this item (the policy has taken its slot)
+    blocked: bool = False  # this labeler gets nothing now
+
+
+REGULAR = Pick()
+# (db, project, labeler, "is there regular work for them?") -> Pick
+LeasePolicy = Callable[[Session, Project, User, Callable[[], bool]], Pick]
+
+
+def _regular_only(db: Session, project: Project, user: User, has_regular_work: Callable[[], bool]) -> Pick:
+    return REGULAR
+
+
+_policy: LeasePolicy = _regular_only
+
+
+def install_policy(policy: LeasePolicy) -> None:
+    """The composition root installs quality control's policy (app/quality/queue_policy.py,
+    wired in app/main.py), so the queue imports no other domain."""
+    global _policy
+    _policy = policy
+
+
 def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assignment | None:
     """Resume the labeler's lease, or lease them a new item; None when nothing is left."""
     repo.lock_user(db, user.id)
@@ -75,9 +112,9 @@ def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assi
     if lease is not None:
         return lease
     reclaim_expired(db, project.id, now)
-    # Quality control first (app/quality): screening and gold items, or nothing for a
-    # labeler who is paused or failed screening.
-    picked = queue_policy.pick(db, project, user, lambda: has_work(db, project.id, user.id))
+    # Quality control first (the installed policy): screening and gold items, or nothing
+    # for a labeler who is paused or failed screening.
+    picked = _policy(db, project, user, lambda: has_work(db, project.id, user.id))
     if picked.blocked:
         return None
     item_id = picked.item_id if picked.item_id is not None else _regular_item(db, project.id, user.id)
@@ -146,13 +183,29 @@ def release(db: Session, lease: Assignment, new_status: AssignmentStatus) -> Non
     set_committed_value(lease, "status", new_status)
 
 
-def retake(db: Session, lease: Assignment, now: datetime) -> bool:
-    """Make the lease hold its slot at submit time: a lease that ran out but was not yet
-    reclaimed still holds it; a reclaimed one gets it back only if the slot is still free."""
-    if lease.status == AssignmentStatus.active:
-        return True
-    if lease.status == AssignmentStatus.expired and repo.take_slot(db, lease.item_id):
-        repo.set_status(db, lease.id, AssignmentStatus.active, only_if=AssignmentStatus.expired)
-        set_committed_value(lease, "status", AssignmentStatus.active)
-        return True
-    return False
+def hold_until(project: Project, lease: Assignment) -> datetime:
+    """The latest expiry renewals can reach for this lease."""
+    return lease.leased_at + max(MAX_HOLD, timedelta(seconds=project.lease_seconds))
+
+
+def renew(db: Session, project: Project, lease: Assignment, now: datetime) -> datetime:
+    """Extend the lease by the project's lease time from now, up to ``hold_until``; returns
+    the new expiry. A lease that ran out but whose slot is still free takes it back; one
+    whose slot went to someone else answers 410, a submitted or skipped one 409."""
+    expires = max(lease.expires_at, min(now + timedelta(seconds=project.lease_seconds), hold_until(project, lease)))
+    if repo.extend_lease(db, lease.id, expires):
+        return expires
+    status = repo.assignment_status(db, lease.id)
+    if status == AssignmentStatus.expired:
+        current = repo.active_assignment(db, lease.user_id, project.id)
+        if current is not None and current.id != lease.id:
+            raise Conflict("You have moved on to another task in this project; this one was given back.")
+        if repo.take_slot(db, lease.item_id):
+            repo.reactivate(db, lease.id, expires)
+            return expires
+        raise LeaseExpired(
+            "Your time on this task ran out and another labeler has taken it; ask for the next task."
+        )
+    if status == AssignmentStatus.submitted:
+        raise Conflict("This task is already submitted; ask for the next one.")
+    raise Conflict("You skipped this task; ask for the next one.")

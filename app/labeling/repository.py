@@ -8,12 +8,13 @@ assignments of a project per request.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
     Table,
     and_,
@@ -42,7 +43,6 @@ from app.models import (
     PromptSubmission,
     Ranking,
     RankingEntry,
-    TaskKind,
     User,
     WorkItem,
 )
@@ -50,13 +50,6 @@ from app.models import (
 JudgementModel = type[PromptSubmission] | type[Demonstration] | type[Ranking] | type[PairwiseJudgement]
 Judgement = PromptSubmission | Demonstration | Ranking | PairwiseJudgement
 
-JUDGEMENT_MODELS: dict[TaskKind, JudgementModel] = {
-    TaskKind.prompt_writing: PromptSubmission,
-    TaskKind.demonstration: Demonstration,
-    TaskKind.ranking: Ranking,
-    TaskKind.pairwise: PairwiseJudgement,
-    TaskKind.evaluation: PairwiseJudgement,
-}
 # How many of the oldest open items `next` looks at before jumping past the labeler's frontier.
 OLDEST_WINDOW = 200
 
@@ -79,15 +72,6 @@ def member_project(db: Session, project_public_id: str, user_id: int) -> Project
         .join(ProjectMember, ProjectMember.project_id == Project.id)
         .where(Project.public_id == project_public_id, ProjectMember.user_id == user_id)
     )
-
-
-def is_member(db: Session, project_id: int, user_id: int) -> bool:
-    found = db.scalar(
-        select(ProjectMember.user_id).where(
-            ProjectMember.project_id == project_id, ProjectMember.user_id == user_id
-        )
-    )
-    return found is not None
 
 
 def project_by_public_id(db: Session, project_public_id: str) -> Project | None:
@@ -149,21 +133,45 @@ def assignment_of_user(db: Session, public_id: str, user_id: int, *, lock: bool)
 
 
 @cache
-def _submit_context_stmt() -> Select[Assignment, Project, bool]:
+def _submit_context_stmt() -> Select[Assignment, Project, bool, str | None]:
     user_id: Any = bindparam("user_id")
     member = exists().where(ProjectMember.project_id == Assignment.project_id, ProjectMember.user_id == user_id)
     return (
-        select(Assignment, Project, member.label("member"))
+        select(Assignment, Project, member.label("member"), WorkItem.category)
         .join(Project, Project.id == Assignment.project_id)
+        .join(WorkItem, WorkItem.id == Assignment.item_id)
         .where(Assignment.public_id == bindparam("public_id"), Assignment.user_id == user_id)
     )
 
 
-def submit_context(db: Session, public_id: str, user_id: int) -> tuple[Assignment, Project, bool] | None:
-    """The user's assignment, its project and whether the user is still a member, in one
-    round trip (the submit's read phase; nothing is locked)."""
+def submit_context(
+    db: Session, public_id: str, user_id: int
+) -> tuple[Assignment, Project, bool, str | None] | None:
+    """The user's assignment, its project, whether the user is still a member and the
+    item's category, in one round trip (the submit's read phase; nothing is locked)."""
     row = db.execute(_submit_context_stmt(), {"public_id": public_id, "user_id": user_id}).first()
-    return (row[0], row[1], bool(row[2])) if row is not None else None
+    return (row[0], row[1], bool(row[2]), row[3]) if row is not None else None
+
+
+_EXTEND_LEASE = (
+    update(_ASSIGNMENTS)
+    .where(_ASSIGNMENTS.c.id == bindparam("p_id"), _ASSIGNMENTS.c.status == AssignmentStatus.active)
+    .values(expires_at=bindparam("p_expires", type_=_TIME))
+)
+
+
+def extend_lease(db: Session, assignment_id: int, expires_at: datetime) -> bool:
+    """Move an active lease's expiry; False if the lease is no longer active."""
+    return _rowcount(db.execute(_EXTEND_LEASE, {"p_id": assignment_id, "p_expires": expires_at})) == 1
+
+
+def reactivate(db: Session, assignment_id: int, expires_at: datetime) -> None:
+    """An expired lease holds its slot again (the caller took the slot)."""
+    db.execute(
+        update(_ASSIGNMENTS)
+        .where(_ASSIGNMENTS.c.id == assignment_id, _ASSIGNMENTS.c.status == AssignmentStatus.expired)
+        .values(status=AssignmentStatus.active, expires_at=expires_at)
+    )
 
 
 def assignment_status(db: Session, assignment_id: int) -> AssignmentStatus | None:
@@ -402,6 +410,19 @@ def prompt(db: Session, prompt_id: int) -> Prompt | None:
     return db.scalar(_PROMPT, {"prompt_id": prompt_id})
 
 
+def item_prompt(db: Session, item_id: int) -> Prompt | None:
+    """The prompt an item shows (None for prompt-writing items)."""
+    return db.scalar(select(Prompt).join(WorkItem, WorkItem.prompt_id == Prompt.id).where(WorkItem.id == item_id))
+
+
+def insert_prompt(db: Session, values: dict[str, Any]) -> int:
+    """A prompt a labeler wrote, added to the project's pool; returns its id."""
+    row = Prompt(**values)
+    db.add(row)
+    db.flush()
+    return row.id
+
+
 def model_names(db: Session, completions: Sequence[Completion]) -> dict[int, str]:
     """Completion id → the model's registered name (or the name it was imported under)."""
     ids = {c.model_version_id for c in completions if c.model_version_id is not None}
@@ -442,8 +463,8 @@ def insert_ranking_entries(db: Session, rows: list[dict[str, Any]]) -> None:
         db.execute(_RANKING_ENTRIES, rows)
 
 
-def judgement_by_public_id(db: Session, public_id: str) -> Judgement | None:
-    for model in (Ranking, PairwiseJudgement, Demonstration, PromptSubmission):
+def judgement_by_public_id(db: Session, models: Iterable[JudgementModel], public_id: str) -> Judgement | None:
+    for model in models:
         found = db.scalar(select(model).where(model.public_id == public_id))
         if found is not None:
             return found  # type: ignore[return-value]
@@ -472,13 +493,15 @@ def browse(
     user_id: int | None,
     since: datetime | None,
     until: datetime | None,
-    verdict: tuple[str, Any] | None,
+    condition: ColumnElement[bool] | None,
     before_id: int | None,
     limit: int,
-) -> list[tuple[Judgement, User]]:
+) -> list[tuple[Judgement, User, int]]:
+    """A page of the project's judgements, newest first, with the labeler and the item's round."""
     query = (
-        select(model, User)
+        select(model, User, WorkItem.round)
         .join(User, User.id == model.user_id)
+        .join(WorkItem, WorkItem.id == model.item_id)
         .where(model.project_id == project_id)
         .order_by(model.id.desc())
         .limit(limit)
@@ -489,70 +512,64 @@ def browse(
         query = query.where(model.created_at >= since)
     if until is not None:
         query = query.where(model.created_at < until)
-    if verdict is not None:
-        query = query.where(getattr(model, verdict[0]) == verdict[1])
+    if condition is not None:
+        query = query.where(condition)
     if before_id is not None:
         query = query.where(model.id < before_id)
-    return [(r[0], r[1]) for r in db.execute(query).all()]  # type: ignore[misc]
+    return [(r[0], r[1], int(r[2])) for r in db.execute(query).all()]  # type: ignore[misc]
+
 
 
 # --- progress ----------------------------------------------------------------------------
 
 
-@cache
-def _count_user_judgements_stmt(model: JudgementModel) -> Any:
-    table = model.__table__
-    since = bindparam("since", type_=table.c.created_at.type)
-    return select(func.count(), func.sum(case((table.c.created_at >= since, 1), else_=0))).where(
-        table.c.user_id == bindparam("user_id"), table.c.project_id == bindparam("project_id")
-    )
-
-
-def count_user_judgements(
-    db: Session, model: JudgementModel, project_id: int, user_id: int, since: datetime
-) -> tuple[int, int]:
-    """(all, since `since`) judgements of the user in the project, walking (user_id, created_at)."""
-    row = db.execute(
-        _count_user_judgements_stmt(model), {"since": since, "user_id": user_id, "project_id": project_id}
-    ).one()
-    return int(row[0] or 0), int(row[1] or 0)
-
-
-@cache
-def _count_open_items_stmt(cap: int) -> Any:
-    inner = (
-        select(_ITEMS.c.id)
-        .where(_ITEMS.c.project_id == bindparam("project_id"), _ITEMS.c.is_open == true())
-        .limit(cap)
-        .subquery()
-    )
-    return select(func.count()).select_from(inner)
+# Items before the labeler's frontier are mostly ones they were given already; counting
+# those they were not looks at this many of the oldest such items at most, so a veteran
+# far ahead of the other labelers of an overlap > 1 project does not walk all their done
+# items on every `next` (the rare item they passed beyond that is found by `next` itself).
+BEFORE_FRONTIER_EXAMINED = 1_000
 
 
 @cache
 def _labeler_counts_stmt(model: JudgementModel, cap: int) -> Any:
     table = cast(Table, model.__table__)
+    i, a = _ITEMS.c, _ASSIGNMENTS.c
     since = bindparam("since", type_=table.c.created_at.type)
-    open_items = _count_open_items_stmt(cap).scalar_subquery()
-    return select(func.count(), func.sum(case((table.c.created_at >= since, 1), else_=0)), open_items).where(
-        table.c.user_id == bindparam("user_id"), table.c.project_id == bindparam("project_id")
+    project_id: Any = bindparam("project_id")
+    user_id: Any = bindparam("user_id")
+    free = and_(i.project_id == project_id, i.is_open == true(), i.taken < i.required)
+    frontier = func.coalesce(
+        select(func.max(a.item_id)).where(a.user_id == user_id, a.project_id == project_id).scalar_subquery(), 0
     )
+    # Past the frontier nothing was ever given to the labeler: no probe per item.
+    past = select(i.id).where(free, i.id > frontier).order_by(i.id).limit(cap).subquery()
+    before = select(i.id).where(free, i.id <= frontier).order_by(i.id).limit(BEFORE_FRONTIER_EXAMINED).subquery()
+    # A probe of the (item_id, user_id) index per examined item, written as a per-row
+    # subquery: as an anti-join PostgreSQL would hash all the labeler's assignments.
+    given = exists().where(a.item_id == before.c.id, a.user_id == user_id)
+    not_given = select(func.sum(case((~given, 1), else_=0))).select_from(before)
+    holding = exists().where(a.user_id == user_id, a.project_id == project_id, a.status == AssignmentStatus.active)
+    return select(
+        func.count(),
+        func.sum(case((table.c.created_at >= since, 1), else_=0)),
+        select(func.count()).select_from(past).scalar_subquery(),
+        not_given.scalar_subquery(),
+        holding,
+    ).where(table.c.user_id == user_id, table.c.project_id == project_id)
 
 
 def labeler_counts(
     db: Session, model: JudgementModel, project_id: int, user_id: int, since: datetime, cap: int
 ) -> tuple[int, int, int]:
-    """``count_user_judgements`` and ``count_open_items`` in one round trip:
-    (all, since `since`, open items up to ``cap``)."""
+    """(all, since `since`, items left for this labeler up to ``cap``) in one round trip.
+
+    Left for the labeler: open items with a free slot that were never given to them
+    (not judged, skipped or let expire by them), plus the task they hold now."""
     row = db.execute(
         _labeler_counts_stmt(model, cap), {"since": since, "user_id": user_id, "project_id": project_id}
     ).one()
-    return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
-
-
-def count_open_items(db: Session, project_id: int, cap: int) -> int:
-    """Open items, counted up to ``cap`` so the answer stays cheap on huge projects."""
-    return int(db.scalar(_count_open_items_stmt(cap), {"project_id": project_id}) or 0)
+    left = int(row[2] or 0) + int(row[3] or 0) + (1 if row[4] else 0)
+    return int(row[0] or 0), int(row[1] or 0), min(left, cap)
 
 
 def item_counts(db: Session, project_id: int) -> dict[str, int]:

@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from pydantic import PlainValidator
 from sqlalchemy.orm import Session
 
 from app.db import read_phase
 from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from app.inputs import DateTime
 from app.labeling import service
 from app.labeling import suggest as suggestion
+from app.labeling.kinds import SUBMIT_BODIES
 from app.labeling.schemas import (
     JudgementOut,
     JudgementPage,
     MyProjectOut,
     ProgressOut,
-    SubmitIn,
+    RenewOut,
     SubmitOut,
     TaskOut,
 )
+from app.openapi import errors
+from app.registry.safety import EndpointPolicy
 
 router = APIRouter(prefix="/api/v1", tags=["labeling"])
 
 PublicId = Annotated[str, Path(min_length=1, max_length=32)]
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError("the answer must be a JSON object")
+    return value
+
+
+# The body is checked against the schema of the assignment's task kind once the
+# assignment is read (app/labeling/kinds/); the document shows the kinds' schemas.
+SubmitBody = Annotated[
+    dict[str, Any], PlainValidator(_json_object, json_schema_input_type=SUBMIT_BODIES), Body()
+]
 
 
 def _read_first(db: SessionDep) -> Session:
@@ -42,7 +60,8 @@ def _limit_submits(request: Request, user_id: int) -> None:
     request.app.state.submit_limiter.hit(f"submit:{user_id}", "submissions")
 
 
-@router.post("/projects/{pid}/next", response_model=TaskOut, responses={204: {"description": "nothing left for you"}})
+@router.post("/projects/{pid}/next", response_model=TaskOut,
+             responses={204: {"description": "nothing left for you"}, **errors(409)})
 def next_task(pid: PublicId, db: ReadFirstSession, user: CurrentUser) -> TaskOut | Response:
     """Your current task on the project, or a newly leased one; 204 when nothing is left."""
     task = service.next_task(db, user, pid)
@@ -51,10 +70,11 @@ def next_task(pid: PublicId, db: ReadFirstSession, user: CurrentUser) -> TaskOut
     return task
 
 
-@router.post("/assignments/{aid}/submit", status_code=201, response_model_exclude_unset=True)
+@router.post("/assignments/{aid}/submit", status_code=201, response_model_exclude_unset=True,
+             responses=errors(409, 410, 429))
 def submit(
     aid: PublicId,
-    body: SubmitIn,
+    body: SubmitBody,
     request: Request,
     response: Response,
     db: ReadFirstSession,
@@ -62,8 +82,10 @@ def submit(
     user: CurrentUser,
     then_next: Annotated[bool, Query(alias="next")] = False,
 ) -> SubmitOut:
-    """Store your answer once; the same idempotency key again replays the first answer.
-    With ``?next=true`` the answer also carries your next task (``next``, null when none)."""
+    """Store your answer once; the same idempotency key again replays the first answer (a
+    different answer under a used key is refused). The body is the schema of the task's
+    kind. With ``?next=true`` the answer also carries your next task (``next``, null when
+    none)."""
     _limit_submits(request, user.id)
     result = service.submit(db, user, aid, body, settings, then_next=then_next)
     if result.replayed:
@@ -72,22 +94,32 @@ def submit(
     return result.answer
 
 
-@router.post("/assignments/{aid}/skip", status_code=204)
+@router.post("/assignments/{aid}/renew", responses=errors(409, 410, 429))
+def renew(aid: PublicId, request: Request, db: ReadFirstSession, user: CurrentUser) -> RenewOut:
+    """Keep your task while you work on it: the lease runs the project's lease time from
+    now, up to a maximum hold (4 hours, or the lease time if longer) after it was given.
+    410 if it ran out and someone else took it; 409 if it was submitted or skipped."""
+    request.app.state.submit_limiter.hit(f"renew:{user.id}", "renewals")
+    return service.renew(db, user, aid)
+
+
+@router.post("/assignments/{aid}/skip", status_code=204, responses=errors(409, 429))
 def skip(aid: PublicId, request: Request, db: SessionDep, user: CurrentUser) -> None:
     """Give the task back; it is never offered to you again."""
     _limit_submits(request, user.id)
     service.skip(db, user, aid)
 
 
-@router.post("/assignments/{aid}/suggest", responses={202: {"description": "a draft job to poll"}})
+@router.post("/assignments/{aid}/suggest",
+             responses={202: {"description": "a draft job to poll"}, **errors(409, 429, 502)})
 def suggest(
     aid: PublicId, request: Request, response: Response, db: SessionDep, user: CurrentUser,
-    body: suggestion.SuggestIn | None = None,
+    settings: SettingsDep, body: suggestion.SuggestIn | None = None,
 ) -> suggestion.SuggestOut:
     """A model-written draft reply to edit: at once from an endpoint sampler, or 202 with a
     job to poll when the sampler is a local model (app/labeling/suggest.py)."""
     request.app.state.submit_limiter.hit(f"suggest:{user.id}", "suggestions")
-    out, done = suggestion.request(db, user, aid, body or suggestion.SuggestIn())
+    out, done = suggestion.request(db, user, aid, body or suggestion.SuggestIn(), EndpointPolicy.of(settings))
     if not done:
         response.status_code = 202
     return out
@@ -118,8 +150,8 @@ def browse(
     admin: AdminUser,
     labeler: Annotated[str | None, Query(max_length=32)] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: DateTime | None = None,
+    until: DateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> JudgementPage:
@@ -136,8 +168,6 @@ def judgement(jid: PublicId, db: SessionDep, user: CurrentUser) -> JudgementOut:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    from datetime import UTC
-
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)

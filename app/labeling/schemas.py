@@ -1,56 +1,20 @@
-"""Request and response bodies of the labeling endpoints.
+"""Response bodies of the labeling endpoints.
 
-Limits here stop oversized or malformed bodies early; what depends on the item or the
-project (which completion ids, which flags, the text limit in settings) is checked in
-validation.py against the task, with a message per problem.
+The submit bodies are the task kinds' own schemas (app/labeling/kinds/): their limits
+stop oversized or malformed bodies early; what depends on the item or the project
+(which completion ids, which flags, the text limit in settings) is checked by the kind
+against the task, with a message per problem.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, PlainSerializer
 
-from app.models import MarginLabel, Safety, TaskKind
-
-CompletionId = Annotated[str, StringConstraints(max_length=32)]
-FlagName = Annotated[str, StringConstraints(max_length=64)]
-TieGroup = Annotated[list[CompletionId], Field(max_length=9)]
-Rating = Annotated[int, Field(ge=1, le=7)]
-TEXT_MAX = 200_000  # hard cap before settings.max_text_chars gives the precise message
-SLUG_MAX = 64
-
-
-class MessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    role: str = Field(max_length=16)
-    content: str = Field(max_length=TEXT_MAX)
-
-
-class SubmitIn(BaseModel):
-    """One body for every task kind; validation.py says which fields a task takes."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    idempotency_key: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")
-    seconds: float = Field(0.0, ge=0, le=7 * 24 * 3600)
-    # prompt writing
-    messages: list[MessageIn] | None = Field(None, max_length=64)
-    category: str | None = Field(None, max_length=SLUG_MAX)
-    # demonstration
-    turns: list[MessageIn] | None = Field(None, max_length=64)
-    # ranking, pairwise, evaluation
-    verdict: Literal["ranked", "not_rankable", "preferred", "both_bad"] | None = None
-    ranking: list[TieGroup] | None = Field(None, max_length=9)
-    ratings: dict[CompletionId, Rating] | None = Field(None, max_length=9)
-    flags: dict[CompletionId, Annotated[list[FlagName], Field(max_length=32)]] | None = Field(
-        None, max_length=9
-    )
-    preferred: CompletionId | None = None
-    margin_label: MarginLabel | None = None
-    safety: dict[CompletionId, Safety] | None = Field(None, max_length=2)
-    reason: str | None = Field(None, max_length=4000)
+from app.labeling.kinds import ANSWERS, AnswerOut
+from app.models import TaskKind
 
 
 class ProjectBrief(BaseModel):
@@ -93,10 +57,16 @@ class TaskOut(BaseModel):
     task_kind: TaskKind
     project: ProjectBrief
     expires_at: datetime
+    hold_until: datetime = Field(description="renewing (POST /assignments/{aid}/renew) keeps the task until then at most")
     category: str | None
     prompt: PromptOut | None
     completions: list[CompletionOut]
     progress: LabelerProgress
+
+
+class RenewOut(BaseModel):
+    expires_at: datetime = Field(description="the task is yours until then")
+    hold_until: datetime = Field(description="renewals cannot keep it past this time")
 
 
 class SubmitOut(BaseModel):
@@ -153,6 +123,7 @@ class JudgementSummary(BaseModel):
     labeler: str
     created_at: datetime
     seconds: float
+    round: int = Field(description="the item's round: 1, then one more per re-sampling of its prompt")
     summary: str
 
 
@@ -167,15 +138,20 @@ class ShownCompletion(BaseModel):
     model: str | None = Field(description="the model that wrote it; shown to admins only")
 
 
+# Typed by kind in the OpenAPI document (one of the kinds' answer models).
+KindAnswer = Annotated[AnswerOut, PlainSerializer(lambda answer: answer, return_type=ANSWERS)]
+
+
 class JudgementOut(BaseModel):
     id: str
     kind: TaskKind
     project: dict[str, str]
     labeler: dict[str, str]
     item_id: str
+    round: int
     created_at: datetime
     seconds: float
     shown_order: list[str]
     prompt: PromptOut | None
     completions: list[ShownCompletion]
-    answer: dict[str, Any] = Field(description="what the labeler submitted, by task kind")
+    answer: KindAnswer = Field(description="what the labeler submitted, by task kind")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,9 +26,12 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import read_phase, retry_transient, write_phase
 from app.errors import Conflict, InvalidInput, LeaseExpired, NotFound
+from app.inputs import DB_INT_MAX
 from app.labeling import progress, queue
 from app.labeling import repository as repo
-from app.labeling.repository import JUDGEMENT_MODELS, Judgement
+from app.labeling.kinds import JUDGEMENT_MODELS, AnyKind, kind_of
+from app.labeling.kinds.base import Recording, Task
+from app.labeling.repository import Judgement
 from app.labeling.schemas import (
     CompletionOut,
     JudgementOut,
@@ -38,32 +42,18 @@ from app.labeling.schemas import (
     ProgressOut,
     ProjectBrief,
     PromptOut,
+    RenewOut,
     ShownCompletion,
-    SubmitIn,
     SubmitOut,
     TaskOut,
-)
-from app.labeling.validation import (
-    Answer,
-    DemoAnswer,
-    PromptAnswer,
-    RankingAnswer,
-    Task,
-    validate,
 )
 from app.models import (
     Assignment,
     AssignmentStatus,
-    Demonstration,
-    PairwiseJudgement,
     Project,
     Prompt,
-    Ranking,
-    RankingVerdict,
     Role,
-    TaskKind,
     User,
-    Winner,
     new_public_id,
     utcnow,
 )
@@ -138,6 +128,7 @@ def _task_out(db: Session, project: Project, user: User, lease: Assignment, now:
             lease_seconds=project.lease_seconds,
         ),
         expires_at=lease.expires_at,
+        hold_until=queue.hold_until(project, lease),
         category=item_category,
         prompt=prompt_out,
         completions=[CompletionOut(id=cid, content=contents[cid]) for cid in lease.shown_order if cid in contents],
@@ -165,19 +156,26 @@ class _NotClaimed(Exception):
         self.status = status
 
 
-CHOICE_KINDS = frozenset({TaskKind.ranking, TaskKind.pairwise, TaskKind.evaluation})
+@dataclass(frozen=True)
+class _Sent:
+    """The submit as sent: its key and the fingerprint of its answer."""
+
+    key: str
+    fingerprint: str
 
 
 def submit(
     db: Session,
     user: User,
     assignment_public_id: str,
-    body: SubmitIn,
+    body: Mapping[str, Any],
     settings: Settings,
     now: datetime | None = None,
     *,
     then_next: bool = False,
 ) -> Submitted:
+    """``body`` is the JSON object as sent; the assignment's task kind says which schema
+    it must follow (app/labeling/kinds/)."""
     return retry_transient(
         db, lambda: _submit(db, user, assignment_public_id, body, settings, now, then_next)
     )
@@ -187,7 +185,7 @@ def _submit(
     db: Session,
     user: User,
     assignment_public_id: str,
-    body: SubmitIn,
+    raw: Mapping[str, Any],
     settings: Settings,
     now: datetime | None,
     then_next: bool,
@@ -202,37 +200,51 @@ def _submit(
     found = repo.submit_context(db, assignment_public_id, user.id)
     if found is None:
         raise NotFound(NO_ASSIGNMENT)
-    lease, project, member = found
-    model = JUDGEMENT_MODELS[project.task_kind]
+    lease, project, member, category = found
+    kind = kind_of(project.task_kind)
+    body = kind.parse(raw, lease.shown_order)
+    sent = _Sent(body.idempotency_key, kind.fingerprint(body))
     if lease.status in (AssignmentStatus.submitted, AssignmentStatus.skipped):
-        return _settled(db, project, user, lease, body, lease.status, now, then_next)
+        return _settled(db, kind, project, user, lease, sent, lease.status, now, then_next)
     if not member:
         raise NotFound(NO_ASSIGNMENT)
-    completions = repo.completion_ids(db, lease.item_id) if project.task_kind in CHOICE_KINDS else []
-    category = repo.item(db, lease.item_id).category if project.task_kind == TaskKind.prompt_writing else None
-    answer = validate(body, Task(project, list(lease.shown_order), category, settings.max_text_chars))
+    answer = kind.validate(body, Task(project, list(lease.shown_order), category, settings.max_text_chars))
     following: Assignment | None = None
     try:
         with write_phase(db):
             _claim(db, lease)
-            judgement_id = _record(db, project, lease, body, answer, completions, now)
+            public_id = new_public_id()
+            recording = Recording(db, project, lease, public_id)
+            values: dict[str, Any] = {
+                "public_id": public_id,
+                "item_id": lease.item_id,
+                "user_id": lease.user_id,
+                "project_id": project.id,
+                "idempotency_key": sent.key,
+                "body_hash": sent.fingerprint,
+                "seconds": body.seconds,
+                "shown_order": list(lease.shown_order),
+                "created_at": now,
+                **kind.columns(recording, answer),
+            }
+            kind.after_insert(recording, repo.insert_judgement(db, kind.judgement_model, values), answer)
             if then_next:
                 following = queue.lease_next(db, project, user, now)
             # Counted last: on PostgreSQL this UPDATE locks the item's row until the commit,
             # and other labelers' `next` skips locked items rather than wait for them.
             repo.record_done(db, lease.item_id)
     except _NotClaimed as exc:
-        return _settled(db, project, user, lease, body, exc.status, now, then_next)
+        return _settled(db, kind, project, user, lease, sent, exc.status, now, then_next)
     except IntegrityError:
         # The unique constraints caught a duplicate the checks above could not see.
         db.rollback()
         read_phase(db)
-        prior = repo.judgement_by_key(db, model, user.id, body.idempotency_key)
+        prior = repo.judgement_by_key(db, kind.judgement_model, user.id, sent.key)
         if prior is not None:
-            return _replay(db, project, user, lease, prior, now, then_next)
+            return _replay(db, project, user, lease, prior, sent, now, then_next)
         raise Conflict("You already judged this item; the first judgement stands.") from None
     answer_out = SubmitOut(
-        judgement_id=judgement_id,
+        judgement_id=public_id,
         kind=project.task_kind,
         created_at=now,
         next_available=following is not None or queue.has_work(db, project.id, user.id),
@@ -259,18 +271,19 @@ def _claim(db: Session, lease: Assignment) -> None:
 
 def _settled(
     db: Session,
+    kind: AnyKind,
     project: Project,
     user: User,
     lease: Assignment,
-    body: SubmitIn,
+    sent: _Sent,
     status: AssignmentStatus | None,
     now: datetime,
     then_next: bool,
 ) -> Submitted:
     """The lease is no longer open to this answer: a replay, or the reason why not."""
-    prior = repo.judgement_by_key(db, JUDGEMENT_MODELS[project.task_kind], user.id, body.idempotency_key)
+    prior = repo.judgement_by_key(db, kind.judgement_model, user.id, sent.key)
     if prior is not None:
-        return _replay(db, project, user, lease, prior, now, then_next)
+        return _replay(db, project, user, lease, prior, sent, now, then_next)
     if status == AssignmentStatus.submitted:
         # One assignment per (item, labeler): a submitted one means the item is judged.
         raise Conflict("You already judged this item; the first judgement stands and this one was not stored.")
@@ -283,11 +296,28 @@ def _settled(
 
 
 def _replay(
-    db: Session, project: Project, user: User, lease: Assignment, prior: Judgement, now: datetime, then_next: bool
+    db: Session,
+    project: Project,
+    user: User,
+    lease: Assignment,
+    prior: Judgement,
+    sent: _Sent,
+    now: datetime,
+    then_next: bool,
 ) -> Submitted:
+    """The same key again: the first answer, if this is the same answer (a retry)."""
     if prior.item_id != lease.item_id:
-        raise Conflict(
-            "This idempotency key was already used for another task; send a new key for each task."
+        raise InvalidInput(
+            f"The idempotency key '{sent.key}' was already used for another task; send a new "
+            "key with each answer.",
+            details=[{"field": "idempotency_key", "message": "already used for another task"}],
+        )
+    # Rows stored before answers were fingerprinted have no hash: replay them as before.
+    if prior.body_hash is not None and prior.body_hash != sent.fingerprint:
+        raise InvalidInput(
+            f"The idempotency key '{sent.key}' was already used with a different answer, which "
+            "stands; a retry must send the same answer, and a new answer needs a new key.",
+            details=[{"field": "idempotency_key", "message": "already used with a different answer"}],
         )
     # A lost answer retried with ?next=true gets the task the first call leased (the
     # labeler's current lease), or a new one.
@@ -303,81 +333,19 @@ def _replay(
     return Submitted(out, replayed=True)
 
 
-def _record(
-    db: Session,
-    project: Project,
-    lease: Assignment,
-    body: SubmitIn,
-    answer: Answer,
-    completions: list[tuple[str, int]],
-    now: datetime,
-) -> str:
-    """Insert the judgement (and its ranking entries); returns its public id."""
-    public_id = new_public_id()
-    values: dict[str, Any] = {
-        "public_id": public_id,
-        "item_id": lease.item_id,
-        "user_id": lease.user_id,
-        "project_id": project.id,
-        "idempotency_key": body.idempotency_key,
-        "seconds": body.seconds,
-        "shown_order": list(lease.shown_order),
-        "created_at": now,
-    }
-    if isinstance(answer, PromptAnswer):
-        prompt = Prompt(
-            project_id=project.id,
-            external_id=f"labeler-{public_id}",
-            messages=answer.messages,
-            category=answer.category,
-            source="labeler",
-        )
-        db.add(prompt)
-        db.flush()
-        values.update(messages=answer.messages, category=answer.category, prompt_id=prompt.id)
-    elif isinstance(answer, DemoAnswer):
-        item = repo.item(db, lease.item_id)
-        prompt_row = repo.prompt(db, item.prompt_id) if item.prompt_id is not None else None
-        if prompt_row is None:
-            raise InvalidInput("This task has no prompt to answer; ask an admin to check the project.")
-        values.update(
-            prompt_id=prompt_row.id,
-            messages=[*prompt_row.messages, *answer.turns],
-            prompt_turns=len(prompt_row.messages),
-        )
-    elif isinstance(answer, RankingAnswer):
-        values.update(verdict=RankingVerdict(answer.verdict), reason=answer.reason)
-    else:
-        canonical = [cid for cid, _ in completions]
-        if answer.verdict == "both_bad":
-            winner = Winner.both_bad
-        else:
-            winner = Winner.a if answer.preferred == canonical[0] else Winner.b
-        values.update(
-            winner=winner,
-            margin_label=answer.margin_label,
-            safety_a=answer.safety.get(canonical[0]),
-            safety_b=answer.safety.get(canonical[1]) if len(canonical) > 1 else None,
-            reason=answer.reason,
-        )
-    judgement_id = repo.insert_judgement(db, JUDGEMENT_MODELS[project.task_kind], values)
-    if isinstance(answer, RankingAnswer) and answer.verdict == "ranked":
-        ids = dict(completions)
-        repo.insert_ranking_entries(
-            db,
-            [
-                {
-                    "ranking_id": judgement_id,
-                    "completion_id": ids[cid],
-                    "tie_group": group_index,
-                    "rating": answer.ratings.get(cid),
-                    "flags": answer.flags.get(cid, []),
-                }
-                for group_index, group in enumerate(answer.groups)
-                for cid in group
-            ],
-        )
-    return public_id
+# --- renew --------------------------------------------------------------------------------
+
+
+def renew(db: Session, user: User, assignment_public_id: str, now: datetime | None = None) -> RenewOut:
+    """Keep the task while the labeler works on it (bounded by queue.MAX_HOLD)."""
+    now = now or utcnow()
+    found = repo.submit_context(db, assignment_public_id, user.id)
+    if found is None or not found[2]:
+        raise NotFound(NO_ASSIGNMENT)
+    lease, project, _, _ = found
+    with write_phase(db):
+        expires = queue.renew(db, project, lease, now)
+    return RenewOut(expires_at=expires, hold_until=queue.hold_until(project, lease))
 
 
 # --- skip, suggest --------------------------------------------------------------------------
@@ -430,13 +398,6 @@ def project_progress(db: Session, user: User, project_public_id: str) -> Progres
     return progress.project_progress(db, project, user, admin=user.role == Role.admin, now=utcnow())
 
 
-VERDICT_FILTERS: dict[str, tuple[str, object]] = {
-    "ranked": ("verdict", RankingVerdict.ranked),
-    "not_rankable": ("verdict", RankingVerdict.not_rankable),
-    "both_bad": ("winner", Winner.both_bad),
-}
-
-
 def browse(
     db: Session,
     admin: User,
@@ -450,21 +411,23 @@ def browse(
     cursor: str | None,
 ) -> JudgementPage:
     project = _visible_project(db, admin, project_public_id)
-    model = JUDGEMENT_MODELS[project.task_kind]
+    task_kind = kind_of(project.task_kind)
     user_id = None
     if labeler:
         found = repo.user_by_public_id(db, labeler)
         if found is None:
             raise InvalidInput(f"No labeler with id '{labeler}'.")
         user_id = found.id
-    verdict = None
+    condition = None
     if kind and kind != project.task_kind.value:
-        if kind not in VERDICT_FILTERS or not hasattr(model, VERDICT_FILTERS[kind][0]):
-            raise InvalidInput(f"Unknown kind '{kind}' for this project; use {project.task_kind.value} or a verdict.")
-        verdict = VERDICT_FILTERS[kind]
+        filters = task_kind.verdict_filters()
+        if kind not in filters:
+            choices = ", ".join([project.task_kind.value, *filters])
+            raise InvalidInput(f"Unknown kind '{kind}' for this project; use one of: {choices}.")
+        condition = filters[kind]
     rows = repo.browse(
-        db, model, project.id, user_id=user_id, since=since, until=until, verdict=verdict,
-        before_id=_decode_cursor(cursor), limit=limit,
+        db, task_kind.judgement_model, project.id, user_id=user_id, since=since, until=until,
+        condition=condition, before_id=_decode_cursor(cursor), limit=limit,
     )
     items = [
         JudgementSummary(
@@ -473,9 +436,10 @@ def browse(
             labeler=u.display_name,
             created_at=j.created_at,
             seconds=j.seconds,
-            summary=_summary(j),
+            round=item_round,
+            summary=task_kind.summary(j),
         )
-        for j, u in rows
+        for j, u, item_round in rows
     ]
     next_cursor = _encode_cursor(rows[-1][0].id) if len(rows) == limit else None
     return JudgementPage(items=items, next_cursor=next_cursor)
@@ -491,28 +455,16 @@ def _decode_cursor(cursor: str | None) -> int | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = raw.partition(":")
-        if prefix != "j":
+        value = int(number)
+        if prefix != "j" or not 1 <= value <= DB_INT_MAX:  # what an INTEGER id column holds
             raise ValueError(raw)
-        return int(number)
+        return value
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput("The cursor is not one this server gave out; start again without it.") from None
 
 
-def _summary(j: Judgement) -> str:
-    if isinstance(j, Ranking):
-        if j.verdict == RankingVerdict.not_rankable:
-            return f"not rankable: {(j.reason or '')[:80]}"
-        return f"ranked {len(j.shown_order)} answers"
-    if isinstance(j, PairwiseJudgement):
-        if j.winner == Winner.both_bad:
-            return "both bad"
-        return f"{j.winner.value.upper()} {(j.margin_label.value if j.margin_label else '').replace('_', ' ')}"
-    text = j.messages[-1]["content"] if j.messages else ""
-    return text[:80]
-
-
 def judgement_detail(db: Session, viewer: User, judgement_public_id: str) -> JudgementOut:
-    judgement = repo.judgement_by_public_id(db, judgement_public_id)
+    judgement = repo.judgement_by_public_id(db, JUDGEMENT_MODELS, judgement_public_id)
     is_admin = viewer.role == Role.admin
     if judgement is None or (not is_admin and judgement.user_id != viewer.id):
         raise NotFound("No such judgement, or it is not yours.")
@@ -530,6 +482,7 @@ def judgement_detail(db: Session, viewer: User, judgement_public_id: str) -> Jud
         project={"id": project.public_id, "name": project.name},
         labeler={"id": labeler.public_id, "display_name": labeler.display_name},
         item_id=item.public_id,
+        round=item.round,
         created_at=judgement.created_at,
         seconds=judgement.seconds,
         shown_order=list(judgement.shown_order),
@@ -539,40 +492,5 @@ def judgement_detail(db: Session, viewer: User, judgement_public_id: str) -> Jud
             for cid in judgement.shown_order
             if cid in completions
         ],
-        answer=_answer(db, judgement, [c.public_id for c, _ in pairs], {c.id: c.public_id for c, _ in pairs}),
+        answer=kind_of(project.task_kind).answer_out(db, judgement, [(c.public_id, c.id) for c, _ in pairs]),
     )
-
-
-def _answer(db: Session, j: Judgement, canonical: list[str], public: dict[int, str]) -> dict[str, object]:
-    if isinstance(j, Ranking):
-        entries = repo.ranking_entries(db, j.id)
-        groups: dict[int, list[str]] = {}
-        for e in sorted(entries, key=lambda e: (e.tie_group or 0, j.shown_order.index(public[e.completion_id]))):
-            groups.setdefault(e.tie_group or 0, []).append(public[e.completion_id])
-        return {
-            "verdict": j.verdict.value,
-            "reason": j.reason,
-            "ranking": [groups[g] for g in sorted(groups)],
-            "ratings": {public[e.completion_id]: e.rating for e in entries if e.rating is not None},
-            "flags": {public[e.completion_id]: e.flags for e in entries if e.flags},
-        }
-    if isinstance(j, PairwiseJudgement):
-        preferred = None
-        if j.winner in (Winner.a, Winner.b) and canonical:
-            preferred = canonical[0] if j.winner == Winner.a else canonical[1]
-        safety = {}
-        if j.safety_a and canonical:
-            safety[canonical[0]] = j.safety_a.value
-        if j.safety_b and len(canonical) > 1:
-            safety[canonical[1]] = j.safety_b.value
-        return {
-            "verdict": "both_bad" if j.winner == Winner.both_bad else "preferred",
-            "preferred": preferred,
-            "winner": j.winner.value,
-            "margin_label": j.margin_label.value if j.margin_label else None,
-            "safety": safety,
-            "reason": j.reason,
-        }
-    if isinstance(j, Demonstration):
-        return {"messages": j.messages, "prompt_turns": j.prompt_turns}
-    return {"messages": j.messages, "category": j.category}

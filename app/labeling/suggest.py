@@ -26,22 +26,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
+from app.inputs import RequestModel
 from app.jobs import repository as jobs_repo
 from app.jobs import service as jobs
 from app.labeling import repository as repo
+from app.labeling.kinds import kind_of
 from app.models import (
     Assignment,
     AssignmentStatus,
     Job,
+    JobKind,
     JobStatus,
     ModelKind,
     ModelVersion,
     Project,
-    TaskKind,
     User,
 )
 from app.registry import service as registry
 from app.registry.endpoint import ChatParams, EndpointError
+from app.registry.safety import EndpointPolicy
 
 NO_TASK = "No such task for you; ask for the next one."
 # A draft is a starting point to edit, not a finished answer: cap its length so a
@@ -55,13 +58,13 @@ class SamplerUnreachable(DomainError):
     code = "sampler_unavailable"
 
 
-class TurnIn(BaseModel):
+class TurnIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
     content: str = Field(max_length=100_000)
 
 
-class SuggestIn(BaseModel):
+class SuggestIn(RequestModel):
     """The turns the labeler has written so far, before the reply to draft (multi-turn)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -81,7 +84,7 @@ def _context(db: Session, user: User, aid: str) -> tuple[Assignment, Project]:
     if lease is None:
         raise NotFound(NO_TASK)
     project = repo.project_by_id(db, lease.project_id)
-    if project.task_kind != TaskKind.demonstration:
+    if not kind_of(project.task_kind).suggests:
         raise Conflict("Suggestions are only offered on demonstration tasks.")
     if lease.status != AssignmentStatus.active:
         raise Conflict(f"This task is {lease.status.value}; ask for the next one.")
@@ -121,14 +124,14 @@ def _params(project: Project) -> ChatParams:
                       max_tokens=min(int(s.get("max_tokens", 256)), MAX_SUGGEST_TOKENS))
 
 
-def request(db: Session, user: User, aid: str, body: SuggestIn) -> tuple[SuggestOut, bool]:
+def request(db: Session, user: User, aid: str, body: SuggestIn, policy: EndpointPolicy) -> tuple[SuggestOut, bool]:
     """A draft now (endpoint) or a job to poll (local folder) → (answer, finished now)."""
     lease, project = _context(db, user, aid)
     mv = _sampler(db, project)
     messages = _conversation(db, lease, body)
     params = _params(project)
     if mv.kind == ModelKind.endpoint:
-        client = registry.endpoint_client(mv, max_concurrency=1, timeout=ENDPOINT_TIMEOUT_S)
+        client = registry.endpoint_client(mv, policy, max_concurrency=1, timeout=ENDPOINT_TIMEOUT_S)
         client.max_retries = 1
         db.commit()  # nothing written: release the transaction before the remote call
         try:
@@ -139,7 +142,7 @@ def request(db: Session, user: User, aid: str, body: SuggestIn) -> tuple[Suggest
         return SuggestOut(content=reply), True
     pending = _pending_job(db, user, aid)
     if pending is None:
-        pending = jobs.enqueue(db, "suggest", {
+        pending = jobs.enqueue(db, JobKind.suggest, {
             "assignment_id": aid, "model_id": mv.public_id, "messages": messages,
             "temperature": params.temperature, "top_p": params.top_p,
             "max_tokens": params.max_tokens}, actor=user, project_id=project.id)
@@ -147,7 +150,7 @@ def request(db: Session, user: User, aid: str, body: SuggestIn) -> tuple[Suggest
 
 
 def _pending_job(db: Session, user: User, aid: str) -> Job | None:
-    for job in jobs_repo.recent_of_user(db, user.id, "suggest", limit=20):
+    for job in jobs_repo.recent_of_user(db, user.id, JobKind.suggest, limit=20):
         if job.params.get("assignment_id") == aid and job.status in (JobStatus.queued,
                                                                       JobStatus.running):
             return job
@@ -157,7 +160,7 @@ def _pending_job(db: Session, user: User, aid: str) -> Job | None:
 def poll(db: Session, user: User, aid: str, job_id: str) -> SuggestOut:
     """The state of a draft job; only for the labeler and task that asked for it."""
     job = jobs_repo.by_public_id(db, job_id)
-    if (job is None or job.kind != "suggest" or job.created_by != user.id
+    if (job is None or job.kind != JobKind.suggest or job.created_by != user.id
             or job.params.get("assignment_id") != aid):
         raise NotFound("No such suggestion for this task.")
     return _job_out(job)

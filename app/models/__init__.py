@@ -12,7 +12,15 @@ from app.models.judgements import (
     Safety,
     Winner,
 )
-from app.models.operations import AuditEntry, Export, Job, JobMetric, JobStatus
+from app.models.operations import (
+    AuditEntry,
+    Export,
+    ExportStatus,
+    Job,
+    JobKind,
+    JobMetric,
+    JobStatus,
+)
 from app.models.projects import (
     DEFAULT_CATEGORIES,
     DEFAULT_FLAGS,
@@ -50,8 +58,10 @@ __all__ = [
     "Completion",
     "Demonstration",
     "Export",
+    "ExportStatus",
     "ItemCompletion",
     "Job",
+    "JobKind",
     "JobMetric",
     "JobStatus",
     "JudgementReview",

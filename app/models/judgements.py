@@ -22,6 +22,9 @@ class JudgementMixin(PublicIdMixin, CreatedAtMixin):
     idempotency_key: Mapped[str] = mapped_column(String(64))
     seconds: Mapped[float] = mapped_column(default=0.0)
     shown_order: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # SHA-256 of the answer as submitted (without the key and the time spent): a retry
+    # with the same key replays only if it carries the same answer. None on older rows.
+    body_hash: Mapped[str | None] = mapped_column(String(64))
 
     @declared_attr
     def item_id(cls) -> Mapped[int]:

@@ -31,6 +31,19 @@ class JobStatus(enum.StrEnum):
     cancelled = "cancelled"
 
 
+class JobKind(enum.StrEnum):
+    """Every kind of background job; which function runs each is decided in one place,
+    app/job_kinds.py. Stored as plain text, so adding a kind needs no migration."""
+
+    train = "train"
+    sample = "sample"
+    evaluation_sample = "evaluation-sample"
+    export = "export"
+    model_test = "model-test"
+    suggest = "suggest"
+    diagnostic = "diagnostic"
+
+
 class Job(PublicIdMixin, CreatedAtMixin, Base):
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_status_id", "status", "id"),)
@@ -52,6 +65,11 @@ class Job(PublicIdMixin, CreatedAtMixin, Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
+    # A job that may only start once this one has succeeded (a run waiting for the
+    # export it trains on); claim() skips it until then.
+    after_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
 
 
 class JobMetric(Base):
@@ -63,13 +81,22 @@ class JobMetric(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
 
+class ExportStatus(enum.StrEnum):
+    pending = "pending"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+
+
 class Export(PublicIdMixin, CreatedAtMixin, Base):
     __tablename__ = "exports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[ExportStatus] = mapped_column(
+        str_enum(ExportStatus, "export_status"), default=ExportStatus.pending
+    )
     filters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))

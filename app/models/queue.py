@@ -35,6 +35,9 @@ class WorkItem(PublicIdMixin, CreatedAtMixin, Base):
     )
     # Prompt-writing items ask for a prompt of this category.
     category: Mapped[str | None] = mapped_column(String(64))
+    # 1 for a prompt's first item; each later round of its completions (re-sampling from
+    # a newer model) makes items of the next round (app/labeling/items.py).
+    round: Mapped[int] = mapped_column(default=1, server_default="1")
     required: Mapped[int] = mapped_column(default=1)
     taken: Mapped[int] = mapped_column(default=0)
     done: Mapped[int] = mapped_column(default=0)

@@ -10,6 +10,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, CreatedAtMixin, PublicIdMixin, str_enum
 
+DISPLAY_NAME_MAX = 120
+
+
+def normalise_email(email: str) -> str:
+    """The one spelling of an address: the column holds it, lookups and the login rate
+    limit use it, so padding or capitals never make a second account or a fresh limit."""
+    return email.strip().lower()
+
+
+def default_display_name(email: str) -> str:
+    """A display name for an account created without one; it must fit its column."""
+    return email if len(email) <= DISPLAY_NAME_MAX else email.split("@", 1)[0][:DISPLAY_NAME_MAX]
+
 
 class Role(enum.StrEnum):
     labeler = "labeler"
@@ -25,7 +38,7 @@ class User(PublicIdMixin, CreatedAtMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    display_name: Mapped[str] = mapped_column(String(120))
+    display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_MAX))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), default=Role.labeler)
     is_active: Mapped[bool] = mapped_column(default=True)

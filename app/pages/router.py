@@ -16,23 +16,17 @@ from pydantic import BaseModel, Field
 
 from app.auth import service as auth_service
 from app.auth.cookies import SESSION_COOKIE, clear_session_cookie, set_session_cookie
-from app.deps import AdminUser, CurrentUser, OptionalUser, SessionDep, SettingsDep
+from app.deps import AdminUser, CurrentUser, OptionalUser, SessionDep, SettingsDep, client_host
 from app.errors import NotAuthenticated, NotFound, RateLimited
+from app.inputs import RequestModel
+from app.labeling.kinds import kind_of
 from app.markdown import render_markdown
-from app.models import Project, Role, TaskKind, User
+from app.models import Project, Role, User
 from app.pages import repository as repo
 from app.templating import templates
 
 pages = APIRouter(tags=["pages"], include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["pages"])
-
-WORK_TEMPLATES = {
-    TaskKind.prompt_writing: "work/prompt_writing.html",
-    TaskKind.demonstration: "work/demonstration.html",
-    TaskKind.ranking: "work/ranking.html",
-    TaskKind.pairwise: "work/pairwise.html",
-    TaskKind.evaluation: "work/pairwise.html",
-}
 
 
 def _safe_next(target: str | None, user: User | None = None) -> str:
@@ -68,10 +62,8 @@ def login_submit(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Check the credentials and start a fresh session, as the JSON login does."""
-    client = request.client.host if request.client else "?"
     try:
-        request.app.state.login_limiter.hit(f"{client}:{email.lower()}", "login attempts")
-        user = auth_service.authenticate(db, email, password)
+        user = auth_service.check_login(db, request.app.state.login_limiter, client_host(request), email, password)
     except (NotAuthenticated, RateLimited) as exc:
         status = 429 if isinstance(exc, RateLimited) else 401
         return _page(request, "login.html", None, status, error=exc.message, next=next, email=email)
@@ -111,7 +103,7 @@ def _work_project(db: SessionDep, pid: str, user: User) -> Project:
 def work(request: Request, db: SessionDep, user: CurrentUser, pid: str) -> HTMLResponse:
     """The work page for the project's task kind."""
     project = _work_project(db, pid, user)
-    return _page(request, WORK_TEMPLATES[project.task_kind], user, project=project)
+    return _page(request, kind_of(project.task_kind).template, user, project=project)
 
 
 def _admin_project(db: SessionDep, pid: str) -> Project:
@@ -169,7 +161,7 @@ def admin_users(request: Request, user: AdminUser) -> HTMLResponse:
     return _page(request, "admin/users.html", user)
 
 
-class MarkdownIn(BaseModel):
+class MarkdownIn(RequestModel):
     texts: list[Annotated[str, Field(max_length=100_000)]] = Field(max_length=64)
 
 

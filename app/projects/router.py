@@ -8,7 +8,9 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from app.deps import AdminUser, CurrentUser, SessionDep
+from app.inputs import PathId
 from app.models import Project, Role
+from app.openapi import errors
 from app.projects import service
 from app.projects.schemas import MemberOut, MembersIn, ProjectCreate, ProjectOut, ProjectUpdate
 
@@ -30,39 +32,39 @@ def list_projects(
     return [_out(db, p) for p in service.list_projects(db, user, wanted)]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(409))
 def create_project(body: ProjectCreate, db: SessionDep, admin: AdminUser) -> ProjectOut:
     """Create a project (prompt-writing projects get their items at once)."""
     return _out(db, service.create(db, admin, body))
 
 
 @router.get("/{pid}")
-def get_project(pid: str, db: SessionDep, user: CurrentUser) -> ProjectOut:
+def get_project(pid: PathId, db: SessionDep, user: CurrentUser) -> ProjectOut:
     """One project (404 when it is not yours)."""
     return _out(db, service.get(db, user, pid))
 
 
 @router.patch("/{pid}")
-def update_project(pid: str, body: ProjectUpdate, db: SessionDep, admin: AdminUser) -> ProjectOut:
+def update_project(pid: PathId, body: ProjectUpdate, db: SessionDep, admin: AdminUser) -> ProjectOut:
     """Change settings; the task kind is fixed. A new overlap applies to new items."""
     return _out(db, service.update(db, admin, service.get(db, admin, pid), body))
 
 
 @router.delete("/{pid}", status_code=204)
-def archive_project(pid: str, db: SessionDep, admin: AdminUser) -> Response:
+def archive_project(pid: PathId, db: SessionDep, admin: AdminUser) -> Response:
     """Archive: hidden from labelers, kept with all its data (PATCH archived=false restores)."""
     service.archive(db, admin, service.get(db, admin, pid))
     return Response(status_code=204)
 
 
 @router.get("/{pid}/members")
-def list_members(pid: str, db: SessionDep, admin: AdminUser) -> list[MemberOut]:
+def list_members(pid: PathId, db: SessionDep, admin: AdminUser) -> list[MemberOut]:
     """Users who may work on the project."""
     return [MemberOut.of(u) for u in service.members(db, service.get(db, admin, pid))]
 
 
 @router.put("/{pid}/members")
-def set_members(pid: str, body: MembersIn, db: SessionDep, admin: AdminUser) -> list[MemberOut]:
+def set_members(pid: PathId, body: MembersIn, db: SessionDep, admin: AdminUser) -> list[MemberOut]:
     """Replace the member list with exactly these users."""
     project = service.get(db, admin, pid)
     return [MemberOut.of(u) for u in service.set_members(db, admin, project, body.user_ids)]

@@ -7,10 +7,19 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from app.inputs import Matching, RequestModel
 from app.models import DEFAULT_CATEGORIES, DEFAULT_FLAGS, MarginScale, Project, TaskKind, User
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_]{0,39}$")]
-ProjectSlug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+Slug = Annotated[str, Matching(
+    r"^[a-z0-9][a-z0-9_]{0,39}$",
+    "may use a–z, 0–9 and underscores (not first), at most 40 characters",
+    max_length=40,
+)]
+ProjectSlug = Annotated[str, Matching(
+    r"^[a-z0-9][a-z0-9-]{0,63}$",
+    "may use a–z, 0–9 and dashes (not first), at most 64 characters",
+    max_length=64,
+)]
 PublicId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 SLUG_HELP = "lower-case letters, digits and underscores, at most 40 characters"
@@ -18,7 +27,7 @@ MAX_SLUG_LIST = 32
 MAX_GUIDELINES = 50_000
 
 
-class Sampling(BaseModel):
+class Sampling(RequestModel):
     temperature: float = Field(1.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(256, ge=1, le=32_768)
@@ -29,7 +38,7 @@ def _unique(values: list[str] | None, what: str) -> None:
         raise ValueError(f"{what} must not repeat a name")
 
 
-class ProjectCreate(BaseModel):
+class ProjectCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
     slug: ProjectSlug | None = Field(None, description="URL name; made from the name when left out")
     task_kind: TaskKind
@@ -58,7 +67,7 @@ class ProjectCreate(BaseModel):
         return self
 
 
-class ProjectUpdate(BaseModel):
+class ProjectUpdate(RequestModel):
     """Every field optional; the task kind of an existing project cannot change."""
 
     name: str | None = Field(None, min_length=1, max_length=200)
@@ -130,7 +139,7 @@ class ProjectOut(BaseModel):
         )
 
 
-class MembersIn(BaseModel):
+class MembersIn(RequestModel):
     user_ids: list[PublicId] = Field(max_length=10_000)
 
 

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.errors import Conflict, InvalidInput, NotFound
+from app.labeling import items
 from app.models import ModelVersion, Project, TaskKind, User
-from app.projects import items
 from app.projects import repository as repo
 from app.projects.schemas import ProjectCreate, ProjectUpdate
 from app.users import repository as users_repo

@@ -1,6 +1,7 @@
 """What the queue hands a labeler before its regular search: screening and gold items.
 
-``pick`` is the one call the labeling queue makes (app/labeling/queue.py, ``lease_next``):
+``pick`` is the lease policy the labeling queue calls first in ``lease_next``
+(app/labeling/queue.py; app/main.py installs it there):
 
 - a labeler who is paused, or failed screening, gets nothing;
 - in a project that requires screening, a labeler who has not passed it gets the
@@ -20,10 +21,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from app.labeling.queue import REGULAR, Pick
 from app.models import Project, QualitySettings, Standing, User
 from app.quality import repository as repo
 from app.quality import service
@@ -32,13 +33,6 @@ from app.quality.gold import GoldSpec, correct
 _random = random.SystemRandom()
 
 
-@dataclass(frozen=True)
-class Pick:
-    item_id: int | None = None  # serve this item (its slot is already taken)
-    blocked: bool = False  # this labeler gets nothing now
-
-
-REGULAR = Pick()
 BLOCKED = Pick(blocked=True)
 
 

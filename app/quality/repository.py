@@ -17,7 +17,7 @@ from sqlalchemy import String, and_, case, cast, delete, func, insert, select, t
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.labeling.repository import JUDGEMENT_MODELS, JudgementModel
+from app.labeling.kinds import JUDGEMENT_MODELS, kind_of
 from app.models import (
     Assignment,
     AssignmentStatus,
@@ -53,9 +53,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PAIRED = frozenset({TaskKind.pairwise, TaskKind.evaluation})
 
 
-def judgement_model(kind: TaskKind) -> JudgementModel:
-    """The table holding a project's judgements (one per task kind)."""
-    return JUDGEMENT_MODELS[kind]
+def judgement_model(kind: TaskKind) -> Any:
+    """The table holding a project's judgements (its kind's, app/labeling/kinds/)."""
+    return kind_of(kind).judgement_model
 
 
 def _chunks(values: Sequence[int], size: int = CHUNK) -> Iterator[Sequence[int]]:
@@ -321,6 +321,7 @@ class ItemRow:
     public_id: str
     project_id: int
     prompt_id: int | None
+    category: str | None
     is_gold: bool
     gold: dict[str, Any] | None
     prompt_chars: int
@@ -331,13 +332,15 @@ def item_rows(db: Session, item_ids: Sequence[int]) -> dict[int, ItemRow]:
     found: dict[int, ItemRow] = {}
     for chunk in _chunks(item_ids):
         query = (
-            select(WorkItem.id, WorkItem.public_id, WorkItem.project_id, WorkItem.prompt_id, WorkItem.is_gold,
-                   WorkItem.gold, chars)
+            select(WorkItem.id, WorkItem.public_id, WorkItem.project_id, WorkItem.prompt_id, WorkItem.category,
+                   WorkItem.is_gold, WorkItem.gold, chars)
             .outerjoin(Prompt, Prompt.id == WorkItem.prompt_id)
             .where(WorkItem.id.in_(chunk))
         )
         for row in db.execute(query):
-            found[int(row[0])] = ItemRow(int(row[0]), row[1], int(row[2]), row[3], bool(row[4]), row[5], int(row[6]))
+            found[int(row[0])] = ItemRow(
+                int(row[0]), row[1], int(row[2]), row[3], row[4], bool(row[5]), row[6], int(row[7])
+            )
     return found
 
 
@@ -677,7 +680,7 @@ def judgement(db: Session, kind: TaskKind, judgement_id: int) -> Any:
 
 def judgement_by_public_id(db: Session, public_id: str) -> tuple[Any, Project] | None:
     """A judgement of any kind by its public id, with its project."""
-    for model in dict.fromkeys(JUDGEMENT_MODELS.values()):
+    for model in sorted(JUDGEMENT_MODELS, key=lambda m: m.__tablename__):
         row = db.execute(
             select(model, Project).join(Project, Project.id == model.project_id).where(model.public_id == public_id)
         ).first()
@@ -727,29 +730,19 @@ def revision_counts(db: Session, project_id: int, judgement_ids: Sequence[int]) 
     return found
 
 
-def ranking_entries(db: Session, ranking_id: int) -> list[tuple[str, int | None, int | None, list[str]]]:
-    """(completion public id, tie group, rating, flags) of a ranking."""
-    query = (
-        select(Completion.public_id, RankingEntry.tie_group, RankingEntry.rating, RankingEntry.flags)
-        .join(Completion, Completion.id == RankingEntry.completion_id)
-        .where(RankingEntry.ranking_id == ranking_id)
-    )
-    return [(c, g, r, list(f or [])) for c, g, r, f in db.execute(query)]
-
-
-def replace_ranking_entries(db: Session, ranking_id: int, rows: list[dict[str, Any]]) -> None:
+def delete_ranking_entries(db: Session, ranking_id: int) -> None:
     db.execute(delete(RankingEntry).where(RankingEntry.ranking_id == ranking_id))
-    if rows:
-        db.execute(insert(RankingEntry), [{"ranking_id": ranking_id, **r} for r in rows])
 
 
-def completion_ids(db: Session, item_id: int) -> dict[str, int]:
+def completion_pairs(db: Session, item_id: int) -> list[tuple[str, int]]:
+    """(public id, id) of the item's completions in canonical order (A first)."""
     query = (
         select(Completion.public_id, Completion.id)
         .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
         .where(ItemCompletion.item_id == item_id)
+        .order_by(ItemCompletion.position)
     )
-    return {p: int(i) for p, i in db.execute(query)}
+    return [(p, int(i)) for p, i in db.execute(query)]
 
 
 def _insert(db: Session, model: type[Any]) -> Any:

@@ -16,6 +16,7 @@ what exports read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,8 +25,6 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.config import Settings
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from app.labeling.schemas import SubmitIn
-from app.labeling.validation import Task, validate
 from app.models import (
     JudgementReview,
     JudgementRevision,
@@ -37,9 +36,8 @@ from app.models import (
     utcnow,
 )
 from app.pagination import decode_cursor, encode_cursor
+from app.quality import answers, service
 from app.quality import repository as repo
-from app.quality import service
-from app.quality.answers import ANSWERS
 from app.quality.gold import GoldSpec, correct
 from app.quality.schemas import (
     CorrectionOut,
@@ -111,7 +109,6 @@ def item_view(db: Session, viewer: User, item_public_id: str) -> ReviewItemOut:
     people = repo.users_by_id(db, [j.user_id for j in rows] + [r.reviewer_id for r in reviews.values() if r.reviewer_id])
     revisions = repo.revision_counts(db, project.id, [j.id for j in rows])
     spec = GoldSpec.from_json(item.gold) if item.is_gold and item.gold else None
-    kind = ANSWERS[project.task_kind]
     out = []
     for j in rows:
         different, compared = _against_majority(j.id, signs, rejected)
@@ -120,7 +117,7 @@ def item_view(db: Session, viewer: User, item_public_id: str) -> ReviewItemOut:
             id=j.public_id,
             labeler={"id": people[j.user_id].public_id, "name": people[j.user_id].display_name},
             created_at=j.created_at, seconds=float(j.seconds or 0.0),
-            answer=kind.view(db, j, canonical, letters),
+            answer=answers.in_letters(answers.answer(db, project, j), letters),
             disagreements=different, compared=compared,
             gold_correct=correct(spec, vote.ranks, vote.margin) if spec is not None and vote is not None else None,
             review=_review_out(reviews.get(j.id), j.public_id, people),
@@ -225,13 +222,10 @@ def history(db: Session, user: User, ref: str, limit: int, cursor: str | None) -
     reviewers = repo.users_by_id(db, [r.reviewer_id for r in reviews.values() if r.reviewer_id])
     revisions = repo.revision_counts(db, project.id, [j.id for j in rows])
     items = repo.item_rows(db, [j.item_id for j in rows])
-    texts = repo.item_completion_texts(db, [j.item_id for j in rows])
-    kind = ANSWERS[project.task_kind]
     out = []
     for j in rows:
         # Letters as this labeler saw them: A is the answer shown first.
         letters = {cid: service.LETTERS[i] for i, cid in enumerate(j.shown_order or [])}
-        canonical = [c for c, _, _ in texts.get(j.item_id, [])]
         review = reviews.get(j.id)
         out.append(HistoryItemOut(
             id=j.public_id,
@@ -239,7 +233,7 @@ def history(db: Session, user: User, ref: str, limit: int, cursor: str | None) -
             item_id=items[j.item_id].public_id,
             created_at=j.created_at,
             task_kind=project.task_kind,
-            summary=kind.summary(kind.view(db, j, canonical, letters)),
+            summary=answers.summary(answers.in_letters(answers.answer(db, project, j), letters)),
             shown=list(j.shown_order or []),
             review=_review_out(review, j.public_id, reviewers),
             correctable_until=correctable_until(j.created_at, minutes, review is not None),
@@ -256,7 +250,7 @@ def _own(db: Session, user: User, judgement_public_id: str) -> tuple[Any, Projec
 
 
 def correct_judgement(
-    db: Session, user: User, judgement_public_id: str, body: SubmitIn, settings: Settings
+    db: Session, user: User, judgement_public_id: str, body: Mapping[str, Any], settings: Settings
 ) -> CorrectionOut:
     """Replace a judgement's answer within the correction window; the old one is kept."""
     judgement, project = _own(db, user, judgement_public_id)
@@ -275,19 +269,16 @@ def correct_judgement(
         raise Conflict("This project does not allow corrections.")
     if now > until:
         raise Conflict(f"The correction window of {minutes} minutes closed at {until:%Y-%m-%d %H:%M} UTC.")
-    canonical = [c for c, _, _ in repo.item_completion_texts(db, [judgement.item_id]).get(judgement.item_id, [])]
-    item = repo.item_rows(db, [judgement.item_id])[judgement.item_id]
-    answer = validate(body, Task(project, list(judgement.shown_order or []), None, settings.max_text_chars))
-    kind = ANSWERS[project.task_kind]
     revision = repo.revision_counts(db, project.id, [judgement.id]).get(judgement.id, 0) + 1
-    old = kind.snapshot(db, judgement)
+    old = answers.answer(db, project, judgement)
+    checked = answers.check(db, project, judgement, body, settings)
+    with service.content_change(db, project, judgement.item_id):
+        answers.correct(db, project, judgement, checked)
     repo.add(db, JudgementRevision(
         project_id=project.id, judgement_id=judgement.id, user_id=user.id, revision=revision, answer=old,
         replaced_at=now,
     ))
-    with service.content_change(db, project, item.id):
-        kind.correct(db, judgement, answer, canonical)
-    new = kind.snapshot(db, judgement)
+    new = answers.answer(db, project, judgement)
     audit.record(db, user, "judgement.correct", project.slug, {
         "judgement": judgement.public_id, "revision": revision, "before": old, "after": new,
     })

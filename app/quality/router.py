@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 
 from app.deps import AdminUser, CurrentUser, ReviewerUser, SessionDep, SettingsDep
 from app.errors import InvalidInput
+from app.imports.router import UploadedFile, upload_body
 from app.imports.schemas import ImportReportOut
-from app.labeling.schemas import SubmitIn
+from app.labeling.router import SubmitBody
+from app.openapi import errors
 from app.quality import gold_import, review, service
 from app.quality.schemas import (
     CorrectionOut,
@@ -91,13 +93,13 @@ def refresh(
     return service.refresh_for(request.app.state.session_factory, db, pid, budget)
 
 
-@router.post("/projects/{pid}/gold:import")
+@router.post("/projects/{pid}/gold:import", openapi_extra=upload_body(".jsonl, one gold item a line"))
 def import_gold(
     pid: Ref,
-    file: Annotated[UploadFile, File(description=".jsonl, one gold item a line")],
     db: SessionDep,
     settings: SettingsDep,
     admin: AdminUser,
+    file: UploadedFile,
     dry_run: Annotated[bool, Query(description="validate only; store nothing")] = False,
 ) -> ImportReportOut:
     """Gold items with their known answer; every line is checked first, all or nothing (422)."""
@@ -141,13 +143,13 @@ def review_item(iid: PublicId, db: SessionDep, viewer: ReviewerUser) -> ReviewIt
     return review.item_view(db, viewer, iid)
 
 
-@router.put("/review/judgements/{jid}")
+@router.put("/review/judgements/{jid}", responses=errors(409))
 def decide(jid: PublicId, body: ReviewIn, db: SessionDep, viewer: ReviewerUser) -> ReviewOut:
     """Accept or reject a judgement (with a reason); a rejected one leaves exports."""
     return review.decide(db, viewer, jid, body)
 
 
-@router.get("/me/judgements")
+@router.get("/me/judgements", responses=errors(404))
 def history(
     db: SessionDep,
     user: CurrentUser,
@@ -159,8 +161,8 @@ def history(
     return review.history(db, user, project, limit, cursor)
 
 
-@router.post("/judgements/{jid}/correction")
-def correct(jid: PublicId, body: SubmitIn, db: SessionDep, settings: SettingsDep, user: CurrentUser) -> CorrectionOut:
+@router.post("/judgements/{jid}/correction", responses=errors(409))
+def correct(jid: PublicId, body: SubmitBody, db: SessionDep, settings: SettingsDep, user: CurrentUser) -> CorrectionOut:
     """Correct your judgement within the project's correction window (the old one is kept)."""
     return review.correct_judgement(db, user, jid, body, settings)
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from app.inputs import RequestModel
 from app.models import ReviewVerdict, Standing, TaskKind
 from app.quality.stats import Estimate
 
 REASON_MAX = 2000
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class EstimateOut(BaseModel):
@@ -79,7 +76,7 @@ class SettingsOut(BaseModel):
     correction_minutes: int
 
 
-class SettingsIn(_Strict):
+class SettingsIn(RequestModel):
     gold_rate: float | None = Field(None, ge=0.0, le=0.5, description="share of tasks that are gold items")
     require_screening: bool | None = None
     screening_pass: float | None = Field(None, ge=0.0, le=1.0, description="share of screening items to get right")
@@ -140,7 +137,7 @@ class LabelerDetailOut(BaseModel):
     mistakes: list[GoldMistakeOut]
 
 
-class StandingIn(_Strict):
+class StandingIn(RequestModel):
     standing: Standing
     reason: str | None = Field(None, max_length=REASON_MAX)
 
@@ -156,7 +153,7 @@ class RefreshOut(BaseModel):
     pending: int
 
 
-class GoldIn(_Strict):
+class GoldIn(RequestModel):
     gold: dict[str, Any] = Field(description='e.g. {"ranking": [["c1"], ["c2", "c3"]]} or {"preferred": "c1"}')
     screening: bool = False
     note: str | None = Field(None, max_length=REASON_MAX)
@@ -171,7 +168,7 @@ class GoldItemOut(BaseModel):
     correct: int
 
 
-class ReviewIn(_Strict):
+class ReviewIn(RequestModel):
     verdict: ReviewVerdict
     reason: str | None = Field(None, max_length=REASON_MAX)
 

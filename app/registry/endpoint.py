@@ -11,11 +11,19 @@ timeouts and connection errors are retried with exponential backoff and jitter
 Errors: every failure surfaces as :class:`EndpointError` with a sentence a
 person can act on. The API key is sent only in the ``Authorization`` header; it
 is scrubbed from every message this module produces and never logged.
+
+Safety (app/registry/safety.py): before every attempt the host is resolved and
+checked against the operator's :class:`EndpointPolicy`, and the request goes to
+the checked address. Redirects are never followed. A foreign answer is never
+echoed: only the status and, from a JSON error body, a short excerpt of printable
+text. A refused connection, a silent port and a timeout read the same, so the
+client cannot be used to tell open ports from closed ones.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,9 +31,28 @@ from typing import Any
 
 import httpx
 
-__all__ = ["ChatParams", "EndpointClient", "EndpointError"]
+from app.registry.safety import EndpointPolicy, UnsafeEndpoint, pin
+
+__all__ = ["ChatParams", "EndpointClient", "EndpointError", "EndpointPolicy"]
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+EXCERPT_CHARS = 120
+
+
+def _excerpt(response: httpx.Response) -> str:
+    """A short, printable excerpt of a JSON error message; nothing from other bodies."""
+    if "json" not in response.headers.get("content-type", ""):
+        return ""
+    try:
+        data = json.loads(response.content[:16_384])
+    except (ValueError, RecursionError):
+        return ""
+    error = data.get("error", data.get("detail")) if isinstance(data, dict) else None
+    message = error.get("message") if isinstance(error, dict) else error
+    if not isinstance(message, str):
+        return ""
+    text = " ".join("".join(c if c.isprintable() else " " for c in message).split())
+    return text[:EXCERPT_CHARS] + ("…" if len(text) > EXCERPT_CHARS else "")
 
 
 class EndpointError(Exception):
@@ -52,6 +79,7 @@ class EndpointClient:
         backoff: float = 0.5,
         max_backoff: float = 20.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        policy: EndpointPolicy,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -64,6 +92,7 @@ class EndpointClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self._transport = transport
+        self.policy = policy
 
     def __repr__(self) -> str:  # never show the key
         return f"EndpointClient({self.url!r}, model={self.model!r}, key={'set' if self._api_key else 'not set'})"
@@ -83,7 +112,7 @@ class EndpointClient:
                 return min(self.max_backoff, max(0.0, float(retry_after)))
             except ValueError:
                 pass
-        base = min(self.max_backoff, self.backoff * (2**attempt))
+        base: float = min(self.max_backoff, self.backoff * (2**attempt))
         return base * (0.5 + random.random() / 2)
 
     async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
@@ -91,27 +120,35 @@ class EndpointClient:
         for attempt in range(self.max_retries + 1):
             retry_after: str | None = None
             try:
-                response = await client.post(self.url, json=body, headers=self._headers(),
-                                             timeout=self.timeout)
-            except httpx.TimeoutException:
-                last = f"no answer within {self.timeout:g} s"
-            except httpx.TransportError as exc:
-                last = f"could not connect ({type(exc).__name__})"
+                target = await pin(self.url, self.policy)
+            except UnsafeEndpoint as exc:
+                raise EndpointError(f"{self.url} is not allowed: {exc}.") from None
+            try:
+                response = await client.post(
+                    target.url, json=body, headers={**self._headers(), **target.headers},
+                    extensions=target.extensions, timeout=self.timeout,
+                )
+            except (httpx.TimeoutException, httpx.TransportError):
+                # The same words for a refused, a silent and a slow port.
+                last = f"no answer (no connection, or nothing within {self.timeout:g} s)"
             else:
-                if response.status_code == 200:
+                status = response.status_code
+                if status == 200:
                     try:
-                        data: dict[str, Any] = response.json()
-                    except ValueError as exc:
-                        raise EndpointError(f"{self.url} answered with something that is not JSON.") from exc
+                        data = response.json()
+                    except (ValueError, RecursionError):  # not JSON, or nested past the parser
+                        data = None
+                    if not isinstance(data, dict):
+                        raise EndpointError(f"{self.url} answered with something that is not a JSON object.")
                     return data
-                snippet = self._scrub(response.text[:200])
-                if response.status_code not in RETRY_STATUS:
-                    hint = " Check the API key." if response.status_code in (401, 403) else ""
-                    raise EndpointError(
-                        f"{self.url} refused the request with HTTP {response.status_code}: "
-                        f"{snippet}.{hint}"
-                    )
-                last = f"HTTP {response.status_code}: {snippet}"
+                excerpt = self._scrub(_excerpt(response))
+                said = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
+                if 300 <= status < 400:
+                    raise EndpointError(f"{self.url} answered with a redirect ({said}); register the final URL.")
+                if status not in RETRY_STATUS:
+                    hint = " Check the API key." if status in (401, 403) else ""
+                    raise EndpointError(f"{self.url} refused the request with {said}.{hint}")
+                last = said
                 retry_after = response.headers.get("retry-after")
             if attempt < self.max_retries:
                 await asyncio.sleep(self._delay(attempt, retry_after))
@@ -139,7 +176,8 @@ class EndpointClient:
                 f"{self.url} answered without choices[0].message.content; is it an "
                 "OpenAI-compatible chat-completions endpoint?"
             ) from exc
-        return str(content or "")
+        # PostgreSQL cannot store NUL; a model that emits one loses nothing else.
+        return str(content or "").replace("\x00", "")
 
     async def chat_many(
         self, conversations: Sequence[Sequence[dict[str, str]]], params: ChatParams
@@ -147,7 +185,8 @@ class EndpointClient:
         """One reply per conversation, in order; at most ``max_concurrency`` in flight."""
         gate = asyncio.Semaphore(self.max_concurrency)
         limits = httpx.Limits(max_connections=self.max_concurrency)
-        async with httpx.AsyncClient(transport=self._transport, limits=limits) as client:
+        async with httpx.AsyncClient(transport=self._transport, limits=limits, follow_redirects=False,
+                                     trust_env=False) as client:
             tasks = [self._chat(client, gate, conv, params) for conv in conversations]
             return list(await asyncio.gather(*tasks))
 

@@ -7,19 +7,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.inputs import RequestModel
 from app.models import ModelKind, ModelVersion
 
 Name = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")]
 
 
-class LocalModelIn(BaseModel):
+class LocalModelIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["local"]
     name: Name
     path: str = Field(min_length=1, max_length=1024, description="absolute folder on the worker host")
 
 
-class EndpointModelIn(BaseModel):
+class EndpointModelIn(RequestModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["endpoint"]
     name: Name
@@ -31,7 +32,7 @@ class EndpointModelIn(BaseModel):
 ModelIn = Annotated[LocalModelIn | EndpointModelIn, Field(discriminator="kind")]
 
 
-class ModelTestIn(BaseModel):
+class ModelTestIn(RequestModel):
     prompt: str = Field(min_length=1, max_length=4000)
     max_tokens: int = Field(64, ge=1, le=1024)
 

@@ -22,6 +22,7 @@ from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.models import ModelKind, ModelVersion, User
 from app.registry import repository
 from app.registry.endpoint import ChatParams, EndpointClient, EndpointError
+from app.registry.safety import EndpointPolicy, UnsafeEndpoint, check_address
 
 MANIFEST_NAME = "rankwise.json"
 MAX_MANIFEST_BYTES = 1_000_000
@@ -40,17 +41,35 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
         raise InvalidInput(f"{path} is larger than 1 MB; is it really a rankwise.json?")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path} is not valid JSON: {exc}") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidInput(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"{path} must hold a JSON object.")
     return data
 
 
-def _check_folder(path: str) -> Path:
-    folder = Path(path).expanduser()
+def _inside(folder: Path, roots: Sequence[Path]) -> Path:
+    """The folder, resolved, when it is inside one of the roots; otherwise a refusal that
+    says nothing about what exists on the server's disk."""
+    where = " or ".join(str(r) for r in roots)
+    refusal = InvalidInput(
+        f"Model folders must be inside {where} (RANKWISE_MODELS_DIR); move or link the model there."
+    )
+    try:
+        resolved = folder.resolve()
+    except (OSError, RuntimeError):
+        raise refusal from None
+    if not any(resolved.is_relative_to(root) for root in roots):
+        raise refusal
+    return resolved
+
+
+def _check_folder(path: str, roots: Sequence[Path] | None) -> Path:
+    folder = Path(path)
     if not folder.is_absolute():
         raise InvalidInput("Give the model folder as an absolute path on the worker's host.")
+    if roots is not None:
+        folder = _inside(folder, roots)
     if not folder.is_dir():
         raise InvalidInput(f"{folder} is not a folder the server can read.")
     if not (folder / "config.json").is_file():
@@ -88,9 +107,13 @@ def parents(db: Session, versions: Sequence[ModelVersion]) -> dict[int, str]:
     return repository.public_ids(db, [v.parent_id for v in versions if v.parent_id is not None])
 
 
-def register_local(db: Session, actor: User | None, *, name: str, path: str) -> ModelVersion:
+def register_local(
+    db: Session, actor: User | None, *, name: str, path: str, roots: Sequence[Path] | None = None
+) -> ModelVersion:
+    """``roots``: the folders a request may name (settings.model_roots); None for the
+    server's own callers (the demo, tests)."""
     _unique_name(db, name)
-    folder = _check_folder(path)
+    folder = _check_folder(path, roots)
     manifest = read_manifest(folder)
     parent_id = None
     if manifest and manifest.get("parent"):
@@ -127,10 +150,18 @@ def register_endpoint(
     base_url: str,
     endpoint_model: str,
     api_key: str | None,
+    policy: EndpointPolicy | None = None,
 ) -> ModelVersion:
+    """``policy``: the addresses a request may name (checked again at every call); None
+    for the server's own callers."""
     _unique_name(db, name)
-    if not base_url.startswith(("http://", "https://")):
-        raise InvalidInput("The base URL must start with http:// or https://.")
+    try:
+        if policy is not None:
+            check_address(base_url, policy)
+        elif not base_url.startswith(("http://", "https://")):
+            raise UnsafeEndpoint("the URL must start with http:// or https://")
+    except UnsafeEndpoint as exc:
+        raise InvalidInput(f"The base URL cannot be used: {exc}.") from None
     mv = ModelVersion(name=name, kind=ModelKind.endpoint, base_url=base_url.rstrip("/"),
                       endpoint_model=endpoint_model, api_key=api_key or None, info={},
                       retired=False)
@@ -159,16 +190,18 @@ def local_model(db: Session, public_id: str) -> ModelVersion:
     return mv
 
 
-def endpoint_client(mv: ModelVersion, *, max_concurrency: int = 4, timeout: float = 60.0) -> EndpointClient:
+def endpoint_client(
+    mv: ModelVersion, policy: EndpointPolicy, *, max_concurrency: int = 4, timeout: float = 60.0
+) -> EndpointClient:
     if mv.kind != ModelKind.endpoint or not mv.base_url or not mv.endpoint_model:
         raise InvalidInput(f"Model version {mv.name!r} is not an endpoint.")
     return EndpointClient(mv.base_url, mv.endpoint_model, mv.api_key,
-                          max_concurrency=max_concurrency, timeout=timeout)
+                          max_concurrency=max_concurrency, timeout=timeout, policy=policy)
 
 
-def test_endpoint(db: Session, mv: ModelVersion, prompt: str, max_tokens: int) -> str:
+def test_endpoint(db: Session, mv: ModelVersion, prompt: str, max_tokens: int, policy: EndpointPolicy) -> str:
     """One reply from an endpoint, synchronously (the route runs in a worker thread)."""
-    client = endpoint_client(mv, timeout=30.0)
+    client = endpoint_client(mv, policy, timeout=30.0)
     client.max_retries = 1
     # Nothing was written; end the transaction so SQLite's write lock (BEGIN IMMEDIATE)
     # is not held for the length of a remote call.

@@ -1,11 +1,16 @@
-"""Pure-ASGI middleware: body-size limit, security headers, cross-site request refusal."""
+"""Pure-ASGI middleware: body-size limit, input guard, security headers, cross-site refusal."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from app.errors import error_response
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -42,18 +47,25 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": raw})
 
 
-class BodySizeLimit:
-    """Refuses bodies over the limit with 413, by Content-Length or while streaming."""
+IsUpload = Callable[[str], bool]
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int) -> None:
+
+class BodySizeLimit:
+    """Refuses bodies over the limit with 413, by Content-Length or while streaming.
+
+    Only the upload routes (``is_upload(path)``) get the upload limit; every other
+    route, the anonymous login form included, gets the ordinary one whatever the
+    content type says.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int, is_upload: IsUpload) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.is_upload = is_upload
 
     def _limit_for(self, scope: Scope) -> int:
-        headers = dict(scope.get("headers") or [])
-        ctype = headers.get(b"content-type", b"")
-        return self.max_upload_bytes if ctype.startswith(b"multipart/form-data") else self.max_bytes
+        return self.max_upload_bytes if self.is_upload(scope["path"]) else self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,6 +114,121 @@ def _too_large(limit: int) -> dict[str, Any]:
         "error": "payload_too_large",
         "detail": f"The request body is larger than the limit of {limit // 1024} KiB.",
     }
+
+
+_NUL_ESCAPE = b"\\u0000"
+_BACKSLASHES = re.compile(rb"\\*")
+_NUL_MESSAGE = (
+    "The request contains a NUL character (U+0000) in {where}; no field can hold one. "
+    "Remove it and send the request again."
+)
+
+
+def _content_type(scope: Scope) -> bytes:
+    for key, value in scope.get("headers") or ():
+        if key == b"content-type":
+            return bytes(value).split(b";", 1)[0].strip().lower()
+    return b""
+
+
+def _is_json(ctype: bytes) -> bool:
+    return ctype.startswith(b"application/") and (ctype.endswith(b"/json") or ctype.endswith(b"+json"))
+
+
+def json_has_nul(body: bytes) -> bool:
+    """Whether a JSON text holds U+0000: a raw NUL byte (never valid JSON, nor is UTF-16
+    JSON, which carries many), or the escape ``\\u0000`` not itself escaped, i.e. after
+    an even number of backslashes (``\\\\u0000`` is a backslash and the text "u0000")."""
+    # Two substring searches on every body; the rest runs only when the escape is there,
+    # in time linear in the body (a look-behind regex tries every position: ~100x slower).
+    if b"\x00" in body:
+        return True
+    at = body.find(_NUL_ESCAPE)
+    if at == -1:
+        return False
+    reversed_body = body[::-1]
+    while at != -1:
+        before = _BACKSLASHES.match(reversed_body, len(body) - at)
+        if before is not None and len(before.group()) % 2 == 0:
+            return True
+        at = body.find(_NUL_ESCAPE, at + 1)
+    return False
+
+
+def form_has_nul(body: bytes) -> bool:
+    return b"\x00" in body or b"%00" in body
+
+
+class InputGuard:
+    """Refuses, before any route runs, input that no field may hold (422) and multipart
+    bodies outside the upload routes (415).
+
+    PostgreSQL cannot store U+0000 in text or JSON (SQLite can), so a NUL anywhere a
+    route could read it is refused here, once for every field and the same on both
+    databases: in the path, the query string, a JSON body (the escape ``\\u0000``) and
+    a URL-encoded form. A JSON or form body is read whole (the body-size limit has
+    already bounded it) and handed on unchanged. Uploaded files are checked line by
+    line by their parser (app/imports/parsers.py); their other multipart fields are
+    never read, and only the upload routes take multipart at all, so no multipart
+    text field reaches a route elsewhere.
+    """
+
+    def __init__(self, app: ASGIApp, is_upload: IsUpload) -> None:
+        self.app = app
+        self.is_upload = is_upload
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, body: dict[str, Any]) -> None:
+        response: Any = error_response(Request(scope), status, body)
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"")
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            where = "the URL path" if "\x00" in scope["path"] else "the query string"
+            await self._refuse(scope, receive, send, 422, _invalid(_NUL_MESSAGE.format(where=where)))
+            return
+        ctype = _content_type(scope)
+        if ctype == b"multipart/form-data" and not self.is_upload(scope["path"]):
+            await self._refuse(scope, receive, send, 415, {
+                "error": "unsupported_media_type",
+                "detail": "Only file uploads take multipart/form-data; send JSON "
+                          "(or a URL-encoded form to the login page).",
+            })
+            return
+        check = json_has_nul if _is_json(ctype) else form_has_nul if ctype == b"application/x-www-form-urlencoded" else None
+        if check is None:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left, or the size limit has already answered 413
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if check(body):
+            await self._refuse(scope, receive, send, 422, _invalid(_NUL_MESSAGE.format(where="the body")))
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                following: Message = await receive()
+                return following
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _invalid(detail: str) -> dict[str, Any]:
+    return {"error": "invalid_input", "detail": detail, "errors": [{"field": None, "message": detail}]}
 
 
 class SecurityHeaders:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import ApiToken, Role, User
+from app.models.users import normalise_email
 
 
 def all_users(db: Session) -> list[User]:
@@ -25,7 +26,7 @@ def by_public_ids(db: Session, public_ids: Sequence[str]) -> list[User]:
 
 
 def by_email(db: Session, email: str) -> User | None:
-    return db.scalar(select(User).where(User.email == email.strip().lower()))
+    return db.scalar(select(User).where(User.email == normalise_email(email)))
 
 
 def lock_active_admins(db: Session) -> list[int]:

@@ -9,7 +9,9 @@ from fastapi import APIRouter, Query, Response
 from app import audit
 from app.deps import AdminUser, CurrentUser, SessionDep
 from app.errors import NotFound
+from app.inputs import DbId, PathId
 from app.models import Role, User
+from app.openapi import errors
 from app.users import service
 from app.users.schemas import (
     AuditOut,
@@ -27,7 +29,7 @@ from app.users.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["users"])
 
 
-def _self_or_admin(db: SessionDep, actor: User, uid: str) -> User:
+def _self_or_admin(db: SessionDep, actor: User, uid: PathId) -> User:
     if actor.role != Role.admin and actor.public_id != uid:
         raise NotFound("There is no user with this id.")
     return service.get(db, uid)
@@ -39,7 +41,7 @@ def list_users(db: SessionDep, _admin: AdminUser) -> list[UserOut]:
     return [UserOut.of(u) for u in service.list_users(db)]
 
 
-@router.post("/users", status_code=201)
+@router.post("/users", status_code=201, responses=errors(409))
 def create_user(body: UserCreate, db: SessionDep, admin: AdminUser) -> UserCreated:
     """Create an account; a generated password is returned once when none is given."""
     created = service.create(db, admin, body.email, body.display_name, body.role, body.password)
@@ -47,13 +49,13 @@ def create_user(body: UserCreate, db: SessionDep, admin: AdminUser) -> UserCreat
 
 
 @router.get("/users/{uid}")
-def get_user(uid: str, db: SessionDep, actor: CurrentUser) -> UserOut:
+def get_user(uid: PathId, db: SessionDep, actor: CurrentUser) -> UserOut:
     """One account (admins, or the user themselves)."""
     return UserOut.of(_self_or_admin(db, actor, uid))
 
 
-@router.patch("/users/{uid}")
-def update_user(uid: str, body: UserUpdate, db: SessionDep, admin: AdminUser) -> UserOut:
+@router.patch("/users/{uid}", responses=errors(409))
+def update_user(uid: PathId, body: UserUpdate, db: SessionDep, admin: AdminUser) -> UserOut:
     """Change role, active flag or name; a role change or deactivation ends their sessions."""
     user = service.update(
         db, admin, service.get(db, uid), body.role, body.is_active, body.display_name
@@ -62,26 +64,26 @@ def update_user(uid: str, body: UserUpdate, db: SessionDep, admin: AdminUser) ->
 
 
 @router.post("/users/{uid}/password")
-def reset_password(uid: str, db: SessionDep, admin: AdminUser) -> PasswordOut:
+def reset_password(uid: PathId, db: SessionDep, admin: AdminUser) -> PasswordOut:
     """Replace the password with a generated one, shown once; ends their sessions."""
     return PasswordOut(password=service.reset_password(db, admin, service.get(db, uid)))
 
 
 @router.get("/users/{uid}/tokens")
-def list_tokens(uid: str, db: SessionDep, actor: CurrentUser) -> list[TokenOut]:
+def list_tokens(uid: PathId, db: SessionDep, actor: CurrentUser) -> list[TokenOut]:
     """API tokens of a user (never the raw tokens)."""
     return [TokenOut.of(t) for t in service.tokens(db, _self_or_admin(db, actor, uid))]
 
 
 @router.post("/users/{uid}/tokens", status_code=201)
-def create_token(uid: str, body: TokenCreate, db: SessionDep, actor: CurrentUser) -> TokenCreated:
+def create_token(uid: PathId, body: TokenCreate, db: SessionDep, actor: CurrentUser) -> TokenCreated:
     """Issue an API token; the raw value is in this answer only."""
     token, raw = service.create_token(db, actor, _self_or_admin(db, actor, uid), body.name)
     return TokenCreated(**TokenOut.of(token).model_dump(), token=raw)
 
 
 @router.delete("/tokens/{tid}", status_code=204)
-def revoke_token(tid: str, db: SessionDep, actor: CurrentUser) -> Response:
+def revoke_token(tid: PathId, db: SessionDep, actor: CurrentUser) -> Response:
     """Revoke an API token (admins, or its owner); requests with it get 401 from now on."""
     service.revoke_token(db, actor, service.token_visible_to(db, actor, tid))
     return Response(status_code=204)
@@ -92,7 +94,7 @@ def audit_log(
     db: SessionDep,
     _admin: AdminUser,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+    before: Annotated[DbId | None, Query(description="next_cursor of the previous page")] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
 ) -> AuditPage:
     """Admin actions, newest first."""

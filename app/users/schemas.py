@@ -7,12 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.inputs import RequestModel
 from app.models import ApiToken, AuditEntry, Role, User
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestModel):
     email: str = Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN)
     display_name: str = Field("", max_length=120)
     role: Role = Role.labeler
@@ -21,7 +22,7 @@ class UserCreate(BaseModel):
     )
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(RequestModel):
     role: Role | None = None
     is_active: bool | None = None
     display_name: str | None = Field(None, min_length=1, max_length=120)
@@ -56,7 +57,7 @@ class PasswordOut(BaseModel):
     password: str = Field(description="the new generated password, shown this once")
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(RequestModel):
     name: str = Field(min_length=1, max_length=120)
 
 

@@ -2,8 +2,9 @@
 
 Accounts are created through app.auth.service (one place hashes passwords).
 A role change, a deactivation or a password reset ends the user's browser
-sessions, so a demoted admin loses admin pages at once; there must always be
-one active admin left.
+sessions, so a demoted admin loses admin pages at once; a deactivation also
+revokes every API token for good (reactivating the account does not revive
+them); there must always be one active admin left.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from app import audit
 from app.auth import service as auth_service
 from app.errors import Conflict, NotFound
 from app.models import ApiToken, Role, User, utcnow
+from app.models.users import normalise_email
 from app.security.passwords import hash_password
 from app.users import repository as repo
 
@@ -47,7 +49,7 @@ def get(db: Session, public_id: str) -> User:
 def by_email(db: Session, email: str) -> User:
     user = repo.by_email(db, email)
     if user is None:
-        raise NotFound(f"There is no user with the e-mail {email.strip().lower()}.")
+        raise NotFound(f"There is no user with the e-mail {normalise_email(email)}.")
     return user
 
 
@@ -97,6 +99,9 @@ def update(
         user.display_name = display_name.strip()
     if "role" in changes or "is_active" in changes:
         auth_service.revoke_all_sessions(db, user)
+    if changes.get("is_active") == [True, False]:
+        # For good: reactivating the account later must not bring old tokens back.
+        auth_service.revoke_all_tokens(db, user)
     if changes:
         db.flush()
         audit.record(db, actor, "user.update", user.email, {"user": user.public_id, **changes})

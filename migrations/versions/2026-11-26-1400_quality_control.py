@@ -9,7 +9,7 @@
 - ``users.role``: the new ``reviewer`` role (the CHECK constraint lists the roles).
 
 Revision ID: 9a4c2e7f5b18
-Revises: 7d2f4a9c1e35
+Revises: 9b4e6c2d7f18
 Create Date: 2026-11-26 14:00:00
 """
 
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 import app.models.base
 
 revision: str = "9a4c2e7f5b18"
-down_revision: str | None = "7d2f4a9c1e35"
+down_revision: str | None = "9b4e6c2d7f18"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -46,7 +46,7 @@ function correction(j, text) {
   if (j.task_kind === "ranking") {
     return { ...body, verdict: "ranked", ranking: text.split(">").map((g) => g.split("=").map(letter)) };
   }
-  if (/^both bad$/i.test(text.trim())) return { ...body, verdict: "both_bad" };
+  if (/^both bad\b/i.test(text.trim())) return { ...body, verdict: "both_bad" };
   const [first, ...rest] = text.trim().split(/\s+/);
   const margin = rest.join("_").toLowerCase();
   if (!MARGINS.includes(margin)) throw new Error(`Say how much better: ${MARGINS.map((m) => m.replaceAll("_", " ")).join(", ")}.`);

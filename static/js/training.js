@@ -88,7 +88,19 @@ function initList() {
   });
 }
 
-function curve(name, points) {
+// The server spells the numbers JSON cannot hold (a diverged loss) as these strings.
+const NON_FINITE = new Set(["NaN", "Infinity", "-Infinity"]);
+
+// One metric's curve; points that are not finite numbers are not drawn but named above it.
+function curve(name, { points, bad }) {
+  const figure = el("figure", { class: "curve", "data-metric": name }, el("figcaption", {}, name));
+  if (bad.length) {
+    const [step, value] = bad[bad.length - 1];
+    const more = bad.length > 1 ? ` (${bad.length} points not drawn)` : "";
+    figure.append(el("p", { class: "notice error", "data-non-finite": String(bad.length) },
+      `${value} at step ${step}${more}`));
+  }
+  if (!points.length) return figure;
   const w = 320, h = 140, pad = 28;
   const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
@@ -113,7 +125,8 @@ function curve(name, points) {
     t.textContent = text;
     svg.append(t);
   }
-  return el("figure", { class: "curve", "data-metric": name }, el("figcaption", {}, name), svg);
+  figure.append(svg);
+  return figure;
 }
 
 function initJob(root) {
@@ -146,9 +159,10 @@ function initJob(root) {
     const m = await api("GET", `/jobs/${jid}/metrics?after_step=${lastStep}`);
     for (const row of m.items) {
       for (const [k, v] of Object.entries(row)) {
-        if (k === "step" || typeof v !== "number") continue;
-        if (!series.has(k)) series.set(k, []);
-        series.get(k).push([row.step, v]);
+        if (k === "step" || (typeof v !== "number" && !NON_FINITE.has(v))) continue;
+        if (!series.has(k)) series.set(k, { points: [], bad: [] });
+        const s = series.get(k);
+        if (typeof v === "number") s.points.push([row.step, v]); else s.bad.push([row.step, v]);
       }
     }
     lastStep = m.last_step;

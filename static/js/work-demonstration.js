@@ -118,6 +118,19 @@ suggestBtn.addEventListener("click", async () => {
   }
 });
 
+const asText = (turns) => (turns.length === 1
+  ? turns[0].content
+  : turns.map((t) => `${roleName(t.role)}: ${t.content}`).join("\n\n"));
+
+// A single-reply project takes one turn: a kept multi-turn answer arrives as one text to
+// edit rather than losing its later turns.
+function fitTurns(turns) {
+  if (multi || turns.length <= 1) return turns;
+  return [{ role: "assistant", content: asText(turns) }];
+}
+
+let multi = false;
+
 startWork({
   async render(task, ctx, draft) {
     ctxRef = ctx;
@@ -127,13 +140,16 @@ startWork({
     conversation.replaceChildren(...messages.map((m, i) => el("div", { class: `message ${m.role}` },
       el("div", { class: "role" }, roleName(m.role)),
       el("div", { class: "md", html: html[i] }))));
-    const multi = Boolean(task.project && task.project.multi_turn);
+    multi = Boolean(task.project && task.project.multi_turn);
     addBtn.hidden = !multi;
-    let turns = (draft && Array.isArray(draft.turns) && draft.turns.length) ? draft.turns : [{ role: "assistant", content: "" }];
-    if (!multi) turns = turns.slice(0, 1);
-    drawTurns(turns);
+    const turns = (draft && Array.isArray(draft.turns) && draft.turns.length) ? draft.turns : [{ role: "assistant", content: "" }];
+    drawTurns(fitTurns(turns));
   },
   draftData: () => ({ turns: readTurns() }),
+  copyText: (data) => asText((data && data.turns) || []),
+  reuse(data) {
+    if (data && Array.isArray(data.turns) && data.turns.length) drawTurns(fitTurns(data.turns));
+  },
   validate() {
     const turns = readTurns();
     const blank = turns.findIndex((t) => !t.content.trim());

@@ -16,6 +16,11 @@ startWork({
     text.value = (draft && draft.text) || "";
   },
   draftData: () => ({ text: text.value, category: select.value }),
+  copyText: (data) => (data && data.text) || "",
+  // The text fits any prompt-writing task; the category stays the one this task asks for.
+  reuse(data) {
+    if (data && data.text) text.value = data.text;
+  },
   validate() {
     if (!text.value.trim()) return "Write the prompt before submitting.";
     return null;

@@ -1,7 +1,7 @@
 // Ranking widget: order 4–9 answers best to worst, ties allowed, by keyboard
 // (focus an answer, press its rank 1–9; equal numbers tie) or by dragging its
-// letter onto a place. Ratings 1–7 and flags per answer; long answers
-// collapse; any two can be opened side by side.
+// letter onto a place. Ratings 1–7 (Shift+1–7 on a focused answer) and flags (f)
+// per answer; long answers collapse; any two can be opened side by side.
 import { el, renderMarkdown } from "./api.js";
 import { startWork } from "./work.js";
 
@@ -92,7 +92,8 @@ function refresh() {
     card.classList.toggle("ranked", Boolean(r));
     card.querySelector(".rank-badge").textContent = r ? `Rank ${r}${tie ? " (tie)" : ""}` : "Not ranked";
     card.querySelector("select.rank").value = r ? String(r) : "";
-    card.setAttribute("aria-label", `Answer ${letterOf(c.id)}, ${r ? `rank ${r}${tie ? ", tied" : ""}` : "not ranked"}`);
+    const rating = card.querySelector("select.rating").value;
+    card.setAttribute("aria-label", `Answer ${letterOf(c.id)}, ${r ? `rank ${r}${tie ? ", tied" : ""}` : "not ranked"}${rating ? `, rating ${rating}` : ""}`);
     card.querySelector("input.compare").checked = marked.includes(c.id);
   }
   compareBtn.disabled = marked.length !== 2;
@@ -141,11 +142,19 @@ function buildCard(c, index, flagsSet, draft) {
   const rating = el("select", { id: `rating-${L}`, class: "rating" }, new Option("—", ""),
     ...[1, 2, 3, 4, 5, 6, 7].map((n) => new Option(n === 1 ? "1 (worst)" : n === 7 ? "7 (best)" : String(n), String(n))));
   rating.value = (draft.ratings && draft.ratings[c.id]) ? String(draft.ratings[c.id]) : "";
+  rating.addEventListener("change", refresh);
   const chosen = new Set((draft.flags && draft.flags[c.id]) || []);
   const flagBoxes = flagsSet.map((f) => el("label", { class: "check" },
     el("input", { type: "checkbox", class: "flag", value: f, checked: chosen.has(f) ? true : null }), f.replaceAll("_", " ")));
   const flagsCount = el("span", { class: "small muted" }, chosen.size ? `(${chosen.size})` : "");
-  const details = el("details", {}, el("summary", {}, "Flags ", flagsCount), el("div", { class: "flag-list" }, flagBoxes));
+  const details = el("details", {}, el("summary", {}, "Flags ", el("kbd", {}, "f"), " ", flagsCount), el("div", { class: "flag-list" }, flagBoxes));
+  details.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    e.preventDefault();
+    e.stopPropagation();
+    details.open = false;
+    details.closest(".rcard").focus();
+  });
   details.addEventListener("change", () => {
     const n = details.querySelectorAll("input.flag:checked").length;
     flagsCount.textContent = n ? `(${n})` : "";
@@ -161,7 +170,7 @@ function buildCard(c, index, flagsSet, draft) {
       el("span", { class: "spacer" }),
       el("label", { class: "check small", for: `compare-${L}` }, compare, "Compare"), toggle),
     el("div", { class: "body md", id: `body-${L}`, html: html[c.id] }),
-    el("footer", {}, el("label", { for: `rating-${L}`, class: "small" }, "Rating"), rating, details));
+    el("footer", {}, el("label", { for: `rating-${L}`, class: "small" }, "Rating ", el("kbd", {}, "Shift"), "+", el("kbd", {}, "1–7")), rating, details));
   toggle.addEventListener("click", () => toggleCollapse(card));
   card.addEventListener("keydown", (e) => onCardKey(e, card, c.id));
   card.addEventListener("dragover", (e) => e.preventDefault());
@@ -177,11 +186,27 @@ function buildCard(c, index, flagsSet, draft) {
   return card;
 }
 
+function setRating(card, value) {
+  card.querySelector("select.rating").value = value ? String(value) : "";
+  refresh();
+  ctxRef.saveDraft();
+}
+
 function onCardKey(e, card, cid) {
   if (e.target !== card || e.ctrlKey || e.metaKey || e.altKey) return;
   const cards = [...cardsBox.querySelectorAll(".rcard")];
   const i = cards.indexOf(card);
-  if (/^[1-9]$/.test(e.key)) {
+  // Shift+digit is the rating: e.code, because Shift turns the key itself into "!", "@"…
+  if (e.shiftKey && /^(Digit|Numpad)[0-7]$/.test(e.code)) {
+    e.preventDefault();
+    setRating(card, Number(e.code.slice(-1)) || null);
+  } else if (e.key === "f") {
+    e.preventDefault();
+    const details = card.querySelector("details");
+    details.open = true;
+    const first = details.querySelector("input.flag");
+    if (first) first.focus();
+  } else if (/^[1-9]$/.test(e.key)) {
     e.preventDefault();
     const n = Number(e.key);
     if (n > comps.length) { ctxRef.say("warn", `There are ${comps.length} answers: use ranks 1 to ${comps.length}.`); return; }
@@ -250,6 +275,20 @@ startWork({
     refresh();
   },
   draftData: () => ({ ranks, ratings: readRatings(), flags: readFlags(), nr_reason: nrReason.value }),
+  copyText(data) {
+    const letter = (cid) => letterOf(cid) || "?";
+    const byRank = {};
+    for (const [cid, r] of Object.entries((data && data.ranks) || {})) (byRank[r] = byRank[r] || []).push(letter(cid));
+    const order = Object.keys(byRank).map(Number).sort((a, b) => a - b).map((r) => byRank[r].sort().join(" = ")).join(" > ");
+    const parts = [];
+    if (order) parts.push(`Order: ${order}.`);
+    const ratings = Object.entries((data && data.ratings) || {}).map(([cid, v]) => `${letter(cid)} ${v}`);
+    if (ratings.length) parts.push(`Ratings: ${ratings.join(", ")}.`);
+    const flags = Object.entries((data && data.flags) || {}).map(([cid, f]) => `${letter(cid)}: ${f.join(", ").replaceAll("_", " ")}`);
+    if (flags.length) parts.push(`Flags: ${flags.join("; ")}.`);
+    if (data && data.nr_reason) parts.push(`Not rankable: ${data.nr_reason}`);
+    return parts.join(" ");
+  },
   validate() {
     const missing = comps.filter((c) => !ranks[c.id]).map((c) => letterOf(c.id));
     if (missing.length) {

@@ -98,3 +98,10 @@ class TestRehash:
         db.refresh(user)
         assert user.password_hash != old
         assert user.password_hash.startswith("$argon2id$")
+
+
+class TestOneSpellingOfAnAddress:
+    def test_the_right_password_with_padding_logs_in_as_the_same_user(self, client: TestClient, db: Session) -> None:
+        user = make_user(db, email="pad@example.org")
+        r = client.post("/api/v1/auth/login", json={"email": "  PAD@example.org ", "password": PASSWORD})
+        assert r.status_code == 200 and r.json()["user"]["id"] == user.public_id

@@ -108,7 +108,12 @@ class TestTrain:
     def test_train_forwards_every_argument_to_the_trainer(self, monkeypatch: pytest.MonkeyPatch) -> None:
         seen: list[list[str]] = []
         fake = types.ModuleType("trainer.cli")
-        fake.main = lambda argv: seen.append(argv) or 0  # type: ignore[attr-defined]
+
+        def fake_main(argv: list[str]) -> int:
+            seen.append(argv)
+            return 0
+
+        fake.main = fake_main  # type: ignore[attr-defined]
         package = types.ModuleType("trainer")
         package.cli = fake  # type: ignore[attr-defined]
         # Stand-ins for the real trainer, which would import torch.

@@ -16,7 +16,6 @@ from app.config import Settings
 from app.db import read_phase, unit_of_work
 from app.errors import DomainError
 from app.labeling import service
-from app.labeling.schemas import SubmitIn
 from app.models import User
 from tests.concurrency.invariants import check_queue_invariants
 from tests.factories import add_member, make_labelers, make_project, make_ranking_item
@@ -51,12 +50,12 @@ def _labeler(
                     service.skip(db, user, task.assignment_id)
                 task = None
                 continue
-            body = SubmitIn(
-                idempotency_key=f"user-{user.id}-task-{n}",
-                verdict="ranked",
-                ranking=[[c.id] for c in task.completions],
-                seconds=1.0,
-            )
+            body = {
+                "idempotency_key": f"user-{user.id}-task-{n}",
+                "verdict": "ranked",
+                "ranking": [[c.id] for c in task.completions],
+                "seconds": 1.0,
+            }
             # Some clients retry (a double click or a lost answer): the same key again.
             for _ in range(2 if rng.random() < 0.2 else 1):
                 with unit_of_work(factory) as db:
@@ -72,7 +71,7 @@ def _labeler(
 
 
 def _identical_submit(
-    factory: sessionmaker[Session], settings: Settings, user: User, aid: str, body: SubmitIn,
+    factory: sessionmaker[Session], settings: Settings, user: User, aid: str, body: dict[str, Any],
     out: list[Any], barrier: threading.Barrier,
 ) -> None:
     barrier.wait()
@@ -126,7 +125,7 @@ class TestConcurrentLabelers:
         task = service.next_task(db, user, project.public_id)
         db.commit()
         assert task is not None
-        body = SubmitIn(idempotency_key="same-key-1", verdict="ranked", ranking=[[c.id] for c in task.completions])
+        body = {"idempotency_key": "same-key-1", "verdict": "ranked", "ranking": [[c.id] for c in task.completions]}
         out: list[Any] = []
         barrier = threading.Barrier(4)
         threads = [

@@ -13,7 +13,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
-from app.models import Role
+from app.jobs import service
+from app.models import JobKind, Role
 from tests.e2e.conftest import SECRET, Server, log_in, shot
 from tests.factories import PASSWORD, make_labelers
 
@@ -27,7 +28,7 @@ def worker(server: Server, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "RANKWISE_ENV": "test", "RANKWISE_SECRET_KEY": SECRET,
            "RANKWISE_DATABASE_URL": engine.url.render_as_string(hide_password=False),
            "RANKWISE_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "app.jobs.worker", "--poll", "0.2",
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--poll", "0.2",
                              "--heartbeat", "0.5"], env=env, stdout=subprocess.DEVNULL)
     try:
         yield proc
@@ -66,3 +67,24 @@ class TestTrainingPage:
         assert len(late.split()) == 10 > len(early.split()) >= 1
         expect(page.locator("#job-log")).to_contain_text("step 10/10")
         expect(page.locator("#job-cancel")).to_be_hidden()
+
+    def test_a_diverged_run_shows_its_finite_curve_and_where_it_went_nan(
+        self, server: Server, db: Session, page: Page
+    ) -> None:
+        (engineer,) = make_labelers(db, 1, role=Role.engineer)
+        job = service.enqueue(db, JobKind.diagnostic, {})
+        db.commit()
+        claimed = service.claim(db, "e2e-worker")
+        assert claimed is not None
+        service.record_progress(db, claimed.id, "e2e-worker", progress={"step": 4, "total": 4},
+                                metrics=[(1, {"loss": 2.0}), (2, {"loss": 1.5}),
+                                         (3, {"loss": float("nan")}), (4, {"loss": float("inf")})])
+        service.fail(db, claimed.id, "e2e-worker", "loss is NaN")
+        db.commit()
+        log_in(page, server.url, engineer.email, PASSWORD)
+        page.goto(f"{server.url}/admin/training/{job.public_id}")
+        loss = page.locator("figure[data-metric='loss']")
+        expect(loss.locator("[data-non-finite]")).to_have_text("Infinity at step 4 (2 points not drawn)")
+        assert len((loss.locator("polyline").get_attribute("points") or "").split()) == 2
+        expect(page.locator("#job-status")).to_have_text("failed")
+        shot(page, "training-job-diverged")

@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.evaluations.runner import a_first
 from app.exports.schemas import ExportCreate
 from app.exports.service import write_export
-from app.jobs.evaluation import a_first
-from app.jobs.worker import Worker, WorkerOptions
 from app.models import (
     AuditEntry,
     Completion,
@@ -23,6 +22,7 @@ from app.models import (
     JobStatus,
     ModelVersion,
     Project,
+    ProjectMember,
     Prompt,
     Role,
     TaskKind,
@@ -30,7 +30,8 @@ from app.models import (
     WorkItem,
 )
 from app.registry import service as registry
-from tests.factories import bearer, make_labelers, make_project, make_prompt
+from tests.factories import add_member, bearer, make_labelers, make_project, make_prompt, make_user
+from tests.jobs.helpers import run_worker
 from tests.registry.fake_openai import fake_openai_server
 
 SEED = 7
@@ -45,12 +46,14 @@ def _models(db: Session, admin: User, url: str = "http://127.0.0.1:9/v1") -> tup
     return a, b
 
 
-def _source(db: Session, held_out: int, other: int = 1) -> Project:
-    project = make_project(db, "ranking")
+def _source(db: Session, reader: User, held_out: int, other: int = 1) -> Project:
+    """A ranking project with held-out prompts, which ``reader`` may read (a member)."""
+    project: Project = make_project(db, "ranking")
     for i in range(held_out + other):
         prompt = make_prompt(db, project, f"Held question {i}?" if i < held_out else None)
         prompt.held_out = i < held_out
     db.commit()
+    add_member(db, project, reader)
     return project
 
 
@@ -61,7 +64,7 @@ def _body(a: ModelVersion, b: ModelVersion, source: Project, **extra: Any) -> di
 
 
 def _run_worker(settings: Settings, session_factory: sessionmaker[Session]) -> None:
-    Worker(settings, WorkerOptions(name="w", poll_seconds=0.1, max_jobs=1), session_factory).run_forever()
+    run_worker(settings, session_factory, poll_seconds=0.1)
 
 
 def _count(db: Session, model: type) -> int:
@@ -74,7 +77,7 @@ class TestStartEvaluation:
     ) -> None:
         engineer, labeler = make_labelers(db, 1, Role.engineer) + make_labelers(db, 1)
         a, b = _models(db, engineer)
-        source = _source(db, held_out=2, other=2)
+        source = _source(db, engineer, held_out=2, other=2)
         r = client.post("/api/v1/evaluations", headers=bearer(db, engineer),
                         json=_body(a, b, source, labelers=[labeler.public_id], overlap=2))
         assert r.status_code == 201, r.text
@@ -98,7 +101,7 @@ class TestStartEvaluation:
     def test_all_true_takes_every_prompt_up_to_max_prompts(self, client: TestClient, db: Session) -> None:
         (engineer,) = make_labelers(db, 1, Role.engineer)
         a, b = _models(db, engineer)
-        source = _source(db, held_out=0, other=5)
+        source = _source(db, engineer, held_out=0, other=5)
         r = client.post("/api/v1/evaluations", headers=bearer(db, engineer),
                         json=_body(a, b, source, prompts={"project_id": source.public_id, "all": True},
                                    max_prompts=3))
@@ -110,7 +113,7 @@ class TestStartEvaluation:
     ) -> None:
         (engineer,) = make_labelers(db, 1, Role.engineer)
         a, b = _models(db, engineer)
-        source = _source(db, held_out=0, other=2)
+        source = _source(db, engineer, held_out=0, other=2)
         projects_before = _count(db, Project)
         r = client.post("/api/v1/evaluations", headers=bearer(db, engineer), json=_body(a, b, source))
         assert r.status_code == 422
@@ -121,7 +124,7 @@ class TestStartEvaluation:
         (engineer,) = make_labelers(db, 1, Role.engineer)
         a, _ = _models(db, engineer)
         r = client.post("/api/v1/evaluations", headers=bearer(db, engineer),
-                        json=_body(a, a, _source(db, held_out=1)))
+                        json=_body(a, a, _source(db, engineer, held_out=1)))
         assert r.status_code == 422 and "same model version" in r.text
 
     def test_a_retired_model_is_refused_and_nothing_is_stored(self, client: TestClient, db: Session) -> None:
@@ -131,14 +134,14 @@ class TestStartEvaluation:
         db.commit()
         projects_before = _count(db, Project)
         r = client.post("/api/v1/evaluations", headers=bearer(db, engineer),
-                        json=_body(a, b, _source(db, held_out=1)))
+                        json=_body(a, b, _source(db, engineer, held_out=1)))
         assert r.status_code == 422 and "retired" in r.json()["detail"]
         assert _count(db, Project) == projects_before + 1  # only the source made by this test
 
     def test_an_unknown_labeler_rolls_the_whole_request_back(self, client: TestClient, db: Session) -> None:
         (engineer,) = make_labelers(db, 1, Role.engineer)
         a, b = _models(db, engineer)
-        source = _source(db, held_out=1)
+        source = _source(db, engineer, held_out=1)
         projects_before = _count(db, Project)
         r = client.post("/api/v1/evaluations", headers=bearer(db, engineer),
                         json=_body(a, b, source, labelers=["nobody"]))
@@ -149,8 +152,71 @@ class TestStartEvaluation:
         engineer, labeler = make_labelers(db, 1, Role.engineer) + make_labelers(db, 1)
         a, b = _models(db, engineer)
         r = client.post("/api/v1/evaluations", headers=bearer(db, labeler),
-                        json=_body(a, b, _source(db, held_out=1)))
+                        json=_body(a, b, _source(db, engineer, held_out=1)))
         assert r.status_code == 403
+
+
+class TestWhoMayEvaluateWhat:
+    def test_an_engineer_cannot_use_the_prompts_of_a_project_they_may_not_read(
+        self, client: TestClient, db: Session
+    ) -> None:
+        engineer, outsider = make_labelers(db, 2, Role.engineer)
+        a, b = _models(db, engineer)
+        source = _source(db, engineer, held_out=2)  # outsider is no member
+        projects_before = _count(db, Project)
+        r = client.post("/api/v1/evaluations", headers=bearer(db, outsider), json=_body(a, b, source))
+        assert r.status_code == 404, r.text
+        assert "Held question" not in r.text
+        assert _count(db, Project) == projects_before and _count(db, Job) == 0
+
+    def test_an_archived_source_is_as_unknown_to_an_engineer_as_a_missing_one(
+        self, client: TestClient, db: Session
+    ) -> None:
+        (engineer,) = make_labelers(db, 1, Role.engineer)
+        a, b = _models(db, engineer)
+        source = _source(db, engineer, held_out=1)
+        source.archived = True
+        db.commit()
+        r = client.post("/api/v1/evaluations", headers=bearer(db, engineer), json=_body(a, b, source))
+        missing = client.post("/api/v1/evaluations", headers=bearer(db, engineer),
+                              json={**_body(a, b, source), "prompts": {"project_id": "0" * 16}})
+        assert r.status_code == missing.status_code == 404
+        assert r.json()["detail"] == missing.json()["detail"]
+
+    def test_an_admin_may_use_any_project(self, client: TestClient, db: Session) -> None:
+        (engineer,) = make_labelers(db, 1, Role.engineer)
+        admin = make_user(db, Role.admin)
+        a, b = _models(db, engineer)
+        source = _source(db, engineer, held_out=1)  # the admin is no member
+        r = client.post("/api/v1/evaluations", headers=bearer(db, admin), json=_body(a, b, source))
+        assert r.status_code == 201, r.text
+        project = db.scalar(select(Project).where(Project.public_id == r.json()["project_id"]))
+        assert project is not None
+        members = {m.user_id for m in db.scalars(select(ProjectMember).where(
+            ProjectMember.project_id == project.id))}
+        assert admin.id not in members  # admins read every project already
+
+    def test_the_new_project_gets_the_source_labelers_the_named_ones_and_its_engineer(
+        self, client: TestClient, db: Session
+    ) -> None:
+        engineer, other_engineer = make_labelers(db, 2, Role.engineer)
+        source_labelers = make_labelers(db, 2)
+        (named,) = make_labelers(db, 1)
+        a, b = _models(db, engineer)
+        source = _source(db, engineer, held_out=1)
+        add_member(db, source, *source_labelers, other_engineer)
+        r = client.post("/api/v1/evaluations", headers=bearer(db, engineer),
+                        json=_body(a, b, source, labelers=[named.public_id, source_labelers[0].public_id]))
+        assert r.status_code == 201, r.text
+        pid = r.json()["project_id"]
+        project = db.scalar(select(Project).where(Project.public_id == pid))
+        assert project is not None
+        members = set(db.scalars(select(ProjectMember.user_id).where(ProjectMember.project_id == project.id)))
+        assert members == {*(u.id for u in source_labelers), named.id, engineer.id}
+        # The engineer who made it can read it; each source labeler finds it in their list.
+        assert client.get(f"/api/v1/projects/{pid}", headers=bearer(db, engineer)).status_code == 200
+        listed = client.get("/api/v1/projects", headers=bearer(db, source_labelers[1])).json()
+        assert pid in {p["id"] for p in listed}
 
 
 class TestEvaluationJob:
@@ -160,7 +226,7 @@ class TestEvaluationJob:
         (engineer,) = make_labelers(db, 1, Role.engineer)
         with fake_openai_server() as (url, fake):
             a, b = _models(db, engineer, url)
-            source = _source(db, held_out=12)
+            source = _source(db, engineer, held_out=12)
             out = client.post("/api/v1/evaluations", headers=bearer(db, engineer),
                               json=_body(a, b, source)).json()
             _run_worker(settings, session_factory)
@@ -206,7 +272,7 @@ class TestEvaluationJob:
         engineer, labeler = make_labelers(db, 1, Role.engineer) + make_labelers(db, 1)
         with fake_openai_server() as (url, _):
             a, b = _models(db, engineer, url)
-            source = _source(db, held_out=1)
+            source = _source(db, engineer, held_out=1)
             out = client.post("/api/v1/evaluations", headers=bearer(db, engineer),
                               json=_body(a, b, source, labelers=[labeler.public_id])).json()
             _run_worker(settings, session_factory)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.models import Export, Role
 from tests.exports.conftest import World
 from tests.factories import login, make_user
-from trainer.data import load_export
+from trainer.contract import load_export
 
 
 def _create(client: TestClient, world: World, headers: dict[str, str], **body: object) -> dict:

@@ -9,7 +9,7 @@ import pytest
 from app.cli import main
 from app.config import Settings
 from tests.exports.conftest import World
-from trainer.data import load_export
+from trainer.contract import load_export
 
 
 @pytest.fixture

@@ -5,17 +5,17 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.exports.snapshot import snapshot_session
-from app.models import Completion, Ranking, RankingEntry, TaskKind, Winner, WorkItem
+from app.models import Completion, ItemCompletion, Ranking, RankingEntry, TaskKind, Winner, WorkItem
 from app.security.tokens import pseudonym
 from tests.conftest import TEST_SECRET
 from tests.exports import factories as f
 from tests.exports.conftest import Exporter, World, both, records
-from trainer.data import load_export
+from trainer.contract import load_export
 
 
 def _pairs(folder: Path, source: str) -> list[dict]:
@@ -64,6 +64,25 @@ class TestContents:
                 assert isinstance(rec["shown_order"], list) and rec["seconds"] == 12.5
         ranking = both(folder, "rankings")[0]
         assert sorted(ranking["shown_order"]) == sorted(c["id"] for c in ranking["completions"])
+
+    def test_every_judgement_record_carries_its_items_round(
+        self, world: World, export: Exporter, db: Session
+    ) -> None:
+        nine_id = db.scalar(select(ItemCompletion.item_id).join(WorkItem, WorkItem.id == ItemCompletion.item_id)
+                            .where(WorkItem.project_id == world.project.id)
+                            .group_by(ItemCompletion.item_id).having(func.count() == 9))
+        nine = db.get(WorkItem, nine_id)
+        assert nine is not None
+        nine.round = 2  # the 9-way item came from a second round of sampling
+        db.commit()
+        folder, _ = export(world.project)
+        rounds = {len(r["completions"]): r["round"] for r in both(folder, "rankings")}
+        assert rounds[9] == 2 and set(rounds.values()) == {1, 2}
+        nine_pairs = [p for p in _pairs(folder, "ranking") if p["group"] in
+                      {r["id"] for r in both(folder, "rankings") if len(r["completions"]) == 9}]
+        assert len(nine_pairs) == 36 and {p["round"] for p in nine_pairs} == {2}
+        for kind in ("sft", "pairs", "ratings"):
+            assert all(rec["round"] in (1, 2) for rec in both(folder, kind))
 
     def test_unusable_holds_not_rankable_and_both_bad(self, world: World, export: Exporter) -> None:
         folder, _ = export(world.project)

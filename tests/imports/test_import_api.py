@@ -176,3 +176,50 @@ class TestCompletionImport:
         proj = project(db, TaskKind.demonstration)
         r = _upload(client, admin, proj.public_id, "completions", _jsonl({"prompt_id": "x", "content": "a", "model": "m"}))
         assert r.status_code == 422 and "demonstration project" in r.json()["detail"]
+
+
+class TestEveryParserErrorIsALineError:
+    """Lines that crashed the parser (500, also with dry_run) or were silently merged."""
+
+    def _prompts(self, client: TestClient, db: Session, data: bytes, name: str, dry_run: bool) -> Any:
+        admin = bearer(db, make_user(db, Role.admin))
+        proj = project(db, TaskKind.demonstration)
+        return _upload(client, admin, proj.public_id, "prompts", data, name=name, dry_run=dry_run)
+
+    def test_a_line_nested_50000_deep(self, client: TestClient, db: Session) -> None:
+        data = _jsonl({"id": "a", "text": "fine"}, '{"text": ' + "[" * 50_000 + "]" * 50_000 + "}")
+        for dry_run in (True, False):
+            r = self._prompts(client, db, data, "deep.jsonl", dry_run)
+            assert r.status_code == (200 if dry_run else 422), r.text
+            assert [(e["line"], "nested too deeply" in e["message"]) for e in r.json()["errors"]] == [(2, True)]
+        assert _count(db, Prompt) == 0
+
+    def test_an_id_of_5000_digits(self, client: TestClient, db: Session) -> None:
+        data = _jsonl('{"id": ' + "7" * 5000 + ', "text": "x"}', '{"id": ' + "7" * 200 + ', "text": "y"}')
+        for dry_run in (True, False):
+            r = self._prompts(client, db, data, "ids.jsonl", dry_run)
+            assert r.status_code == (200 if dry_run else 422), r.text
+            assert [e["line"] for e in r.json()["errors"]] == [1, 2]
+        assert _count(db, Prompt) == 0
+
+    def test_a_completion_naming_its_prompt_by_a_huge_number(self, client: TestClient, db: Session) -> None:
+        admin = bearer(db, make_user(db, Role.admin))
+        proj = project(db, TaskKind.ranking)
+        data = _jsonl('{"prompt_id": ' + "9" * 5000 + ', "content": "c", "model": "m"}')
+        r = _upload(client, admin, proj.public_id, "completions", data)
+        assert r.status_code == 422 and r.json()["errors"][0]["line"] == 1
+
+    def test_an_unterminated_csv_quote_names_its_line(self, client: TestClient, db: Session) -> None:
+        data = b'id,prompt\nx1,"never closed\nx2,ok\n'
+        for dry_run in (True, False):
+            r = self._prompts(client, db, data, "q.csv", dry_run)
+            assert r.status_code == (200 if dry_run else 422), r.text
+            body = r.json()
+            assert body["errors"][0]["line"] == 2 and "never closed" in body["errors"][0]["message"]
+        assert _count(db, Prompt) == 0
+
+    def test_a_quoted_cell_over_several_lines_that_is_closed_is_one_prompt(self, client: TestClient, db: Session) -> None:
+        data = b'id,prompt\nx1,"two\nlines"\nx2,ok\n'
+        r = self._prompts(client, db, data, "q.csv", False)
+        assert r.status_code == 200, r.text
+        assert r.json()["stored"] == 2

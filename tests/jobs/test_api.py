@@ -1,4 +1,4 @@
-"""The jobs API: roles, validation, listing, metrics and cancel."""
+"""The jobs API: roles, validation, the projects a job may name, listing, metrics and cancel."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.jobs import service
-from app.models import Role
-from tests.factories import bearer, make_labelers, make_project, make_user
+from app.models import Export, Job, Role
+from tests.factories import add_member, bearer, make_labelers, make_project, make_user
 
 
 class TestJobsApi:
@@ -42,9 +42,9 @@ class TestJobsApi:
         headers = bearer(db, make_user(db, Role.admin))
         project = make_project(db, "ranking")
         r = client.post("/api/v1/jobs", headers=headers, json={
-            "kind": "sample", "params": {"project_id": project.public_id, "k": 3}})
+            "kind": "sample", "params": {"project_id": project.public_id, "k": 1}})
         assert r.status_code == 422
-        assert r.json()["detail"].startswith("params.k:")
+        assert r.json()["errors"][0]["field"] == "sample.params.k"
         r = client.post("/api/v1/jobs", headers=headers, json={
             "kind": "sample", "params": {"project_id": project.public_id, "k": 4}})
         assert r.status_code == 422
@@ -61,3 +61,46 @@ class TestJobsApi:
     def test_an_unknown_job_is_404(self, client: TestClient, db: Session) -> None:
         headers = bearer(db, make_user(db, Role.admin))
         assert client.get("/api/v1/jobs/abcdefghjkmnpqrs", headers=headers).status_code == 404
+
+    def test_a_metrics_cursor_beyond_what_the_database_holds_is_refused(
+        self, client: TestClient, db: Session
+    ) -> None:
+        headers = bearer(db, make_user(db, Role.admin))
+        job = service.enqueue(db, "diagnostic", {})
+        db.commit()
+        r = client.get(f"/api/v1/jobs/{job.public_id}/metrics?after_step=9223372036854775808",
+                       headers=headers)
+        assert r.status_code == 422 and "after_step" in r.json()["detail"]
+
+    def test_jobs_that_name_a_project_only_take_projects_the_caller_may_read(
+        self, client: TestClient, db: Session
+    ) -> None:
+        (engineer,) = make_labelers(db, 1, Role.engineer)
+        project = make_project(db, "ranking")
+        headers = bearer(db, engineer)
+        for kind, params in (("sample", {"project_id": project.public_id, "k": 4}),
+                             ("export", {"project_id": project.public_id})):
+            r = client.post("/api/v1/jobs", headers=headers, json={"kind": kind, "params": params})
+            assert r.status_code == 404, (kind, r.text)
+        db.expire_all()
+        assert db.query(Job).count() == 0 and db.query(Export).count() == 0
+        add_member(db, project, engineer)
+        r = client.post("/api/v1/jobs", headers=headers,
+                        json={"kind": "export", "params": {"project_id": project.public_id}})
+        assert r.status_code == 201, r.text
+        assert r.json()["kind"] == "export" and r.json()["params"]["project_id"] == project.public_id
+
+    def test_the_metrics_of_a_diverged_run_are_served_with_nan_spelled_out(
+        self, client: TestClient, db: Session
+    ) -> None:
+        headers = bearer(db, make_user(db, Role.engineer))
+        job = service.enqueue(db, "diagnostic", {})
+        db.commit()
+        claimed = service.claim(db, "w")
+        assert claimed is not None
+        service.record_progress(db, claimed.id, "w", metrics=[(1, {"loss": float("nan")}),
+                                                              (2, {"loss": float("inf")})])
+        db.commit()
+        r = client.get(f"/api/v1/jobs/{job.public_id}/metrics", headers=headers)
+        assert r.status_code == 200
+        assert r.json()["items"] == [{"step": 1, "loss": "NaN"}, {"step": 2, "loss": "Infinity"}]

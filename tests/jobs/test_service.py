@@ -1,7 +1,9 @@
-"""The job lifecycle in the database: claim, heartbeat, reaper, cancel."""
+"""The job lifecycle in the database: claim, heartbeat, reaper, cancel, dependencies, and
+what is stored of what a job reports."""
 
 from __future__ import annotations
 
+import math
 import threading
 from datetime import timedelta
 
@@ -115,3 +117,105 @@ class TestCancel:
         service.succeed(db, job.id, "w", {})
         with pytest.raises(Conflict, match="already succeeded"):
             service.request_cancel(db, job)
+
+
+class TestDependencies:
+    """A job queued ``after`` another is claimable once that one succeeded, and fails,
+    naming it, when it failed or was cancelled."""
+
+    def test_a_waiting_job_is_passed_over_until_its_dependency_succeeded(self, db: Session) -> None:
+        first = service.enqueue(db, "export", {})
+        waiting = service.enqueue(db, "train", {}, after=first)
+        other = service.enqueue(db, "diagnostic", {})
+        db.commit()
+        assert service.claim(db, "w").id == first.id  # type: ignore[union-attr]
+        # The export is running: the run is not ready, the next job in line is.
+        assert service.claim(db, "w").id == other.id  # type: ignore[union-attr]
+        assert service.claim(db, "w") is None
+        assert waiting.status == JobStatus.queued
+        service.succeed(db, first.id, "w", {})
+        job = service.claim(db, "w")
+        assert job is not None and job.id == waiting.id
+
+    def test_a_job_whose_dependency_failed_is_failed_with_its_name_and_reason(self, db: Session) -> None:
+        export = service.enqueue(db, "export", {})
+        waiting = service.enqueue(db, "train", {}, after=export)
+        db.commit()
+        assert service.claim(db, "w").id == export.id  # type: ignore[union-attr]
+        service.fail(db, export.id, "w", "disk full")
+        assert service.claim(db, "w") is None
+        assert waiting.status == JobStatus.failed and waiting.finished_at is not None
+        assert f"export job {export.public_id}" in (waiting.error or "")
+        assert "failed (disk full)" in (waiting.error or "")
+
+    def test_cancelling_the_dependency_fails_the_chain_waiting_on_it(self, db: Session) -> None:
+        export = service.enqueue(db, "export", {})
+        run = service.enqueue(db, "train", {}, after=export)
+        follow_up = service.enqueue(db, "sample", {}, after=run)
+        service.request_cancel(db, export)
+        db.commit()
+        assert service.claim(db, "w") is None
+        assert run.status == follow_up.status == JobStatus.failed
+        assert f"export job {export.public_id} this job waited for was cancelled" in (run.error or "")
+        assert f"train job {run.public_id}" in (follow_up.error or "")
+
+    def test_concurrent_workers_claim_a_waiting_job_once_and_only_after_its_dependency(
+        self, db: Session, session_factory: sessionmaker[Session]
+    ) -> None:
+        export = service.enqueue(db, "export", {})
+        runs = [service.enqueue(db, "train", {}, after=export).id for _ in range(6)]
+        db.commit()
+        with unit_of_work(session_factory) as s:
+            assert service.claim(s, "w0").id == export.id  # type: ignore[union-attr]
+        claimed: list[int] = []
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(4)
+
+        def worker(name: str, rounds: int) -> None:
+            try:
+                barrier.wait()
+                for _ in range(rounds):
+                    with unit_of_work(session_factory) as s:
+                        job = service.claim(s, name)
+                        if job is not None:
+                            claimed.append(job.id)
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(f"w{i}", 3)) for i in range(1, 5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors and claimed == []  # the export has not finished
+        with unit_of_work(session_factory) as s:
+            service.succeed(s, export.id, "w0", {})
+        barrier.reset()
+        threads = [threading.Thread(target=worker, args=(f"w{i}", 4)) for i in range(1, 5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors
+        assert sorted(claimed) == runs
+
+
+class TestStoredSafely:
+    def test_numbers_json_cannot_hold_are_spelled_out_alike_on_both_databases(self, db: Session) -> None:
+        queue_jobs(db, 1)
+        job = service.claim(db, "w")
+        assert job is not None
+        service.record_progress(db, job.id, "w", progress={"step": 1, "eta_seconds": float("inf")},
+                                metrics=[(1, {"loss": float("nan"), "kl": float("-inf"), "lr": 0.1})],
+                                log_tail="bad byte \x00 here")
+        service.succeed(db, job.id, "w", {"val_loss": float("nan"), "nested": [float("inf")]})
+        db.commit()
+        db.expire_all()
+        stored = db.get(Job, job.id)
+        assert stored is not None
+        assert stored.progress == {"step": 1, "eta_seconds": "Infinity"}
+        assert stored.result == {"val_loss": "NaN", "nested": ["Infinity"]}
+        assert stored.log_tail == "bad byte \ufffd here"
+        assert service.metrics(db, stored, -1, 10) == [
+            {"step": 1, "loss": "NaN", "kl": "-Infinity", "lr": 0.1}]
+        assert math.isnan(float(stored.result["val_loss"]))  # what float() reads back

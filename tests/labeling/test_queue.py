@@ -164,3 +164,39 @@ class TestLeaseExpiryAtSubmit:
         assert "another labeler" in r.json()["detail"]  # type: ignore[attr-defined]
         db.refresh(item)
         assert (item.taken, item.done) == (1, 0)
+
+
+class TestLeftForYou:
+    def test_it_counts_what_this_labeler_can_still_get(self, client: TestClient, db: Session) -> None:
+        project = make_project(db, "ranking", overlap=2)
+        for _ in range(4):
+            make_ranking_item(db, project)
+        alice, bob = make_labelers(db, 2)
+        add_member(db, project, alice, bob)
+        a, b = bearer(db, alice), bearer(db, bob)
+        first = client.post(f"/api/v1/projects/{project.public_id}/next", headers=a).json()
+        assert first["progress"]["remaining"] == 4  # the task in hand and three more
+        r = client.post(
+            f"/api/v1/assignments/{first['assignment_id']}/submit?next=true",
+            json={"idempotency_key": "left-0001", "verdict": "ranked", "ranking": [[c["id"] for c in first["completions"]]]},
+            headers=a,
+        )
+        second = r.json()["next"]
+        assert second["progress"]["remaining"] == 3  # the judged item is open for others, not for alice
+        assert client.post(f"/api/v1/assignments/{second['assignment_id']}/skip", headers=a).status_code == 204
+        third = client.post(f"/api/v1/projects/{project.public_id}/next", headers=a).json()
+        assert third["progress"]["remaining"] == 2  # nor is the skipped one
+        mine = {p["id"]: p["remaining"] for p in client.get("/api/v1/me/projects", headers=a).json()}
+        theirs = {p["id"]: p["remaining"] for p in client.get("/api/v1/me/projects", headers=b).json()}
+        assert (mine[project.public_id], theirs[project.public_id]) == (2, 4)
+
+    def test_an_item_whose_slots_are_all_held_is_not_counted(self, client: TestClient, db: Session) -> None:
+        project = make_project(db, "ranking", overlap=1)
+        make_ranking_item(db, project)
+        make_ranking_item(db, project)
+        carol, dave = make_labelers(db, 2)
+        add_member(db, project, carol, dave)
+        url = f"/api/v1/projects/{project.public_id}/next"
+        assert client.post(url, headers=bearer(db, carol)).json()["progress"]["remaining"] == 2
+        assert client.post(url, headers=bearer(db, dave)).json()["progress"]["remaining"] == 1
+        assert client.post(url, headers=bearer(db, make_labelers(db, 1)[0])).status_code == 404  # not a member

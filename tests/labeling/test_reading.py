@@ -73,3 +73,21 @@ class TestReading:
         assert {c["model"] for c in detail["completions"]} == {"model-0", "model-1"}
         assert detail["answer"]["ranking"] == [[c] for c in detail["shown_order"]]
         assert detail["prompt"]["messages"][0]["role"] == "user"
+        assert detail["round"] == 1 and {j["round"] for j in first["items"] + second["items"]} == {1}
+
+    def test_the_browser_shows_the_round_of_each_judgements_item(self, client: TestClient, db: Session) -> None:
+        project = make_project(db, "ranking")
+        first_round = make_ranking_item(db, project)
+        second_round = make_ranking_item(db, project)
+        second_round.round = 2  # a newer model's completions for the same kind of prompt
+        db.commit()
+        (alice,) = make_labelers(db, 1)
+        (admin,) = make_labelers(db, 1, role=Role.admin)
+        add_member(db, project, alice)
+        a, adm = bearer(db, alice), bearer(db, admin)
+        older = _rank_one(client, project, a, "round-0001", 5)
+        newer = _rank_one(client, project, a, "round-0002", 5)
+        page = client.get(f"/api/v1/projects/{project.public_id}/judgements", headers=adm).json()
+        assert [(j["id"], j["round"]) for j in page["items"]] == [(newer, 2), (older, 1)]
+        assert client.get(f"/api/v1/judgements/{newer}", headers=adm).json()["round"] == 2
+        assert first_round.round == 1

@@ -81,10 +81,13 @@ class TestRanking:
         )
         assert r.status_code == 422
         messages = [e["message"] for e in r.json()["errors"]]
-        assert any("appears twice" in m for m in messages)
+        # Answers are named as the labeler saw them (letters in the shown order), never by id.
+        assert "Answer A appears twice in the ranking; place each answer once." in messages
         assert any("'zzzzzzzzzzzzzzzz' is not one of the answers" in m for m in messages)
-        assert any(f"missing completion '{c[2]}': rank every answer" in m for m in messages)
+        assert "The ranking is missing answer C: rank every answer." in messages
+        assert "The ranking is missing answer D: rank every answer." in messages
         assert any("Unknown flag 'not-a-flag'" in m for m in messages)
+        assert not any(cid in m for cid in c for m in messages)
         assert r.json()["detail"].startswith(f"{len(messages)} problems")
         assert _count(db, Ranking) == 0 and _count(db, RankingEntry) == 0
         db.refresh(item)
@@ -130,6 +133,45 @@ class TestIdempotency:
         assert r.status_code == 409 and "already judged" in r.json()["detail"]
         assert _count(db, Ranking) == 1
 
+    def test_a_retry_with_another_time_spent_is_still_the_same_answer(self, client: TestClient, db: Session) -> None:
+        task, headers, _ = _lease(client, db, "ranking", make_ranking_item)
+        c = [x["id"] for x in task["completions"]]
+        first = _submit(client, task, headers, seconds=10, verdict="ranked", ranking=[c], ratings={})
+        # After a reload the page sends the same answer with a later `seconds`.
+        again = _submit(client, task, headers, seconds=95, verdict="ranked", ranking=[c])
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.json()["judgement_id"] == first.json()["judgement_id"]
+
+    def test_the_same_key_with_a_different_answer_is_refused_naming_the_key(
+        self, client: TestClient, db: Session
+    ) -> None:
+        task, headers, _ = _lease(client, db, "ranking", make_ranking_item)
+        c = [x["id"] for x in task["completions"]]
+        assert _submit(client, task, headers, verdict="ranked", ranking=[c]).status_code == 201
+        r = _submit(client, task, headers, verdict="ranked", ranking=[[x] for x in c])
+        assert r.status_code == 422, r.text
+        assert "'key-0001'" in r.json()["detail"] and "different answer" in r.json()["detail"]
+        assert r.json()["errors"][0]["field"] == "idempotency_key"
+        stored = db.scalar(select(Ranking))
+        assert stored is not None and _count(db, Ranking) == 1
+        entries = db.scalars(select(RankingEntry).where(RankingEntry.ranking_id == stored.id)).all()
+        assert {e.tie_group for e in entries} == {0}  # the first answer stands
+
+    def test_a_key_used_for_another_task_is_refused_naming_the_key(self, client: TestClient, db: Session) -> None:
+        project = make_project(db, "ranking")
+        make_ranking_item(db, project)
+        make_ranking_item(db, project)
+        (labeler,) = make_labelers(db, 1)
+        add_member(db, project, labeler)
+        headers = bearer(db, labeler)
+        url = f"/api/v1/projects/{project.public_id}/next"
+        first = client.post(url, headers=headers).json()
+        assert _submit(client, first, headers, verdict="ranked", ranking=[[x["id"] for x in first["completions"]]]).status_code == 201
+        second = client.post(url, headers=headers).json()
+        r = _submit(client, second, headers, verdict="ranked", ranking=[[x["id"] for x in second["completions"]]])
+        assert r.status_code == 422 and "'key-0001' was already used for another task" in r.json()["detail"]
+        assert _count(db, Ranking) == 1
+
     def test_submits_are_rate_limited_per_user(self, client: TestClient, db: Session) -> None:
         task, headers, _ = _lease(client, db, "ranking", make_ranking_item)
         client.app.state.submit_limiter.limit = 2  # type: ignore[attr-defined]
@@ -170,6 +212,28 @@ class TestPairwise:
         db.commit()  # end the read: SQLite transactions here hold the write lock
         detail = client.get(f"/api/v1/judgements/{judgement.public_id}", headers=headers).json()
         assert detail["answer"]["preferred"] == shown[1]
+
+    def test_both_bad_keeps_the_safety_labels_the_project_asks_for(self, client: TestClient, db: Session) -> None:
+        task, headers, item = _lease(client, db, "pairwise", make_pairwise_item, safety_labels=True)
+        shown = [x["id"] for x in task["completions"]]
+        missing = _submit(client, task, headers, verdict="both_bad", safety={shown[0]: "unsafe"})
+        assert missing.status_code == 422
+        assert missing.json()["detail"].startswith("Mark answer B as safe or unsafe")
+        assert shown[1] not in missing.json()["detail"]
+        r = _submit(client, task, headers, verdict="both_bad", safety={shown[0]: "unsafe", shown[1]: "safe"})
+        assert r.status_code == 201, r.text
+        judgement = db.scalar(select(PairwiseJudgement))
+        assert judgement is not None and judgement.winner == Winner.both_bad
+        canonical = list(
+            db.scalars(
+                select(Completion.public_id)
+                .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
+                .where(ItemCompletion.item_id == item.id)
+                .order_by(ItemCompletion.position)
+            )
+        )
+        labels = {canonical[0]: judgement.safety_a, canonical[1]: judgement.safety_b}
+        assert labels == {shown[0]: "unsafe", shown[1]: "safe"}
 
     def test_both_bad_needs_no_preference(self, client: TestClient, db: Session) -> None:
         task, headers, _ = _lease(client, db, "pairwise", make_pairwise_item)
@@ -226,3 +290,25 @@ class TestPromptWriting:
         assert submission is not None and prompt is not None
         assert submission.prompt_id == prompt.id and prompt.category == "open_qa"
         assert prompt.messages == [{"role": "user", "content": "Why is the sky blue?"}]
+
+
+class TestTheBodyFollowsTheTasksKind:
+    def test_a_field_of_another_kind_is_refused_with_the_kind_named(self, client: TestClient, db: Session) -> None:
+        task, headers, _ = _lease(client, db, "demonstration", make_demo_item)
+        c = "x" * 16
+        r = _submit(client, task, headers, turns=[{"role": "assistant", "content": "Hi."}], ranking=[[c]])
+        assert r.status_code == 422
+        assert r.json()["detail"] == (
+            "'ranking' does not belong to a demonstration task; remove it (a demonstration answer takes 'turns')."
+        )
+        assert _count(db, Demonstration) == 0
+
+    def test_a_body_that_is_not_an_object_is_refused(self, client: TestClient, db: Session) -> None:
+        task, headers, _ = _lease(client, db, "ranking", make_ranking_item)
+        r = client.post(f"/api/v1/assignments/{task['assignment_id']}/submit", json=["ranked"], headers=headers)
+        assert r.status_code == 422 and "JSON object" in r.json()["detail"]
+
+    def test_a_missing_verdict_is_named(self, client: TestClient, db: Session) -> None:
+        task, headers, _ = _lease(client, db, "pairwise", make_pairwise_item)
+        r = _submit(client, task, headers, preferred=task["completions"][0]["id"], margin_label="better")
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "verdict"

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.labeling import items
 from app.models import Completion, Project, Prompt, TaskKind
-from app.projects import items
 from app.projects import service as projects
 from app.projects.schemas import ProjectCreate
 

@@ -69,7 +69,8 @@ class TestReview:
         side = {j["labeler"]["name"]: j for j in view.json()["judgements"]}
         assert side[d.ann.display_name]["answer"]["preferred"] == "A"
         assert side[d.bob.display_name]["answer"] == {
-            "verdict": "preferred", "preferred": "B", "margin_label": "significantly_better", "reason": None}
+            "verdict": "preferred", "preferred": "B", "winner": "b", "margin_label": "significantly_better",
+            "safety": {}, "reason": None}
         assert side[d.bob.display_name]["disagreements"] == 1 and side[d.bob.display_name]["compared"] == 1
         assert [c["letter"] for c in view.json()["completions"]] == ["A", "B"]
 
@@ -212,4 +213,4 @@ class TestCorrections:
         assert figures["agreement"]["value"] == 1.0 and figures["tau"]["value"] == 1.0
         bad = client.post(f"/api/v1/judgements/{jb.public_id}/correction", headers=bearer(db, bob),
                           json={"idempotency_key": "fix-rank-2", "verdict": "ranked", "ranking": [[ids[0]]]})
-        assert bad.status_code == 422 and "missing completion" in bad.json()["detail"]
+        assert bad.status_code == 422 and "missing answer B" in bad.json()["detail"]

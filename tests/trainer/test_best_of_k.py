@@ -169,5 +169,9 @@ class TestBestOfK:
                 if json.loads(line)["stage"] == "best_of_k"]
         assert [r["round"] for r in rows] == [1.0, 2.0]
         assert [r["threshold"] for r in rows] == [0.25, 0.375]
+        updates = [json.loads(line) for line in (out / "metrics.jsonl").open()
+                   if json.loads(line)["stage"] == "best_of_k/sft"]
+        assert updates and all({"sft_loss", "grad_norm", "learning_rate"} <= set(r)
+                               for r in updates)
         # Pooling: round 2 fine-tunes on both rounds' winners.
         assert rows[1]["train_examples"] == len(r1) + len(r2)

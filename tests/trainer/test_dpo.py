@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from tests.trainer.export_factory import synthetic_export
-from trainer.config import DPOConfig
 from trainer.dpo import train
+from trainer.dpo_config import DPOConfig
 from trainer.runtime import ProgressEvent
 
 
@@ -21,10 +21,10 @@ class TestDPO:
                                   beta=0.1, batch_size=8, max_length=64),
                         callback=events.append)
         # At step 0 policy = reference: margin 0, loss log 2 = 0.693.
-        assert metrics["val_reward_margin"] > 0.5
-        assert metrics["val_reward_accuracy"] >= 0.9
+        assert metrics["val_rewards/margins"] > 0.5
+        assert metrics["val_rewards/accuracies"] >= 0.9
         assert metrics["val_loss"] < 0.6
-        first = next(e for e in events if "reward_margin" in e.metrics)
+        first = next(e for e in events if "rewards/margins" in e.metrics)
         assert first.metrics["loss"] > metrics["val_loss"]
         manifest = json.loads((tmp_path / "dpo" / "rankwise.json").read_text())
         assert manifest["kind"] == "dpo" and manifest["reference_model"] == str(tiny_model)

@@ -18,8 +18,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.trainer.export_factory import synthetic_export
-from trainer.generation import Generation, generate
-from trainer.ppo import PPOConfig, PPOTrainer, pack_right, train
+from trainer.generation import Generation, generate, pack_right
+from trainer.ppo import PPOConfig, PPOTrainer, train
 from trainer.reward_model import load_reward_model
 from trainer.runtime import TrainingCancelled, read_manifest
 from trainer.scoring import Samples
@@ -107,19 +107,24 @@ class TestPPOLearning:
 
         rows = [json.loads(line) for line in (tmp_path / "ppo" / "metrics.jsonl").open()]
         assert [r["step"] for r in rows] == list(range(1, 26))
-        for key in ("score", "kl", "entropy", "clip_fraction", "value_loss", "approx_kl",
-                    "response_length", "beta", "policy_loss"):
+        for key in ("objective/scores", "objective/kl", "objective/entropy",
+                    "objective/rlhf_reward", "objective/non_score_reward", "eos_fraction",
+                    "policy/clipfrac_avg", "loss/value_avg", "policy/approxkl_avg",
+                    "response_length", "beta", "loss/policy_avg", "grad_norm",
+                    "learning_rate"):
             assert all(key in r for r in rows), key
-        first = sum(r["score"] for r in rows[:3]) / 3
-        last = sum(r["score"] for r in rows[-5:]) / 5
+        first = sum(r["objective/scores"] for r in rows[:3]) / 3
+        last = sum(r["objective/scores"] for r in rows[-5:]) / 5
         assert first < 0.16             # a random policy: ≈ 26/261 letters
         assert last > first + 0.08      # the policy found the hidden reward
         # KL to the reference: 0 at the start (π = π_ref), positive once it learns, and
         # held near the target by the adaptive controller, which raised β when the KL
         # overshot.
-        assert rows[0]["kl"] == pytest.approx(0.0, abs=1e-4)
-        assert max(r["kl"] for r in rows) > target_kl
-        assert sum(r["kl"] for r in rows[-5:]) / 5 < 2 * target_kl
+        assert rows[0]["objective/kl"] == pytest.approx(0.0, abs=1e-4)
+        assert max(r["objective/kl"] for r in rows) > target_kl
+        # The stated tolerance (docs/training.md): the last 5 iterations' mean KL within
+        # ±50% of the target (here 1.99 for a target of 2).
+        assert abs(sum(r["objective/kl"] for r in rows[-5:]) / 5 - target_kl) < 0.5 * target_kl
         assert max(r["beta"] for r in rows) > cfg.kl_coef
 
         # Fresh samples from the saved policy score higher than from the SFT start.
@@ -153,9 +158,9 @@ class TestPPOWithRewardModels:
                       ptx_coef=0.5, save_value_model=True, score_clip=5.0,
                       missing_eos_penalty=1.0)
         metrics = train(cfg)
-        for key in ("score", "kl", "ptx_loss", "value_loss"):
+        for key in ("objective/scores", "objective/kl", "loss/ptx_avg", "loss/value_avg"):
             assert key in metrics
-        assert metrics["ptx_loss"] > 0
+        assert metrics["loss/ptx_avg"] > 0
         assert (tmp_path / "ppo" / "value_model" / "config.json").is_file()
         assert read_manifest(tmp_path / "ppo") is not None
 
@@ -198,7 +203,7 @@ class TestPPOResume:
         assert [r["step"] for r in rows] == [1, 2, 3, 4]
         # Weights, optimizer, RNG, β and the prompt order all came back: the last
         # iteration is the one an uninterrupted run makes.
-        for key in ("beta", "score", "kl"):
+        for key in ("beta", "objective/scores", "objective/kl"):
             assert resumed[key] == pytest.approx(straight[key], rel=1e-4, abs=1e-6), key
         assert read_manifest(out) is not None
 
@@ -234,7 +239,7 @@ class TestRewardModelScorer:
         self, tiny_llama: Path, tmp_path: Path
     ) -> None:
         from trainer.chat import encode_prompt_completion
-        from trainer.data import PromptRecord
+        from trainer.contract import PromptRecord
         from trainer.reward_model import RunningMoments, combine_rewards, score
         from trainer.scoring import RewardModelScorer
 
@@ -268,3 +273,33 @@ class TestRewardModelScorer:
         # Prompt "b" is a safety prompt, so it takes the safety head whatever σ(R_s) is.
         want = combine_rewards(h, s, torch.tensor([False, True, False]), 0.15, RunningMoments())
         torch.testing.assert_close(scorer(samples), want, atol=1e-5, rtol=1e-5)
+
+
+class TestPPOEvaluation:
+    def test_held_out_evaluation_from_step_0_and_the_best_within_the_kl_budget(
+            self, tiny_llama: Path, tmp_path: Path) -> None:
+        from tests.trainer.export_factory import demo, prompt, write_export
+
+        export = write_export(tmp_path / "export", {
+            "prompts.jsonl": [prompt(f"q_{i}", f"q{i}") for i in range(16)],
+            # validation prompts that rollouts never see
+            "sft.validation.jsonl": [demo(f"d_{i}", f"held out {i}", "aaaa") for i in range(6)],
+        })
+        reward = LetterReward(tiny_llama)
+        out = tmp_path / "ppo"
+        metrics = train(_config(export, tiny_llama, out, steps=4, eval_steps=2, eval_prompts=4,
+                                adaptive_kl=True, target_kl=50.0), reward_fn=reward)
+        evals = [r for r in (json.loads(x) for x in (out / "metrics.jsonl").open())
+                 if "val_score" in r]
+        assert [r["step"] for r in evals] == [0, 2, 4]
+        assert evals[0]["val_kl"] == pytest.approx(0.0, abs=1e-4)  # π = π_ref at step 0
+        for key in ("val_kl", "val_rlhf_reward", "val_eos_fraction", "val_response_length"):
+            assert all(key in r for r in evals), key
+        assert metrics["eval_prompts"] == 4 and metrics["val_score"] == evals[-1]["val_score"]
+        summary = read_manifest(out)
+        assert summary is not None and summary["best"]["metric"] == "val_rlhf_reward"
+        assert summary["at_budget"]["target_kl"] == 50.0
+        assert summary["at_budget"]["step"] == summary["best"]["step"]
+        best = read_manifest(out / "best")
+        assert best is not None and best["role"] == "best"
+        AutoModelForCausalLM.from_pretrained(out / "best")

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from tests.trainer.export_factory import pair, synthetic_export, write_export
-from trainer.config import RewardConfig
 from trainer.reward import train
+from trainer.reward_config import RewardConfig
 from trainer.reward_model import OFFSET_KEY, load_reward_model, reward_heads, score
 from trainer.runtime import ProgressEvent
 

@@ -11,8 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 from tests.trainer.export_factory import synthetic_export
-from trainer.config import RewardConfig
 from trainer.reward import train
+from trainer.reward_config import RewardConfig
 from trainer.runtime import (
     MANIFEST_NAME,
     ProgressEvent,

@@ -9,11 +9,13 @@ from pathlib import Path
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.trainer.export_factory import demo, synthetic_export, write_export
-from trainer.collate import collate_sft, pad_token_id
-from trainer.config import SFTConfig
-from trainer.data import build_sft_examples, load_export
+from trainer.chat import pad_token_id
+from trainer.collate import collate_sft
+from trainer.contract import load_export
+from trainer.data import build_sft_examples
 from trainer.runtime import make_accelerator, make_loader
 from trainer.sft import evaluate, train
+from trainer.sft_config import SFTConfig
 
 
 def untrained_val_loss(export: Path, model_path: Path) -> float:
@@ -47,7 +49,7 @@ class TestSFT:
                         batch_size=2, gradient_accumulation_steps=4, learning_rate=1e-3,
                         max_length=64, gradient_checkpointing=True))
         steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()
-                 if "lr" in json.loads(x)]
+                 if "learning_rate" in json.loads(x)]
         assert steps == [1, 2]  # 8 micro-batches / 4 per update
 
     def test_lora_adapter_is_merged_into_a_plain_model(self, tiny_llama: Path,

@@ -129,3 +129,52 @@ class TestAuditLog:
         assert page["items"][0]["actor"]["email"] == admin_user.email
         rest = client.get(f"/api/v1/audit?before={page['next_cursor']}", headers=admin).json()
         assert [e["action"] for e in rest["items"]] == ["user.create"] and rest["next_cursor"] is None
+
+
+class TestDeactivationIsForGood:
+    def test_reactivating_a_user_does_not_revive_their_tokens(self, client: TestClient, db: Session) -> None:
+        admin = bearer(db, make_user(db, Role.admin))
+        labeler = make_user(db)
+        theirs = bearer(db, labeler)
+        client.patch(f"/api/v1/users/{labeler.public_id}", json={"is_active": False}, headers=admin)
+        r = client.patch(f"/api/v1/users/{labeler.public_id}", json={"is_active": True}, headers=admin)
+        assert r.status_code == 200 and r.json()["is_active"] is True
+        assert client.get("/api/v1/auth/me", headers=theirs).status_code == 401
+        tokens = client.get(f"/api/v1/users/{labeler.public_id}/tokens", headers=admin).json()
+        assert [t["revoked_at"] is not None for t in tokens] == [True]
+        assert client.get("/api/v1/auth/me", headers=bearer(db, labeler, "new")).status_code == 200
+
+    def test_booleans_are_strict(self, client: TestClient, db: Session) -> None:
+        admin = bearer(db, make_user(db, Role.admin))
+        labeler = make_user(db)
+        for value in (0, 1, "false", "no", None):
+            r = client.patch(f"/api/v1/users/{labeler.public_id}", json={"is_active": value}, headers=admin)
+            if value is None:
+                assert r.status_code == 200  # null means "leave it as it is"
+                continue
+            assert r.status_code == 422, (value, r.text)
+            assert r.json()["errors"][0] == {"field": "is_active", "message": "is_active must be true or false"}
+        db.expire_all()
+        assert db.get(type(labeler), labeler.id).is_active is True  # type: ignore[union-attr]
+
+
+class TestLimitsFitTheColumns:
+    def test_a_160_character_email_without_a_display_name(self, client: TestClient, db: Session) -> None:
+        admin = bearer(db, make_user(db, Role.admin))
+        email = "a" * 60 + "@" + "b" * 95 + ".test"
+        r = client.post("/api/v1/users", json={"email": email}, headers=admin)
+        assert r.status_code == 201, r.text
+        assert len(r.json()["user"]["display_name"]) <= 120 and r.json()["user"]["display_name"] == "a" * 60
+
+    def test_too_long_values_get_422_on_both_databases(self, client: TestClient, db: Session) -> None:
+        admin_user = make_user(db, Role.admin)
+        admin = bearer(db, admin_user)
+        cases = [
+            ("post", "/api/v1/users", {"email": "a@b.test", "display_name": "x" * 121}, "display_name"),
+            ("post", "/api/v1/users", {"email": "a" * 60 + "@" + "b" * 200 + ".test"}, "email"),
+            ("patch", f"/api/v1/users/{admin_user.public_id}", {"display_name": "y" * 121}, "display_name"),
+            ("post", f"/api/v1/users/{admin_user.public_id}/tokens", {"name": "t" * 121}, "name"),
+        ]
+        for method, url, body, field in cases:
+            r = getattr(client, method)(url, json=body, headers=admin)
+            assert r.status_code == 422 and r.json()["errors"][0]["field"] == field, r.text

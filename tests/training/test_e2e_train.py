@@ -25,8 +25,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.exports import service as exports
 from app.exports.schemas import ExportCreate, ExportSplit
-from app.jobs import service
-from app.jobs.worker import Worker, WorkerOptions
 from app.models import (
     Completion,
     Job,
@@ -49,13 +47,13 @@ from tests.factories import (
     make_ranking_item,
     make_user,
 )
+from tests.jobs.helpers import run_worker, submit
 
 _keys = itertools.count(1)
 
 
 def run_jobs(settings: Settings, factory: sessionmaker[Session], n: int) -> None:
-    Worker(settings, WorkerOptions(name="w", poll_seconds=0.05, heartbeat_seconds=0.5,
-                                   max_jobs=n), factory).run_forever()
+    run_worker(settings, factory, heartbeat_seconds=0.5, max_jobs=n)
 
 
 def label_everything(client: TestClient, headers: dict[str, str], project_id: str) -> int:
@@ -92,7 +90,7 @@ def export_of(db: Session, settings: Settings, factory: sessionmaker[Session], a
 
 
 def train(db: Session, admin: User, stage: str, **params: Any) -> Job:
-    job = service.submit(db, admin, "train", {"stage": stage, "name": f"{stage}-v1", **params})
+    job = submit(db, admin, "train", {"stage": stage, "name": f"{stage}-v1", **params})
     db.commit()
     return job
 
@@ -171,7 +169,7 @@ class TestClosingTheLoop:
         # 4. The PPO model samples the next round into the ranking queue.
         fresh = make_prompt(db, ranking, "Tell me about rivers.")
         db.commit()
-        sample = service.submit(db, admin, "sample", {
+        sample = submit(db, admin, "sample", {
             "project_id": ranking.public_id, "model_id": ppo.public_id, "k": 4,
             "max_tokens": 4, "batch_size": 4})
         db.commit()

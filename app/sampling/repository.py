@@ -1,0 +1,53 @@
+"""Queries of the sampling jobs (they act as the system, inside a worker)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Completion, Project, Prompt
+
+
+def project_by_public_id(db: Session, public_id: str) -> Project | None:
+    return db.scalar(select(Project).where(Project.public_id == public_id))
+
+
+def project_by_id(db: Session, project_id: int) -> Project | None:
+    return db.get(Project, project_id)
+
+
+def prompt_by_id(db: Session, prompt_id: int) -> Prompt | None:
+    return db.get(Prompt, prompt_id)
+
+
+def prompts_to_sample(
+    db: Session, project_id: int, *, prompt_public_ids: Sequence[str] | None, limit: int
+) -> list[tuple[int, list[dict[str, str]]]]:
+    """The named prompts, or the oldest ``limit`` prompts that have no completion yet
+    and are not held out for evaluation."""
+    query = select(Prompt.id, Prompt.messages).where(Prompt.project_id == project_id)
+    if prompt_public_ids:
+        query = query.where(Prompt.public_id.in_(list(prompt_public_ids)))
+    else:
+        sampled = select(Completion.prompt_id)
+        query = query.where(Prompt.id.not_in(sampled), Prompt.held_out.is_(False)).limit(limit)
+    return [(pid, list(messages)) for pid, messages in db.execute(query.order_by(Prompt.id))]
+
+
+def has_completion_tagged(db: Session, prompt_id: int, tag: str) -> bool:
+    """Whether the prompt has a completion whose external id starts with ``tag-``."""
+    query = select(Completion.id).where(
+        Completion.prompt_id == prompt_id,
+        Completion.external_id.startswith(f"{tag}-", autoescape=True),
+    )
+    return db.scalar(query.limit(1)) is not None
+
+
+def add_completions(db: Session, rows: Sequence[Completion]) -> None:
+    """Insert in order: one flush each, so ids follow the order (items pair a
+    prompt's completions in id order)."""
+    for row in rows:
+        db.add(row)
+        db.flush()

@@ -1,0 +1,55 @@
+"""Parameters of the sampling jobs. ``sample`` is started through the jobs API; the
+other two are queued by the registry (test button) and labeling (suggest button)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.inputs import RequestModel
+from app.jobs.schemas import PublicId
+from app.models import JobKind
+
+
+class SampleParams(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+    project_id: PublicId = Field(description="a project the caller may read")
+    model_id: PublicId | None = Field(default=None, description="default: the project's sampler")
+    k: int = Field(4, ge=2, le=9, description=(
+        "completions per prompt: 2 make one A/B pair; a ranking project needs k_min to k_max"))
+    prompt_ids: list[PublicId] | None = Field(default=None, max_length=5000)
+    limit: int = Field(20, ge=1, le=5000, description="prompts without completions, oldest first")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=8192)
+    batch_size: int = Field(8, ge=1, le=256, description="rows per generate() call (local)")
+    concurrency: int = Field(4, ge=1, le=64, description="requests in flight (endpoint)")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class SampleJobIn(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal[JobKind.sample]
+    params: SampleParams
+
+
+class Message(BaseModel):
+    role: str
+    content: str
+
+
+class ModelTestParams(BaseModel):
+    model_id: str
+    prompt: str
+    max_tokens: int = 64
+
+
+class SuggestParams(BaseModel):
+    """Queued by app/labeling/suggest.py (which also keeps ``assignment_id`` here)."""
+
+    model_id: str
+    messages: list[Message]
+    temperature: float = 0.7
+    top_p: float = 1.0
+    max_tokens: int = 256
