@@ -134,5 +134,7 @@ def require_role(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
 
 
 AdminUser = Annotated[User, Depends(require_role(Role.admin), scope="function")]
+# Reviewers judge judgements in the projects they are members of (app/quality/review.py).
+ReviewerUser = Annotated[User, Depends(require_role(Role.admin, Role.reviewer), scope="function")]
 # Engineers run training and the model registry; admins may do everything.
 EngineerUser = Annotated[User, Depends(require_role(Role.admin, Role.engineer), scope="function")]

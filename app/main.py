@@ -88,6 +88,8 @@ def _include_routers(app: FastAPI) -> None:
     from app.labeling.router import router as labeling_router
     from app.pages.router import router as pages_router
     from app.projects.router import router as projects_router
+    from app.quality.pages import router as quality_pages_router
+    from app.quality.router import router as quality_router
     from app.registry.pages import router as registry_pages_router
     from app.registry.router import router as registry_router
     from app.training.router import router as training_router
@@ -96,9 +98,18 @@ def _include_routers(app: FastAPI) -> None:
     for router in (
         auth_router, exports_router, labeling_router, projects_router, imports_router,
         users_router, pages_router, job_start_router, jobs_router, registry_router,
-        registry_pages_router, training_router, evaluations_router,
+        registry_pages_router, training_router, evaluations_router, quality_router, quality_pages_router,
     ):
         app.include_router(router)
+
+
+def _install_policies() -> None:
+    # Quality control decides first what the queue hands a labeler (screening, gold items,
+    # a pause); the queue itself imports no other domain.
+    from app.labeling import queue
+    from app.quality import queue_policy
+
+    queue.install_policy(queue_policy.pick)
 
 
 def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
@@ -123,6 +134,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     _install_error_handlers(app)
     _include_routers(app)
+    _install_policies()
     document_errors(app)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
 

@@ -19,6 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", action="append", choices=KINDS, help="judgement kind (repeatable)")
     p.add_argument("--model", action="append", help="completion model name (repeatable)")
     p.add_argument("--min-agreement", type=float, help="drop labelers below this agreement (0-1)")
+    p.add_argument("--min-gold-accuracy", type=float, help="drop labelers below this gold accuracy (0-1)")
+    p.add_argument("--review-status", action="append", choices=("accepted", "unreviewed", "rejected"),
+                   help="only judgements in this review state (repeatable)")
+    p.add_argument("--include-rejected", action="store_true", help="keep judgements a reviewer rejected")
+    p.add_argument("--include-gold", action="store_true", help="keep labelers' judgements of gold items")
     p.add_argument("--aggregate", choices=("borda", "bradley_terry"),
                    help="one ranking per item instead of one per labeler")
     p.add_argument("--validation-fraction", type=float, default=0.1)
@@ -40,6 +45,10 @@ def request_from_args(args: argparse.Namespace) -> dict[str, Any]:
             "since": _with_zone(args.since), "until": _with_zone(args.until),
             "labelers": args.labeler, "kinds": args.kind, "models": args.model,
             "min_agreement": args.min_agreement,
+            "min_gold_accuracy": args.min_gold_accuracy,
+            "review_status": args.review_status,
+            "exclude_rejected": not args.include_rejected,
+            "include_gold": args.include_gold,
         },
         "split": {"validation_fraction": args.validation_fraction, "seed": args.seed},
         "aggregate": args.aggregate,

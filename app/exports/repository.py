@@ -8,20 +8,21 @@ bounded by the batch size, not by the project.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from app.exports.agreement import ItemJudgements, pairwise_comparisons, ranking_comparisons
 from app.models import (
     Completion,
     Demonstration,
     Export,
     ItemCompletion,
+    JudgementReview,
     PairwiseJudgement,
     Project,
     Prompt,
@@ -29,6 +30,7 @@ from app.models import (
     Ranking,
     RankingEntry,
     RankingVerdict,
+    ReviewVerdict,
     User,
     WorkItem,
 )
@@ -45,6 +47,11 @@ class JudgementFilter:
     user_ids: frozenset[int] | None = None
     excluded_user_ids: frozenset[int] = frozenset()
     models: tuple[str, ...] | None = None
+    # Quality control (app/quality/review.py): rejected judgements and gold items are left
+    # out unless asked for; ``review_status`` keeps only judgements in those states.
+    exclude_rejected: bool = True
+    review_status: tuple[str, ...] | None = None
+    include_gold: bool = False
 
 
 @dataclass
@@ -141,6 +148,32 @@ def _conditions(model: Judgement, flt: JudgementFilter) -> list[ColumnElement[bo
             .where(ItemCompletion.item_id == model.item_id, Completion.model_name.not_in(flt.models))
         )
         conds.append(~exists(other_model))
+    conds.extend(_quality_conditions(model, flt))
+    return conds
+
+
+def _review(model: Judgement, verdict: ReviewVerdict | None) -> Any:
+    """EXISTS a review of the judgement (with this verdict, when one is given)."""
+    query = select(JudgementReview.id).where(
+        JudgementReview.project_id == model.project_id, JudgementReview.judgement_id == model.id
+    )
+    return exists(query.where(JudgementReview.verdict == verdict) if verdict is not None else query)
+
+
+def _quality_conditions(model: Judgement, flt: JudgementFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if flt.exclude_rejected:
+        conds.append(~_review(model, ReviewVerdict.rejected))
+    if flt.review_status is not None:
+        states = {
+            "accepted": _review(model, ReviewVerdict.accepted),
+            "rejected": _review(model, ReviewVerdict.rejected),
+            "unreviewed": ~_review(model, None),
+        }
+        conds.append(or_(*(states[s] for s in flt.review_status)))
+    if not flt.include_gold:
+        gold = aliased(WorkItem)  # the outer query may join work_items already
+        conds.append(~exists(select(gold.id).where(gold.id == model.item_id, gold.is_gold.is_(True))))
     return conds
 
 
@@ -184,6 +217,12 @@ def count_judgements(db: Session, flt: JudgementFilter) -> dict[str, int]:
                         ("pairwise", PairwiseJudgement)):
         out[name] = db.scalar(select(func.count()).select_from(model).where(*_conditions(model, flt))) or 0
     return out
+
+
+def count_rejected(db: Session, flt: JudgementFilter) -> int:
+    """Judgements the filter would keep but a reviewer rejected (the manifest counts them)."""
+    rejected = dataclasses.replace(flt, exclude_rejected=False, review_status=("rejected",))
+    return sum(count_judgements(db, rejected).values())
 
 
 def iter_demonstrations(db: Session, flt: JudgementFilter) -> Iterator[DemonstrationRow]:
@@ -286,6 +325,7 @@ def _unjudged_prompt_conditions(project_id: int) -> list[ColumnElement[bool]]:
     return [
         Prompt.project_id == project_id,
         Prompt.held_out.is_(False),
+        Prompt.source != "gold",  # gold items' prompts are for checking labelers, not training
         ~exists(select(Demonstration.id).where(Demonstration.prompt_id == Prompt.id)),
         ~judged_through_item(Ranking),
         ~judged_through_item(PairwiseJudgement),
@@ -317,82 +357,6 @@ def iter_unpooled_submissions(db: Session, flt: JudgementFilter) -> Iterator[tup
     )
     for batch in _batches(db, stmt):
         yield from ((pid, messages, category) for pid, messages, category in batch)
-
-
-# ---------------------------------------------------------------- agreement
-
-
-def iter_shared_item_judgements(db: Session, project_id: int) -> Iterator[ItemJudgements]:
-    """Comparisons per labeler on every item judged by two or more labelers, item by item."""
-    for model in (Ranking, PairwiseJudgement):
-        shared = (
-            select(model.item_id)
-            .where(model.project_id == project_id)
-            .group_by(model.item_id)
-            .having(func.count() >= 2)
-        )
-        if model is Ranking:
-            yield from _shared_rankings(db, project_id, shared)
-        else:
-            yield from _shared_pairwise(db, project_id, shared)
-
-
-def _shared_rankings(db: Session, project_id: int, shared: Any) -> Iterator[ItemJudgements]:
-    stmt = (
-        select(Ranking.item_id, Ranking.user_id, Completion.public_id, RankingEntry.tie_group)
-        .join(RankingEntry, RankingEntry.ranking_id == Ranking.id)
-        .join(Completion, Completion.id == RankingEntry.completion_id)
-        .where(
-            Ranking.project_id == project_id,
-            Ranking.verdict == RankingVerdict.ranked,
-            Ranking.item_id.in_(shared),
-            RankingEntry.tie_group.is_not(None),
-        )
-        .order_by(Ranking.item_id, Ranking.user_id)
-    )
-    current: ItemJudgements | None = None
-    tiers: dict[int, dict[int, list[str]]] = {}
-
-    def finish(item: ItemJudgements) -> ItemJudgements:
-        for user, groups in tiers.items():
-            item.by_labeler[user] = ranking_comparisons(groups[g] for g in sorted(groups))
-        tiers.clear()
-        return item
-
-    for batch in _batches(db, stmt):
-        for item_id, user_id, cpid, tie_group in batch:
-            if current is None or current.item_id != item_id:
-                if current is not None:
-                    yield finish(current)
-                current = ItemJudgements(item_id)
-            tiers.setdefault(user_id, {}).setdefault(tie_group, []).append(cpid)
-    if current is not None:
-        yield finish(current)
-
-
-def _shared_pairwise(db: Session, project_id: int, shared: Any) -> Iterator[ItemJudgements]:
-    a = select(Completion.public_id).join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
-    first = a.where(ItemCompletion.item_id == PairwiseJudgement.item_id, ItemCompletion.position == 0)
-    second = a.where(ItemCompletion.item_id == PairwiseJudgement.item_id, ItemCompletion.position == 1)
-    stmt = (
-        select(
-            PairwiseJudgement.item_id, PairwiseJudgement.user_id, PairwiseJudgement.winner,
-            first.scalar_subquery(), second.scalar_subquery(),
-        )
-        .where(PairwiseJudgement.project_id == project_id, PairwiseJudgement.item_id.in_(shared))
-        .order_by(PairwiseJudgement.item_id)
-    )
-    current: ItemJudgements | None = None
-    for batch in _batches(db, stmt):
-        for item_id, user_id, winner, ca, cb in batch:
-            if current is None or current.item_id != item_id:
-                if current is not None:
-                    yield current
-                current = ItemJudgements(item_id)
-            if ca is not None and cb is not None:
-                current.by_labeler[user_id] = pairwise_comparisons(ca, cb, _value(winner) or "")
-    if current is not None:
-        yield current
 
 
 # ---------------------------------------------------------------- export records

@@ -21,6 +21,7 @@ MARGIN_LABELS: tuple[MarginLabelName, ...] = (
 
 
 Format = Literal["jsonl", "parquet"]
+ReviewStatus = Literal["accepted", "unreviewed", "rejected"]
 
 
 def _jsonl_only() -> list[Format]:
@@ -44,8 +45,17 @@ class ExportFilters(_Strict):
     )
     min_agreement: float | None = Field(
         default=None, ge=0.0, le=1.0,
-        description="leave out labelers whose agreement with others is below this",
+        description="leave out labelers whose agreement with others (untied pairs shared) is below this",
     )
+    min_gold_accuracy: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="leave out labelers who answered gold items with a lower accuracy (those with no gold answer stay)",
+    )
+    exclude_rejected: bool = Field(default=True, description="leave out judgements a reviewer rejected")
+    review_status: list[ReviewStatus] | None = Field(
+        default=None, max_length=3, description="only judgements with these review states (default: all)",
+    )
+    include_gold: bool = Field(default=False, description="also export labelers' judgements of gold items")
 
     @model_validator(mode="after")
     def _window(self) -> ExportFilters:

@@ -25,7 +25,6 @@ from app.db import unit_of_work
 from app.errors import Conflict, InvalidInput, NotFound
 from app.exports import repository as repo
 from app.exports.aggregate import AGGREGATORS, preference_pairs
-from app.exports.agreement import labeler_agreement
 from app.exports.schemas import ALL_KINDS, ExportCreate
 from app.exports.snapshot import snapshot_session
 from app.exports.split import SplitName, split_of
@@ -37,6 +36,7 @@ from app.exports.writer import (
     parquet_available,
 )
 from app.models import Export, ExportStatus, Project, TaskKind, User, utcnow
+from app.quality import service as quality
 from app.security.tokens import pseudonym
 from trainer.contract import (
     FILE_NAMES,
@@ -370,6 +370,9 @@ def resolve_filter(
     flt = repo.JudgementFilter(
         project_id=project.id, since=f.since, until=f.until, user_ids=user_ids,
         models=tuple(f.models) if f.models is not None else None,
+        exclude_rejected=f.exclude_rejected,
+        review_status=tuple(f.review_status) if f.review_status is not None else None,
+        include_gold=f.include_gold,
     )
     described: dict[str, Any] = {
         "since": _iso(f.since) if f.since else None,
@@ -378,6 +381,10 @@ def resolve_filter(
         "labelers": None,
         "kinds": list(f.kinds) if f.kinds is not None else None,
         "models": list(f.models) if f.models is not None else None,
+        "min_gold_accuracy": f.min_gold_accuracy,
+        "exclude_rejected": f.exclude_rejected,
+        "review_status": list(f.review_status) if f.review_status is not None else None,
+        "include_gold": f.include_gold,
     }
     return flt, described
 
@@ -400,11 +407,12 @@ def write_export(
         run.user_public = repo.judging_users(db, project.id)
         if flt.user_ids is not None:
             described["labelers"] = sorted(run.labeler(u) for u in flt.user_ids)
-        if request.filters.min_agreement is not None:
-            stats = labeler_agreement(db, project.id)
-            low = frozenset(u for u, s in stats.items()
-                            if s.rate is not None and s.rate < request.filters.min_agreement)
+        # Quality figures of this snapshot: the filters below use them, the manifest records them.
+        figures = quality.snapshot_figures(db, project)
+        low = quality.labelers_below(figures, request.filters.min_agreement, request.filters.min_gold_accuracy)
+        if low:
             flt = dataclasses.replace(flt, excluded_user_ids=low)
+        if request.filters.min_agreement is not None or request.filters.min_gold_accuracy is not None:
             described["excluded_labelers"] = sorted(run.labeler(u) for u in low)
         kinds = set(request.filters.kinds or ALL_KINDS)
         evaluation = project.task_kind == TaskKind.evaluation
@@ -446,6 +454,7 @@ def write_export(
         **record_counts,
         "judgements": run.judged,
         "skipped": run.skipped,
+        "rejected_left_out": repo.count_rejected(db, flt) if flt.exclude_rejected else 0,
     }
     manifest: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -459,6 +468,7 @@ def write_export(
         "aggregation": request.aggregate,
         "safety_labels": project.safety_labels,
         "counts": counts_out,
+        "quality": quality.manifest_figures(figures, frozenset(run.names) - flt.excluded_user_ids, run.labeler),
         "files": {name: info.as_dict() for name, info in infos.items()},
     }
     if parquet:

@@ -137,7 +137,8 @@ def check_messages(value: Any, max_chars: int) -> list[dict[str, str]]:
     return messages
 
 
-def _json_object(text: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+def json_object(text: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """One line as a JSON object with only the ``allowed`` fields (ValueError says why not)."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -182,7 +183,7 @@ def prompts_jsonl(
         if not text.strip():
             continue
         try:
-            obj = _json_object(text, PROMPT_FIELDS)
+            obj = json_object(text, PROMPT_FIELDS)
             yield _prompt_from_object(n, obj, max_chars, categories)
         except _Invalid as exc:
             yield LineError(n, str(exc))
@@ -257,7 +258,7 @@ def completions_jsonl(fh: IO[bytes], max_chars: int) -> Iterator[CompletionRecor
         if not text.strip():
             continue
         try:
-            obj = _json_object(text, COMPLETION_FIELDS)
+            obj = json_object(text, COMPLETION_FIELDS)
             for required in ("prompt_id", "content", "model"):
                 if required not in obj:
                     raise _Invalid(f'"{required}" is missing')

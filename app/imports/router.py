@@ -42,7 +42,9 @@ async def _uploaded_file(request: Request, _admin: AdminUser) -> AsyncIterator[U
 UploadedFile = Annotated[UploadFile, Depends(_uploaded_file, scope="function")]
 
 
-def _upload_body(description: str) -> dict[str, Any]:
+def upload_body(description: str) -> dict[str, Any]:
+    """The OpenAPI of a one-file upload route (``openapi_extra``): it also marks the route
+    as one that takes multipart (app/openapi.py, ``is_upload_route``)."""
     schema = {"type": "object", "required": ["file"],
               "properties": {"file": {"type": "string", "format": "binary", "description": description}}}
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
@@ -55,7 +57,7 @@ def _answer(report: service.ImportReport, dry_run: bool) -> ImportReportOut:
     return out
 
 
-@router.post("/{pid}/prompts:import", openapi_extra=_upload_body(".jsonl or .csv"))
+@router.post("/{pid}/prompts:import", openapi_extra=upload_body(".jsonl or .csv"))
 def import_prompts(
     pid: PathId,
     db: SessionDep,
@@ -73,7 +75,7 @@ def import_prompts(
     return _answer(report, dry_run)
 
 
-@router.post("/{pid}/completions:import", openapi_extra=_upload_body(".jsonl"))
+@router.post("/{pid}/completions:import", openapi_extra=upload_body(".jsonl"))
 def import_completions(
     pid: PathId,
     db: SessionDep,

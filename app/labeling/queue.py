@@ -23,6 +23,8 @@ held longer than ``MAX_HOLD`` (or the project's lease, if longer) after it was g
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -76,6 +78,33 @@ def find_item(db: Session, project_id: int, user_id: int, *, lock: bool) -> int 
     return repo.find_candidate(db, project_id, user_id, after=None, window=False, lock=lock)
 
 
+@dataclass(frozen=True)
+class Pick:
+    """What the lease policy decides before the regular search."""
+
+    item_id: int | None = None  # lease this item (the policy has taken its slot)
+    blocked: bool = False  # this labeler gets nothing now
+
+
+REGULAR = Pick()
+# (db, project, labeler, "is there regular work for them?") -> Pick
+LeasePolicy = Callable[[Session, Project, User, Callable[[], bool]], Pick]
+
+
+def _regular_only(db: Session, project: Project, user: User, has_regular_work: Callable[[], bool]) -> Pick:
+    return REGULAR
+
+
+_policy: LeasePolicy = _regular_only
+
+
+def install_policy(policy: LeasePolicy) -> None:
+    """The composition root installs quality control's policy (app/quality/queue_policy.py,
+    wired in app/main.py), so the queue imports no other domain."""
+    global _policy
+    _policy = policy
+
+
 def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assignment | None:
     """Resume the labeler's lease, or lease them a new item; None when nothing is left."""
     repo.lock_user(db, user.id)
@@ -83,24 +112,13 @@ def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assi
     if lease is not None:
         return lease
     reclaim_expired(db, project.id, now)
-    for _ in range(TAKE_ATTEMPTS):
-        item_id = find_item(db, project.id, user.id, lock=True)
-        if item_id is None and db.get_bind().dialect.name == "postgresql":
-            # SKIP LOCKED passes over items other transactions hold for a moment (a
-            # submit counting its judgement, another labeler leasing); near the end of
-            # a project they can be the only ones with a free slot. Rather than answer
-            # "nothing left", wait for one that a plain read still sees free.
-            held = find_item(db, project.id, user.id, lock=False)
-            if held is None:
-                return None
-            item_id = repo.lock_if_free(db, held)
-            if item_id is None:
-                continue  # its last slot went to the holder: look again
-        if item_id is None:
-            return None
-        if repo.take_slot(db, item_id):
-            break
-    else:
+    # Quality control first (the installed policy): screening and gold items, or nothing
+    # for a labeler who is paused or failed screening.
+    picked = _policy(db, project, user, lambda: has_work(db, project.id, user.id))
+    if picked.blocked:
+        return None
+    item_id = picked.item_id if picked.item_id is not None else _regular_item(db, project.id, user.id)
+    if item_id is None:
         return None
     public_id = new_public_id()
     values = {
@@ -118,6 +136,28 @@ def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assi
     lease = Assignment(**values)
     lease.id = repo.insert_assignment(db, values)
     return lease
+
+
+def _regular_item(db: Session, project_id: int, user_id: int) -> int | None:
+    """Take a slot on the first regular item this labeler may get (the search order above)."""
+    for _ in range(TAKE_ATTEMPTS):
+        item_id = find_item(db, project_id, user_id, lock=True)
+        if item_id is None and db.get_bind().dialect.name == "postgresql":
+            # SKIP LOCKED passes over items other transactions hold for a moment (a
+            # submit counting its judgement, another labeler leasing); near the end of
+            # a project they can be the only ones with a free slot. Rather than answer
+            # "nothing left", wait for one that a plain read still sees free.
+            held = find_item(db, project_id, user_id, lock=False)
+            if held is None:
+                return None
+            item_id = repo.lock_if_free(db, held)
+            if item_id is None:
+                continue  # its last slot went to the holder: look again
+        if item_id is None:
+            return None
+        if repo.take_slot(db, item_id):
+            return item_id
+    return None
 
 
 def shown_order(completion_ids: list[str], seed: str) -> list[str]:

@@ -583,7 +583,7 @@ def item_counts(db: Session, project_id: int) -> dict[str, int]:
                     else_=0,
                 )
             ),
-        ).where(WorkItem.project_id == project_id)
+        ).where(WorkItem.project_id == project_id, WorkItem.is_gold.is_(False))  # gold: app/quality
     ).one()
     total, done, in_progress = int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
     return {

@@ -32,6 +32,18 @@ from app.models.projects import (
     TaskKind,
 )
 from app.models.prompts import Completion, Prompt
+from app.models.quality import (
+    JudgementReview,
+    JudgementRevision,
+    LabelerQuality,
+    Metric,
+    QualityBin,
+    QualityItem,
+    QualitySettings,
+    QualityState,
+    ReviewVerdict,
+    Standing,
+)
 from app.models.queue import Assignment, AssignmentStatus, ItemCompletion, WorkItem
 from app.models.users import ApiToken, Role, User, WebSession
 
@@ -52,8 +64,12 @@ __all__ = [
     "JobKind",
     "JobMetric",
     "JobStatus",
+    "JudgementReview",
+    "JudgementRevision",
+    "LabelerQuality",
     "MarginLabel",
     "MarginScale",
+    "Metric",
     "ModelKind",
     "ModelVersion",
     "PairwiseJudgement",
@@ -61,11 +77,17 @@ __all__ = [
     "ProjectMember",
     "Prompt",
     "PromptSubmission",
+    "QualityBin",
+    "QualityItem",
+    "QualitySettings",
+    "QualityState",
     "Ranking",
     "RankingEntry",
     "RankingVerdict",
+    "ReviewVerdict",
     "Role",
     "Safety",
+    "Standing",
     "TaskKind",
     "User",
     "WebSession",

@@ -24,6 +24,8 @@ class WorkItem(PublicIdMixin, CreatedAtMixin, Base):
         CheckConstraint("done >= 0 AND done <= taken", name="done_range"),
         # `next` walks this index: open items of one project in id order.
         Index("ix_work_items_queue", "project_id", "is_open", "id"),
+        # The quality policy looks up a project's gold items (app/quality/queue_policy.py).
+        Index("ix_work_items_gold", "project_id", "is_gold"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,6 +42,8 @@ class WorkItem(PublicIdMixin, CreatedAtMixin, Base):
     taken: Mapped[int] = mapped_column(default=0)
     done: Mapped[int] = mapped_column(default=0)
     is_open: Mapped[bool] = mapped_column(default=True)
+    # A gold item has a known answer (``gold``, see app/quality/gold.py); it is never
+    # open in the regular queue: the quality policy mixes it in for every labeler.
     is_gold: Mapped[bool] = mapped_column(default=False)
     gold: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 

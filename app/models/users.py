@@ -28,6 +28,9 @@ class Role(enum.StrEnum):
     labeler = "labeler"
     admin = "admin"
     engineer = "engineer"
+    # Reviews judgements (accept / reject) and reads the quality figures of the projects
+    # they are a member of; admins can do the same everywhere.
+    reviewer = "reviewer"
 
 
 class User(PublicIdMixin, CreatedAtMixin, Base):

@@ -33,7 +33,7 @@ async function patch(user, body, done) {
 
 function row(u) {
   const role = el("select", { "aria-label": `Role of ${u.display_name}` },
-    ...["labeler", "engineer", "admin"].map((r) => new Option(r, r, false, r === u.role)));
+    ...["labeler", "reviewer", "engineer", "admin"].map((r) => new Option(r, r, false, r === u.role)));
   role.addEventListener("change", () => patch(u, { role: role.value }, `${u.display_name} is now ${role.value}; their sessions were ended.`));
   const activeBtn = el("button", { type: "button", class: u.is_active ? "small danger" : "small" }, u.is_active ? "Deactivate" : "Reactivate");
   activeBtn.addEventListener("click", () => {

@@ -109,3 +109,109 @@ export function hBars(rows, label, unit) {
   wrap.append(svg);
   return wrap;
 }
+
+// --- quality charts: estimates with intervals --------------------------------------------
+
+const pct = (v) => `${Math.round(v * 1000) / 10}%`;
+
+function interval(e, fmt) {
+  if (!e || e.value === null || e.value === undefined) return "–";
+  if (e.low === null || e.low === undefined) return fmt(e.value);
+  return `${fmt(e.value)} (${fmt(e.low)}–${fmt(e.high)})`;
+}
+export { interval, pct };
+
+// A line of daily values with their interval drawn as a band behind it.
+export function bandLine(points, label, { min = 0, max = 1, reference = null, fmt = pct } = {}) {
+  const wrap = document.createElement("div");
+  const data = points.filter((p) => p.value !== null && p.value !== undefined);
+  if (!data.length) { wrap.textContent = "Nothing to compare yet: items need two labelers."; return wrap; }
+  const W = 800; const H = 240; const L = 48; const B = 30; const T = 10; const R = 28;
+  const plotW = W - L - R; const plotH = H - B - T;
+  const x = (i) => L + (data.length === 1 ? plotW / 2 : (i * plotW) / (data.length - 1));
+  const y = (v) => T + plotH - ((Math.min(max, Math.max(min, v)) - min) / (max - min)) * plotH;
+  const svg = chart(W, H, label);
+  for (let i = 0; i <= 4; i++) {
+    const v = min + ((max - min) * i) / 4;
+    svg.append(svgEl("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
+    svg.append(svgEl("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, fmt(v)));
+  }
+  if (reference !== null) svg.append(svgEl("line", { x1: L, x2: W - R, y1: y(reference), y2: y(reference), class: "reference" }));
+  const upper = data.map((p, i) => `${x(i)},${y(p.high ?? p.value)}`);
+  const lower = data.map((p, i) => `${x(i)},${y(p.low ?? p.value)}`).reverse();
+  svg.append(svgEl("polygon", { points: [...upper, ...lower].join(" "), class: "band" }));
+  svg.append(svgEl("polyline", { points: data.map((p, i) => `${x(i)},${y(p.value)}`).join(" "), class: "line" }));
+  const every = Math.ceil(data.length / 10);
+  data.forEach((p, i) => {
+    const dot = svgEl("circle", { cx: x(i), cy: y(p.value), r: 3.5, class: "dot" });
+    dot.append(svgEl("title", {}, `${p.label}: ${interval(p, fmt)} over ${p.n} comparisons`));
+    svg.append(dot);
+    if (i % every === 0) svg.append(svgEl("text", { x: x(i), y: H - 10, "text-anchor": "middle" }, p.label.slice(5)));
+  });
+  wrap.append(svg, legend([["line-key", "daily value"], ["band-key", "95% interval"]]));
+  return wrap;
+}
+
+// One row per labeler: the estimate as a dot, its interval as a whisker, an optional
+// reference line (50% for position bias); flagged rows are drawn in the warning colour.
+export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = pct } = {}) {
+  const wrap = document.createElement("div");
+  const data = rows.filter((r) => r.value !== null && r.value !== undefined);
+  if (!data.length) { wrap.textContent = "Not measured yet."; return wrap; }
+  const W = 560; const row = 26; const L = 120; const R = 140; const H = data.length * row + 30;
+  const x = (v) => L + ((Math.min(max, Math.max(min, v)) - min) / (max - min)) * (W - L - R);
+  const svg = chart(W, H, label);
+  for (let i = 0; i <= 4; i++) {
+    const v = min + ((max - min) * i) / 4;
+    svg.append(svgEl("line", { x1: x(v), x2: x(v), y1: 4, y2: H - 22, class: "grid" }));
+    svg.append(svgEl("text", { x: x(v), y: H - 6, "text-anchor": "middle" }, fmt(v)));
+  }
+  if (reference !== null) svg.append(svgEl("line", { x1: x(reference), x2: x(reference), y1: 4, y2: H - 22, class: "reference" }));
+  data.forEach((r, i) => {
+    const cy = 4 + i * row + row / 2;
+    const name = r.name.length > 16 ? `${r.name.slice(0, 15)}…` : r.name;
+    svg.append(svgEl("text", { x: L - 8, y: cy + 4, "text-anchor": "end" }, name));
+    const cls = r.flagged ? "flagged" : "";
+    if (r.low !== null && r.low !== undefined) {
+      svg.append(svgEl("line", { x1: x(r.low), x2: x(r.high), y1: cy, y2: cy, class: `whisker ${cls}` }));
+    }
+    const dot = svgEl("circle", { cx: x(r.value), cy, r: 5, class: `dot ${cls}` });
+    dot.append(svgEl("title", {}, `${r.name}: ${interval(r, fmt)}, n = ${r.n}`));
+    svg.append(dot, svgEl("text", { x: W - R + 8, y: cy + 4 }, interval(r, fmt)));
+  });
+  wrap.append(svg);
+  return wrap;
+}
+
+// Labeler × labeler agreement: colour by value (ten classes in app.css), the count on hover.
+export function heatMap(names, cells, label, fmt = pct) {
+  const wrap = document.createElement("div");
+  if (names.length < 2 || !cells.length) { wrap.textContent = "No two labelers share an item yet."; return wrap; }
+  const size = Math.max(18, Math.min(44, Math.floor(560 / names.length)));
+  const L = 170; const T = 130; const W = L + names.length * size + 20; const H = T + names.length * size + 10;
+  const svg = chart(W, H, label);
+  svg.classList.add("heat-chart");
+  const at = new Map(cells.map((c) => [`${c.a}|${c.b}`, c]));
+  names.forEach((n, i) => {
+    const short = n.name.length > 22 ? `${n.name.slice(0, 21)}…` : n.name;
+    svg.append(svgEl("text", { x: L - 8, y: T + i * size + size / 2 + 4, "text-anchor": "end" }, short));
+    svg.append(svgEl("text", {
+      x: L + i * size + size / 2, y: T - 8, transform: `rotate(-50 ${L + i * size + size / 2} ${T - 8})`,
+    }, short));
+  });
+  names.forEach((a, i) => names.forEach((b, j) => {
+    const cell = i === j ? null : at.get(`${a.id}|${b.id}`) || at.get(`${b.id}|${a.id}`);
+    const value = cell ? cell.agreement.value : null;
+    const bucket = value === null || value === undefined ? "none" : Math.min(9, Math.floor(value * 10));
+    const rect = svgEl("rect", { x: L + j * size, y: T + i * size, width: size - 2, height: size - 2, class: `heat h${bucket}` });
+    rect.append(svgEl("title", {}, i === j ? a.name : cell
+      ? `${a.name} & ${b.name}: ${interval(cell.agreement, fmt)} over ${cell.agreement.n} shared items`
+      : `${a.name} & ${b.name}: no shared items`));
+    svg.append(rect);
+    if (cell && value !== null && size >= 34) {
+      svg.append(svgEl("text", { x: L + j * size + size / 2 - 1, y: T + i * size + size / 2 + 4, "text-anchor": "middle", class: bucket >= 6 ? "on-heat" : "" }, `${Math.round(value * 100)}`));
+    }
+  }));
+  wrap.append(svg, legend([["h1", "low agreement"], ["h5", "middling"], ["h9", "high agreement"], ["hnone", "no shared items"]]));
+  return wrap;
+}

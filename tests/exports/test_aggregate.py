@@ -1,16 +1,11 @@
-"""Ranking expansion, aggregation, agreement and the split: pure functions, no database."""
+"""Ranking expansion, aggregation and the split: pure functions, no database.
+(Agreement is quality control's: tests/quality/test_stats.py.)"""
 
 from __future__ import annotations
 
 import string
 
 from app.exports.aggregate import borda, bradley_terry, bradley_terry_strengths, preference_pairs
-from app.exports.agreement import (
-    ItemJudgements,
-    agreement_from_items,
-    pairwise_comparisons,
-    ranking_comparisons,
-)
 from app.exports.split import split_of
 
 
@@ -55,24 +50,6 @@ class TestBradleyTerry:
 
     def test_ties_give_equal_strength(self) -> None:
         assert bradley_terry([[["a", "b"], ["c"]]]) == [["a", "b"], ["c"]]
-
-
-class TestAgreement:
-    def test_ranking_comparisons_sign_each_pair(self) -> None:
-        assert ranking_comparisons([["b"], ["a", "c"]]) == {("a", "b"): -1, ("a", "c"): 0, ("b", "c"): 1}
-
-    def test_pairwise_comparison_is_oriented_by_id(self) -> None:
-        assert pairwise_comparisons("z", "y", "a") == {("y", "z"): -1}
-        assert pairwise_comparisons("y", "z", "both_bad") == {}
-
-    def test_rate_is_the_fraction_of_matching_comparisons(self) -> None:
-        item = ItemJudgements(1, {
-            1: ranking_comparisons([["a"], ["b"], ["c"]]),
-            2: ranking_comparisons([["a"], ["c"], ["b"]]),
-        })
-        stats = agreement_from_items([item])
-        assert stats[1].total == 3 and stats[1].agreed == 2
-        assert stats[2].rate == 2 / 3
 
 
 class TestSplit:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.exports.snapshot import snapshot_session
-from app.models import ItemCompletion, TaskKind, Winner, WorkItem
+from app.models import Completion, ItemCompletion, Ranking, RankingEntry, TaskKind, Winner, WorkItem
 from app.security.tokens import pseudonym
 from tests.conftest import TEST_SECRET
 from tests.exports import factories as f
@@ -150,13 +150,24 @@ class TestOptions:
         assert len(_pairs(folder, "pairwise")) == 5
         assert records(folder, "prompts.jsonl") == []
 
-    def test_min_agreement_drops_the_disagreeing_labeler(self, world: World, export: Exporter) -> None:
-        # u1 and u2 agree on 4 of 6 comparisons per shared item (u2 ties two pairs): 2/3.
-        folder, result = export(world.project, filters={"min_agreement": 0.7})
+    def test_min_agreement_drops_the_disagreeing_labeler(self, world: World, export: Exporter, db: Session) -> None:
+        # Agreement counts the untied pairs two labelers share: u2's ties are left out, so u1
+        # and u2 agree on all 4 remaining pairs of each shared item. A fourth labeler ranks
+        # three of u1's items in reverse: 0 of 18 for them; u1 keeps 20 of 38 (0.53).
+        u4 = f.labeler(db)
+        first_three = select(Ranking).where(Ranking.user_id == world.labelers[0].id).order_by(Ranking.id).limit(3)
+        for ranking in db.scalars(first_three).all():
+            entries = db.scalars(select(RankingEntry).where(RankingEntry.ranking_id == ranking.id)).all()
+            order = [e.completion_id for e in sorted(entries, key=lambda e: e.tie_group or 0)]
+            completions = [db.get(Completion, cid) for cid in reversed(order)]
+            f.ranking(db, db.get(WorkItem, ranking.item_id), u4, [[c] for c in completions if c is not None])
+        db.commit()
+        folder, result = export(world.project, filters={"min_agreement": 0.5})
+        assert result.manifest["filters"]["excluded_labelers"] == [pseudonym(TEST_SECRET, world.project.public_id, u4.public_id)]
+        assert len(both(folder, "rankings")) == world.expected["rankings"]
+        stricter, result = export(world.project, filters={"min_agreement": 0.6})
         assert len(result.manifest["filters"]["excluded_labelers"]) == 2
-        assert len(both(folder, "rankings")) == 2  # only u3's ranked items stay
-        kept, _ = export(world.project, filters={"min_agreement": 0.6})
-        assert len(both(kept, "rankings")) == world.expected["rankings"]
+        assert len(both(stricter, "rankings")) == world.expected["rankings"] - 10  # u1's ten go too
 
     def test_evaluation_projects_write_model_against_model(self, db: Session, export: Exporter) -> None:
         proj = f.project(db, TaskKind.evaluation)
