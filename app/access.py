@@ -37,20 +37,20 @@ from app.errors import NotFound
 from app.models import Project, ProjectMember, Role, User
 
 __all__ = [
+    "NOT_FOUND",
     "assigned",
     "assigned_project",
     "by_ref",
     "can_read",
     "can_work",
-    "not_found",
     "readable",
     "readable_project",
     "writable",
     "writable_project",
 ]
 
-def not_found(ref: str) -> NotFound:
-    return NotFound(f"There is no project {ref!r} (by id or short name), or it is not open to you.")
+# The same words whether the project is missing, archived or someone else's.
+NOT_FOUND = "There is no project with this id or short name, or it is not open to you."
 
 
 def _memberships(actor: User) -> Select[Project]:
@@ -88,7 +88,7 @@ def by_ref(db: Session, scope: Select[Project], ref: str) -> Project | None:
 def _get(db: Session, scope: Select[Project], ref: str) -> Project:
     project = by_ref(db, scope, ref)
     if project is None:
-        raise not_found(ref)
+        raise NotFound(NOT_FOUND)
     return project
 
 
