@@ -9,15 +9,11 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from app.models import Completion, ModelVersion, Project, Prompt, WorkItem
+from app.models import Completion, ModelVersion, Prompt, WorkItem
 
 
 def model(db: Session, public_id: str) -> ModelVersion | None:
     return db.scalar(select(ModelVersion).where(ModelVersion.public_id == public_id))
-
-
-def project(db: Session, public_id: str) -> Project | None:
-    return db.scalar(select(Project).where(Project.public_id == public_id))
 
 
 def source_prompts(

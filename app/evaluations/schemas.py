@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.inputs import RequestModel
+from app.inputs import ProjectRef, RequestModel
 from app.projects.schemas import Sampling
 
 PublicId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
@@ -14,7 +14,7 @@ PublicId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 class PromptSource(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: PublicId = Field(description="the project whose prompts are evaluated")
+    project_id: ProjectRef = Field(description="the project whose prompts are evaluated: its id or short name")
     all: bool = Field(False, description="every prompt of the project, not only its held-out ones")
 
 

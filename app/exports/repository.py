@@ -107,11 +107,6 @@ class PairRow(JudgementRow):
 # ---------------------------------------------------------------- projects and users
 
 
-def find_project(db: Session, ref: str) -> Project | None:
-    """A project by public id or slug (admins see every project)."""
-    return db.scalars(select(Project).where(or_(Project.public_id == ref, Project.slug == ref))).first()
-
-
 def users_by_public_id(db: Session, public_ids: Sequence[str]) -> dict[str, int]:
     rows = db.execute(select(User.public_id, User.id).where(User.public_id.in_(public_ids)))
     return {pid: uid for pid, uid in rows}

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import access
 from app.config import Settings
 from app.db import unit_of_work
 from app.errors import Conflict, InvalidInput, NotFound
@@ -482,16 +483,10 @@ def write_export(
 # ---------------------------------------------------------------- recorded exports
 
 
-def get_project(db: Session, project_ref: str) -> Project:
-    project = repo.find_project(db, project_ref)
-    if project is None:
-        raise NotFound(f"No project {project_ref!r}.")
-    return project
-
-
 def request_export(db: Session, actor: User | None, project_ref: str, request: ExportCreate) -> Export:
-    """Record an export to run (pending); checks the request against the project."""
-    project = get_project(db, project_ref)
+    """Record an export to run (pending); checks the request against the project, which
+    the actor must be allowed to change (404 otherwise)."""
+    project = access.writable_project(db, actor, project_ref)
     resolve_filter(db, project, request, strict=True)
     if "parquet" in request.formats and not parquet_available():
         raise InvalidInput("Parquet output needs pyarrow: pip install 'rankwise[parquet]'.")
@@ -570,8 +565,8 @@ def finished_export(db: Session, export_public_id: str) -> tuple[Export, Project
     return None if project is None else (export, project)
 
 
-def list_exports(db: Session, project_ref: str) -> tuple[Project, list[Export]]:
-    project = get_project(db, project_ref)
+def list_exports(db: Session, actor: User | None, project_ref: str) -> tuple[Project, list[Export]]:
+    project = access.readable_project(db, actor, project_ref)
     return project, list(repo.list_exports(db, project.id))
 
 
