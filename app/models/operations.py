@@ -42,6 +42,8 @@ class JobKind(enum.StrEnum):
     model_test = "model-test"
     suggest = "suggest"
     diagnostic = "diagnostic"
+    ai_label = "ai-label"
+    constitutional = "constitutional"
 
 
 class Job(PublicIdMixin, CreatedAtMixin, Base):
