@@ -137,7 +137,7 @@ def outcome(plan: Plan, item: ItemToJudge, calls: list[Call], replies: list[Repl
     if calls and calls[0].pair is None:  # listwise
         shown = list(calls[0].shown)
         order = parse_listwise(replies[0].text, len(shown))
-        body = None if order is None else {
+        body: dict[str, Any] | None = None if order is None else {
             "idempotency_key": key, "verdict": "ranked", "ranking": [[shown[i]] for i in order]}
         return Outcome(body, shown, "listwise", None, records)
     verdicts: dict[tuple[int, int], tuple[Reply, Reply | None]] = {}
@@ -152,7 +152,7 @@ def outcome(plan: Plan, item: ItemToJudge, calls: list[Call], replies: list[Repl
         if not verdict.usable():
             return Outcome(None, cids, f"pairwise, {orders}", None, records)
         side, label = decide(verdict, item.public_id)
-        body: dict[str, Any] = {"idempotency_key": key, "verdict": "preferred", "preferred": cids[side],
+        body = {"idempotency_key": key, "verdict": "preferred", "preferred": cids[side],
                 "margin_label": label.value, "reason": _reason(plan, replies)}
         return Outcome(body, cids, f"pairwise, {orders}", verdict.p_x, records)
     usable = {pair: v.p_x for pair, v in combined.items() if v.p_x is not None}
