@@ -228,8 +228,9 @@ def combine(forward: Reply, backward: Reply | None) -> PairVerdict:
 
 def margin_for(p_preferred: float) -> MarginLabel:
     """The margin label of a soft preference ``p_preferred`` ≥ 0.5 (the table above)."""
+    p = round(p_preferred, 9)  # 1 − 0.1 is 0.8999…: a threshold is met at its printed value
     for low, label in MARGIN_THRESHOLDS:
-        if p_preferred >= low:
+        if p >= low:
             return label
     return MarginLabel.negligibly_better
 
