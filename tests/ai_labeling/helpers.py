@@ -96,3 +96,20 @@ def start(db: Session, admin: User, labeler: AiLabeler, **params: Any) -> Any:
     job = service.start_run(db, admin, labeler.public_id, AiRunIn(**params))
     db.commit()
     return job
+
+
+def ai_judges(db: Session, admin: User, w: World, wrong_every: int) -> AiLabeler:
+    """An AI labeler that prefers the better answer, except on every ``wrong_every``-th item."""
+    mv = registry.register_endpoint(db, admin, name="judge", base_url="http://127.0.0.1:9/v1",
+                                    endpoint_model="judge", api_key=None)
+    labeler = service.create(db, admin, AiLabelerIn(project_id=w.project.public_id, model_id=mv.public_id))
+    for n, (wi, comps) in enumerate(w.items):
+        q = w.quality[wi.id]
+        better = 0 if q[0] > q[1] else 1
+        pick = better if n % wrong_every else 1 - better
+        service.record(db, labeler, w.project, wi.id, None, [c.public_id for c in comps],
+                       {"idempotency_key": f"ai-test-{n:04d}", "verdict": "preferred",
+                        "preferred": comps[pick].public_id, "margin_label": "better"},
+                       {"model": "judge", "method": "test", "calls": []}, 10_000)
+    db.commit()
+    return labeler

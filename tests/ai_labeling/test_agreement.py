@@ -7,30 +7,10 @@ import random
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.ai_labeling import service
-from app.ai_labeling.schemas import AiLabelerIn
-from app.models import AiLabeler, PairwiseJudgement, Role, TaskKind, User, Winner
+from app.models import PairwiseJudgement, Role, TaskKind, Winner
 from app.quality import repository as quality_repo
-from app.registry import service as registry
-from tests.ai_labeling.helpers import World, simulated_people, world
+from tests.ai_labeling.helpers import ai_judges, simulated_people, world
 from tests.factories import bearer, make_user
-
-
-def _ai_judges(db: Session, admin: User, w: World, wrong_every: int) -> AiLabeler:
-    """An AI labeler that prefers the better answer, except on every ``wrong_every``-th item."""
-    mv = registry.register_endpoint(db, admin, name="judge", base_url="http://127.0.0.1:9/v1",
-                                    endpoint_model="judge", api_key=None)
-    labeler = service.create(db, admin, AiLabelerIn(project_id=w.project.public_id, model_id=mv.public_id))
-    for n, (wi, comps) in enumerate(w.items):
-        q = w.quality[wi.id]
-        better = 0 if q[0] > q[1] else 1
-        pick = better if n % wrong_every else 1 - better
-        service.record(db, labeler, w.project, wi.id, None, [c.public_id for c in comps],
-                       {"idempotency_key": f"ai-test-{n:04d}", "verdict": "preferred",
-                        "preferred": comps[pick].public_id, "margin_label": "better"},
-                       {"model": "judge", "method": "test", "calls": []}, 10_000)
-    db.commit()
-    return labeler
 
 
 def _side(j: PairwiseJudgement) -> int:
@@ -45,7 +25,7 @@ class TestAgreementWithPeople:
         admin = make_user(db, Role.admin)
         w = world(db, TaskKind.pairwise, [[q, q + rng.choice([-3, -2, 2, 3])] for q in range(10, 40)])
         people = simulated_people(db, w, 3, accuracy=0.75, seed=5)
-        labeler = _ai_judges(db, admin, w, wrong_every=4)
+        labeler = ai_judges(db, admin, w, wrong_every=4)
         # Expected figures, counted straight from the stored judgements.
         votes: dict[int, dict[int, int]] = {}
         for j in db.query(PairwiseJudgement).filter_by(project_id=w.project.id):
@@ -79,7 +59,7 @@ class TestAgreementWithPeople:
         admin = make_user(db, Role.admin)
         w = world(db, TaskKind.pairwise, [[1, 4], [6, 2]])
         people = simulated_people(db, w, 2, accuracy=1.0)
-        labeler = _ai_judges(db, admin, w, wrong_every=1)
+        labeler = ai_judges(db, admin, w, wrong_every=1)
         ids = [wi.id for wi, _ in w.items]
         for people_only, expected in ((True, {p.id for p in people}), (False, {labeler.user_id, *(p.id for p in people)})):
             loaded = quality_repo.load_items(db, w.project, ids, people_only=people_only)

@@ -13,8 +13,7 @@ from app.exports.schemas import ExportCreate
 from app.exports.service import ExportResult, write_export
 from app.exports.snapshot import snapshot_session
 from app.models import Project, Role, TaskKind
-from tests.ai_labeling.test_agreement import _ai_judges
-from tests.ai_labeling.helpers import simulated_people, world
+from tests.ai_labeling.helpers import ai_judges, simulated_people, world
 from tests.exports.conftest import both
 from tests.factories import make_user
 from trainer.contract import load_export
@@ -35,7 +34,7 @@ class TestAiFilter:
         admin = make_user(db, Role.admin)
         w = world(db, TaskKind.pairwise, [[1, 4], [6, 2], [3, 8]])
         simulated_people(db, w, 2, accuracy=1.0)
-        _ai_judges(db, admin, w, wrong_every=2)
+        ai_judges(db, admin, w, wrong_every=2)
         result = _export(settings, tmp_path / ai, w.project, filters={"ai": ai})
         pairs = both(tmp_path / ai, "pairs")
         kinds = [p["labeler_kind"] for p in pairs]
@@ -57,6 +56,6 @@ class TestAiFilter:
         admin = make_user(db, Role.admin)
         w = world(db, TaskKind.pairwise, [[1, 4]])
         simulated_people(db, w, 1, accuracy=1.0)
-        _ai_judges(db, admin, w, wrong_every=2)
+        ai_judges(db, admin, w, wrong_every=2)
         _export(settings, tmp_path / "default", w.project)
         assert [p["labeler_kind"] for p in both(tmp_path / "default", "pairs")] == ["human"]
