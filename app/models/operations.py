@@ -43,7 +43,6 @@ class JobKind(enum.StrEnum):
     suggest = "suggest"
     diagnostic = "diagnostic"
     ai_label = "ai-label"
-    constitutional = "constitutional"
 
 
 class Job(PublicIdMixin, CreatedAtMixin, Base):
