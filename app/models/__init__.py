@@ -30,6 +30,7 @@ from app.models.projects import (
     ModelVersion,
     Project,
     ProjectMember,
+    QueueOrder,
     TaskKind,
 )
 from app.models.prompts import Completion, Prompt
@@ -85,6 +86,7 @@ __all__ = [
     "QualityItem",
     "QualitySettings",
     "QualityState",
+    "QueueOrder",
     "Ranking",
     "RankingEntry",
     "RankingMethod",

@@ -43,6 +43,7 @@ class JobKind(enum.StrEnum):
     suggest = "suggest"
     diagnostic = "diagnostic"
     ai_label = "ai-label"
+    score_uncertainty = "score-uncertainty"
 
 
 class Job(PublicIdMixin, CreatedAtMixin, Base):
