@@ -34,14 +34,15 @@ def _handed_out(db: Session, order: QueueOrder, margins: list[float | None]) -> 
     return got
 
 
-class TestUncertaintyOrder:
-    MARGINS = [0.9, None, 0.1, 0.5, None]
+MARGINS: list[float | None] = [0.9, None, 0.1, 0.5, None]
 
+
+class TestUncertaintyOrder:
     def test_the_least_certain_scored_items_come_first_then_the_rest_oldest_first(self, db: Session) -> None:
-        assert _handed_out(db, QueueOrder.uncertainty, self.MARGINS) == [0.1, 0.5, 0.9, None, None]
+        assert _handed_out(db, QueueOrder.uncertainty, MARGINS) == [0.1, 0.5, 0.9, None, None]
 
     def test_the_default_order_ignores_the_scores(self, db: Session) -> None:
-        assert _handed_out(db, QueueOrder.oldest, self.MARGINS) == self.MARGINS
+        assert _handed_out(db, QueueOrder.oldest, MARGINS) == MARGINS
 
     def test_a_scored_item_with_no_free_slot_is_passed_over(self, db: Session) -> None:
         project = make_project(db, "pairwise", queue_order=QueueOrder.uncertainty)
