@@ -297,6 +297,27 @@ def _candidate_stmt(after: bool, window: int, lock: bool) -> Select[int]:
     return query
 
 
+@cache
+def _uncertain_stmt(lock: bool) -> Select[int]:
+    project_id: Any = bindparam("project_id")
+    query = (
+        _candidates(project_id, bindparam("user_id"))
+        .where(WorkItem.uncertainty.is_not(None))
+        .order_by(None)
+        .order_by(WorkItem.uncertainty, WorkItem.id)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True, key_share=True)
+    return query
+
+
+def find_uncertain(db: Session, project_id: int, user_id: int, *, lock: bool) -> int | None:
+    """The open item with a free slot, never given to this labeler, whose reward-model
+    margin is smallest (scored items only; ``ix_work_items_uncertainty``)."""
+    value = db.scalar(_uncertain_stmt(lock), {"project_id": project_id, "user_id": user_id})
+    return int(value) if value is not None else None
+
+
 # Waits for the row lock (no SKIP LOCKED); PostgreSQL then re-checks the conditions on
 # the row as the holder left it.
 _LOCK_IF_FREE = (
