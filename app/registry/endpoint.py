@@ -190,9 +190,6 @@ class EndpointClient:
             tasks = [self._chat(client, gate, conv, params) for conv in conversations]
             return list(await asyncio.gather(*tasks))
 
-    async def chat(self, messages: Sequence[dict[str, str]], params: ChatParams) -> str:
-        return (await self.chat_many([messages], params))[0]
-
     def chat_many_sync(
         self, conversations: Sequence[Sequence[dict[str, str]]], params: ChatParams
     ) -> list[str]:
