@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from app.labeling import repository as labeling
@@ -126,6 +126,19 @@ def items(db: Session, item_ids: Sequence[int]) -> list[ItemToJudge]:
         for i, pid, cat, messages in heads
     }
     return [by_id[i] for i in item_ids if i in by_id]
+
+
+def open_item_ids(db: Session, project_id: int, limit: int) -> list[int]:
+    """The project's open regular items, in id order."""
+    query = (select(WorkItem.id)
+             .where(WorkItem.project_id == project_id, WorkItem.is_open.is_(True), WorkItem.is_gold.is_(False))
+             .order_by(WorkItem.id).limit(limit))
+    return [int(i) for i in db.scalars(query)]
+
+
+def set_uncertainty(db: Session, margins: dict[int, float]) -> None:
+    for item_id, margin in margins.items():
+        db.execute(update(WorkItem).where(WorkItem.id == item_id).values(uncertainty=margin))
 
 
 def judged_count(db: Session, labeler_id: int) -> int:

@@ -95,6 +95,8 @@ async function loadModels() {
   const { data } = await api("GET", "/models");
   const select = document.getElementById("ai-model");
   select.replaceChildren(...data.map((m) => el("option", { value: m.id }, `${m.name} (${m.kind})`)));
+  document.getElementById("score-model").replaceChildren(...data.filter((m) => m.kind === "local")
+    .map((m) => el("option", { value: m.id }, m.name)));
   if (!data.length) notice(status, "info", "Register a model version on the Models page first.");
 }
 
@@ -117,6 +119,16 @@ document.getElementById("ai-form").addEventListener("submit", async (ev) => {
     notice(status, "ok", `${data.name} is attached.`);
     await loadList();
   } catch (err) { notice(status, "error", err.message); }
+});
+
+document.getElementById("score-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const out = document.getElementById("score-status");
+  try {
+    const { data } = await api("POST", "/uncertainty-scores", { project_id: pid, model_id: ev.target.model_id.value });
+    out.className = "notice info";
+    out.replaceChildren("Scoring queued: ", el("a", { href: `/admin/training/${encodeURIComponent(data.id)}` }, "follow the job"));
+  } catch (err) { notice(out, "error", err.message); }
 });
 
 Promise.all([loadModels(), loadList()]).catch((err) => notice(status, "error", err.message));
