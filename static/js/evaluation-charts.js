@@ -1,0 +1,44 @@
+// The evaluation figures drawn with charts.js: the leaderboard as a forest of ratings
+// with their intervals, and the head-to-head win rates as a directed heat map.
+import { forest, heatMap, interval, pct } from "./charts.js";
+
+const points = (v) => `${Math.round(v)}`;
+
+export function ratingsChart(board, label) {
+  const rows = board.ratings.map((r) => ({ name: r.model, value: r.rating, low: r.low, high: r.high, n: r.comparisons }));
+  if (!rows.length) {
+    const empty = document.createElement("p");
+    empty.className = "muted";
+    empty.textContent = "No verdicts yet: the leaderboard appears once labelers have judged.";
+    return empty;
+  }
+  // A range in steps of 50 that holds every interval and the reference's 1000.
+  const lo = Math.min(1000, ...rows.map((r) => r.low));
+  const hi = Math.max(1000, ...rows.map((r) => r.high));
+  const pad = Math.max(25, (hi - lo) * 0.08);
+  const min = Math.floor((lo - pad) / 50) * 50;
+  const max = Math.ceil((hi + pad) / 50) * 50;
+  return forest(rows, label, { min, max, reference: 1000, fmt: points });
+}
+
+export function winRateChart(out, label) {
+  const names = out.leaderboard.ratings.map((r) => ({ id: r.model, name: r.model }));
+  for (const p of out.pairs) {
+    for (const m of [p.model_a, p.model_b]) if (!names.some((n) => n.id === m)) names.push({ id: m, name: m });
+  }
+  const flip = (e) => ({ value: e.value === null ? null : 1 - e.value, low: e.high === null ? null : 1 - e.high, high: e.low === null ? null : 1 - e.low, n: e.n });
+  const cells = out.pairs.flatMap((p) => [
+    { a: p.model_a, b: p.model_b, rate: p.win_rate },
+    { a: p.model_b, b: p.model_a, rate: flip(p.win_rate) },
+  ]);
+  return heatMap(names, cells, label, pct, {
+    pick: (c) => c.rate,
+    directed: true,
+    empty: "No two models compared yet.",
+    keys: [["h1", "row model loses"], ["h5", "even"], ["h9", "row model wins"], ["hnone", "not compared"]],
+    describe: (a, b, e) => `${a.name} beats ${b.name}: ${interval(e, pct)} of ${e.n} comparisons`,
+    none: (a, b) => `${a.name} and ${b.name} were not compared`,
+  });
+}
+
+export { interval, pct, points };
