@@ -12,9 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import unit_of_work
 from app.errors import DomainError
 from app.evaluations import service
-from app.evaluations.schemas import ResultsOut
+from app.evaluations.results import Sweep
+from app.evaluations.schemas import LeaderboardOut, ResultsOut
 from app.quality.schemas import EstimateOut
 
+# A sweep's bootstrap interval is a point: say why instead of printing it.
+SWEEP = {Sweep.won_all: "none (won all)", Sweep.lost_all: "none (lost all)"}
 EXIT_OK = 0
 EXIT_USAGE = 2
 
@@ -36,19 +39,23 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
     return "\n".join(lines)
 
 
+def _ratings(board: LeaderboardOut) -> str:
+    return _table(
+        ["rank", "model", "rating", "95% interval", "comparisons"],
+        [[str(r.rank), r.model, f"{r.rating:.0f}", SWEEP[r.sweep] if r.sweep else f"{r.low:.0f}–{r.high:.0f}",
+          str(r.comparisons)] for r in board.ratings],
+        {0, 2, 3, 4},
+    )
+
+
 def render(out: ResultsOut) -> str:
     """The results as plain text: the verdict, the leaderboard, the pairs, position bias."""
     board = out.leaderboard
     parts = [out.verdict.text, ""]
     parts.append(f"Leaderboard ({out.comparisons} comparisons; {board.reference or '–'} fixed at 1000)")
-    parts.append(_table(
-        ["rank", "model", "rating", "95% interval", "comparisons"],
-        [[str(r.rank), r.model, f"{r.rating:.0f}", f"{r.low:.0f}–{r.high:.0f}", str(r.comparisons)]
-         for r in board.ratings],
-        {0, 2, 3, 4},
-    ) if board.ratings else "  no comparisons yet")
-    if board.unconnected:
-        parts.append(f"Not rated (no comparisons linking them to {board.reference}): {', '.join(board.unconnected)}")
+    parts.append(_ratings(board) if board.ratings else "  no comparisons yet")
+    for other in board.others:
+        parts += ["", f"Never compared with the models above; {other.reference} fixed at 1000:", _ratings(other)]
     parts += ["", "Head to head (win rate of A over B; ties and both-bad count half)"]
     parts.append(_table(
         ["model A", "model B", "n", "A wins", "B wins", "ties", "both bad", "A win rate (95%)"],

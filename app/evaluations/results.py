@@ -17,8 +17,8 @@ Platform for Evaluating LLMs by Human Preference", §4–5):
   scale. The reference model (the first of ``models`` that was compared, unless one
   is named) is fixed at 1000, so every interval is that of the difference to the
   reference, and the reference's own is zero wide. Only models joined to the
-  reference by a chain of comparisons can be rated against it; the others are
-  listed as unconnected.
+  reference by a chain of comparisons can be rated against it; every other group of
+  models gets its own board, anchored at its first model.
 - Prior: one virtual tie between every two models compared (``PRIOR_TIES``; the
   virtual draws of Coulom 2008, "Whole-History Rating", §2.3). Without it a model that
   won every comparison would have an infinite rating; with it, small evaluations are
@@ -26,8 +26,8 @@ Platform for Evaluating LLMs by Human Preference", §4–5):
 - Intervals of ratings: the percentile bootstrap, ``BOOTSTRAP`` replicates of all
   comparisons drawn with replacement, with a fixed seed so a page shows the same
   figures twice. A model that won every comparison it took part in (or lost every
-  one) is marked ``separated``: every replicate repeats the sweep, so its interval
-  shrinks to a point and says nothing; its win rates' Wilson intervals still do.
+  one) is marked with its ``sweep``: every replicate repeats the sweep, so its
+  interval shrinks to a point and says nothing; its win rates' Wilson intervals still do.
 - Position bias of the evaluation: of the verdicts that prefer a side, the share won
   by the reply the labeler saw first (50 % when labelers ignore the order; the order
   is shuffled per labeler), with its Wilson interval.
@@ -94,6 +94,11 @@ class Pair:
         return self.a_wins + self.b_wins + self.ties + self.both_bad
 
 
+class Sweep(enum.StrEnum):
+    won_all = "won_all"
+    lost_all = "lost_all"
+
+
 @dataclass(frozen=True)
 class Rating:
     model: str
@@ -102,14 +107,15 @@ class Rating:
     high: float
     comparisons: int
     rank: int
-    separated: bool = False  # won or lost every comparison: the interval is not informative
+    sweep: Sweep | None = None  # won or lost every comparison: the interval is not informative
 
 
 @dataclass(frozen=True)
 class Leaderboard:
     reference: str | None
     ratings: list[Rating]
-    unconnected: list[str] = field(default_factory=list)
+    # Groups of models never linked to this board's by comparisons, each on its own scale.
+    others: list[Leaderboard] = field(default_factory=list)
 
 
 class Outcome(enum.StrEnum):
@@ -232,7 +238,9 @@ def leaderboard(comparisons: Sequence[Comparison], models: Sequence[str] = (),
                 reference: str | None = None, *, prior: float = PRIOR_TIES, replicates: int = BOOTSTRAP,
                 seed: int = SEED) -> Leaderboard:
     """Bradley–Terry ratings with bootstrap intervals; see the module's definitions.
-    ``models`` orders the models (the first compared one is the default reference)."""
+    ``models`` orders the models (the first compared one is the default reference).
+    Models with no chain of comparisons to the reference cannot be rated against it:
+    each such group gets its own board, anchored at its first model, in ``others``."""
     compared = [c for c in comparisons if c.model_a != c.model_b]
     seen = {m for c in compared for m in (c.model_a, c.model_b)}
     names = [m for m in dict.fromkeys(models) if m in seen] + sorted(seen - set(models))
@@ -241,10 +249,19 @@ def leaderboard(comparisons: Sequence[Comparison], models: Sequence[str] = (),
     ref = reference if reference in seen else names[0]
     index = {m: i for i, m in enumerate(names)}
     labels = _components(names, ((index[c.model_a], index[c.model_b]) for c in compared))
-    rated = [m for m in names if labels[index[m]] == labels[index[ref]]]
-    unconnected = [m for m in names if labels[index[m]] != labels[index[ref]]]
-    if len(rated) < 2:
-        return Leaderboard(ref, [Rating(ref, BASE, BASE, BASE, 0, 1)] if len(rated) == 1 else [], unconnected)
+    groups = list(dict.fromkeys([labels[index[ref]], *labels]))
+    boards = []
+    for n, label in enumerate(groups):
+        members = [m for m in names if labels[index[m]] == label]
+        anchor = ref if n == 0 else members[0]
+        mine = [c for c in compared if labels[index[c.model_a]] == label]
+        boards.append(Leaderboard(anchor, _rate(mine, members, anchor, prior, replicates, seed)))
+    return Leaderboard(boards[0].reference, boards[0].ratings, boards[1:])
+
+
+def _rate(compared: Sequence[Comparison], rated: list[str], ref: str, prior: float, replicates: int,
+          seed: int) -> list[Rating]:
+    """One connected group of models, ``ref`` fixed at ``BASE``."""
     index = {m: i for i, m in enumerate(rated)}
     k = len(rated)
     counts, effect = _cells(compared, index)
@@ -262,14 +279,15 @@ def leaderboard(comparisons: Sequence[Comparison], models: Sequence[str] = (),
         samples[r] = BASE + SCALE * (t - t[index[ref]])
     tail = (1 - LEVEL) / 2
     low, high = np.quantile(samples, [tail, 1 - tail], axis=0)
-    played = Counter(m for c in compared for m in (c.model_a, c.model_b) if m in index)
-    separated = (observed.sum(axis=1) == 0) | (observed.sum(axis=0) == 0)  # no win, or no loss
+    played = Counter(m for c in compared for m in (c.model_a, c.model_b))
+    wins, losses = observed.sum(axis=1), observed.sum(axis=0)
+    sweeps = [Sweep.won_all if losses[i] == 0 else Sweep.lost_all if wins[i] == 0 else None for i in range(k)]
     order = sorted(rated, key=lambda m: (-point[index[m]], m))
-    return Leaderboard(ref, [
+    return [
         Rating(m, float(point[index[m]]), float(low[index[m]]), float(high[index[m]]), played[m], rank,
-               bool(separated[index[m]]))
+               sweeps[index[m]])
         for rank, m in enumerate(order, start=1)
-    ], unconnected)
+    ]
 
 
 # ----------------------------------------------------------------------- in words

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from app.evaluations.results import Outcome, Pair
+from app.evaluations.results import Outcome, Pair, Sweep
 from app.inputs import RequestModel
 from app.projects.schemas import Sampling
 from app.quality.schemas import EstimateOut
@@ -118,14 +118,16 @@ class RatingOut(BaseModel):
     low: float = Field(description="95 % bootstrap interval, lower end")
     high: float = Field(description="95 % bootstrap interval, upper end")
     comparisons: int
-    separated: bool = Field(description="won every comparison or lost every one: the rating rests on the "
-                                        "prior (one virtual tie per pair) and its interval is not informative")
+    sweep: Sweep | None = Field(description="won_all or lost_all when the model won (lost) every comparison: "
+                                            "its rating rests on the prior (one virtual tie per pair) and its "
+                                            "interval says nothing; null otherwise")
 
 
 class LeaderboardOut(BaseModel):
     reference: str | None = Field(description="the model fixed at 1000; intervals are relative to it")
     ratings: list[RatingOut] = Field(description="best first")
-    unconnected: list[str] = Field(description="models with no chain of comparisons to the reference")
+    others: list[LeaderboardOut] = Field(description="groups of models with no chain of comparisons to "
+                                                     "this board's, each fixed at its own first model")
 
 
 class VerdictOut(BaseModel):

@@ -207,15 +207,18 @@ def _results(db: Session, found: list[Project], reference: str | None) -> Result
                            f"choose one of {', '.join(order) or 'none yet'}.")
     out = stats.results(comparisons, order, reference)
     ids = repo.model_ids(db, order)
-    board = out.leaderboard
+
+    def board_out(board: stats.Leaderboard) -> LeaderboardOut:
+        return LeaderboardOut(
+            reference=board.reference, others=[board_out(b) for b in board.others],
+            ratings=[RatingOut(model=r.model, model_id=ids.get(r.model), rank=r.rank, rating=r.rating,
+                               low=r.low, high=r.high, comparisons=r.comparisons, sweep=r.sweep)
+                     for r in board.ratings])
+
     return ResultsOut(
         projects=[p.public_id for p in found],
         comparisons=out.comparisons,
-        leaderboard=LeaderboardOut(
-            reference=board.reference, unconnected=board.unconnected,
-            ratings=[RatingOut(model=r.model, model_id=ids.get(r.model), rank=r.rank, rating=r.rating,
-                               low=r.low, high=r.high, comparisons=r.comparisons, separated=r.separated)
-                     for r in board.ratings]),
+        leaderboard=board_out(out.leaderboard),
         pairs=[PairOut.of(p) for p in out.pairs],
         position_bias=EstimateOut.of(out.position),
         verdict=VerdictOut(kind=out.verdict.kind, text=out.verdict.text,

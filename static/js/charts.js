@@ -217,7 +217,7 @@ export function heatMap(names, cells, label, fmt = pct, {
     rect.append(svgEl("title", {}, i === j ? a.name : cell ? describe(a, b, estimate) : none(a, b)));
     svg.append(rect);
     if (cell && value !== null && size >= 34) {
-      svg.append(svgEl("text", { x: L + j * size + size / 2 - 1, y: T + i * size + size / 2 + 4, "text-anchor": "middle", class: bucket >= 6 || bucket <= 1 ? "on-heat" : "" }, `${Math.round(value * 100)}`));
+      svg.append(svgEl("text", { x: L + j * size + size / 2 - 1, y: T + i * size + size / 2 + 4, "text-anchor": "middle", class: bucket >= 7 || bucket <= 1 ? "on-heat" : "" }, `${Math.round(value * 100)}`));
     }
   }));
   wrap.append(svg, legend(keys));

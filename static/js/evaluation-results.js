@@ -2,7 +2,7 @@
 // the head-to-head win-rate matrix and table, and the evaluation's position bias.
 import { api as request, el, notice } from "./api.js";
 import { forest } from "./charts.js";
-import { interval, pct, points, ratingsChart, winRateChart } from "./evaluation-charts.js";
+import { SWEEP, interval, natural, pct, points, ratingsChart, winRateChart } from "./evaluation-charts.js";
 
 const api = async (method, path) => (await request(method, path)).data;
 const root = document.getElementById("results");
@@ -31,9 +31,10 @@ function tiles(summary, out) {
 function tables(out) {
   document.querySelector("#board-table tbody").replaceChildren(...out.leaderboard.ratings.map((r) => el("tr", {},
     el("td", { class: "num" }, String(r.rank)),
-    el("th", { scope: "row" }, r.model, r.model === out.leaderboard.reference ? el("span", { class: "small muted" }, " (reference)") : null),
+    el("td", { class: "model" }, r.model, r.model === out.leaderboard.reference ? el("span", { class: "small muted" }, " (reference)") : null),
     el("td", { class: "num" }, points(r.rating)),
-    el("td", { class: "num" }, `${points(r.low)}–${points(r.high)}`),
+    el("td", { class: "num" }, r.model === out.leaderboard.reference ? "fixed"
+      : r.sweep ? `none: ${SWEEP[r.sweep]}` : `${points(r.low)}–${points(r.high)}`),
     el("td", { class: "num" }, String(r.comparisons)),
   )));
   document.querySelector("#pairs-table tbody").replaceChildren(...out.pairs.map((p) => el("tr", {},
@@ -53,8 +54,8 @@ async function load() {
   document.getElementById("chart-board").replaceChildren(ratingsChart(out.leaderboard, "Ratings with 95% intervals"));
   document.getElementById("chart-heat").replaceChildren(winRateChart(out, "Win rate of the row model over the column model"));
   const bias = out.position_bias;
-  document.getElementById("chart-position").replaceChildren(forest(
-    bias.value === null ? [] : [{ name: "shown first wins", ...bias }], "Share won by the reply shown first", { reference: 0.5 }));
+  document.getElementById("chart-position").replaceChildren(natural(forest(
+    bias.value === null ? [] : [{ name: "shown first wins", ...bias }], "Share won by the reply shown first", { reference: 0.5 })));
   tables(out);
   set("method", out.method);
 }

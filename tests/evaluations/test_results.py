@@ -13,6 +13,7 @@ from app.evaluations.results import (
     SCALE,
     Comparison,
     Outcome,
+    Sweep,
     leaderboard,
     pairs,
     position_bias,
@@ -125,14 +126,15 @@ class TestBradleyTerryClosedForm:
         shift = by_c["a"][0] - by_a["a"][0]
         assert by_c["b"][0] - by_a["b"][0] == pytest.approx(shift, abs=1e-6)
 
-    def test_a_model_that_never_lost_is_rated_through_the_prior_and_marked_separated(self) -> None:
+    def test_a_model_that_never_lost_is_rated_through_the_prior_and_its_sweep_marked(self) -> None:
         # 12 wins to none plus the virtual tie: odds 12.5 : 0.5, about 559 points.
         board = leaderboard([*_many("old", "new", B, 12)], ["old", "new"])
-        new = next(r for r in board.ratings if r.model == "new")
+        new, old = board.ratings
         assert new.rating == pytest.approx(BASE + 400 * math.log10(25), abs=1e-3)
-        assert new.separated and new.low == new.high == new.rating  # every replicate is the same sweep
+        assert (new.sweep, old.sweep) == (Sweep.won_all, Sweep.lost_all)
+        assert new.low == new.high == new.rating  # every replicate is the same sweep
         mixed = leaderboard([*_many("old", "new", B, 12), *_many("old", "new", A, 1)], ["old", "new"])
-        assert not any(r.separated for r in mixed.ratings)
+        assert all(r.sweep is None for r in mixed.ratings)
 
 
 class TestBradleyTerryIntervals:
@@ -173,12 +175,16 @@ class TestBradleyTerryIntervals:
 
 
 class TestConnectivity:
-    def test_models_never_linked_to_the_reference_are_listed_not_rated(self) -> None:
+    def test_models_never_linked_to_the_reference_get_a_board_of_their_own(self) -> None:
         rows = [*_many("a", "b", A, 3), *_many("a", "b", B, 2), *_many("c", "d", A, 4), *_many("c", "d", B, 1)]
         board = leaderboard(rows, ["a", "b", "c", "d"])
         assert board.reference == "a"
         assert {r.model for r in board.ratings} == {"a", "b"}
-        assert board.unconnected == ["c", "d"]
+        (other,) = board.others
+        assert other.reference == "c" and other.others == []
+        ratings = {r.model: r.rating for r in other.ratings}
+        assert ratings["c"] == BASE
+        assert ratings["d"] == pytest.approx(BASE - 400 * math.log10(4.5 / 1.5), abs=1e-3)
 
     def test_no_comparisons_give_an_empty_board(self) -> None:
         board = leaderboard([])
