@@ -20,6 +20,7 @@ from app.evaluations.schemas import (
     ResultsOut,
 )
 from app.inputs import PathId
+from app.openapi import errors
 
 ProjectId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"])
@@ -28,9 +29,10 @@ Reference = Annotated[str | None, Query(max_length=120, description="the model f
                                         "(default: the oldest model version compared)")]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=errors(404))
 def start_evaluation(body: EvaluationIn, db: SessionDep, user: EngineerUser) -> EvaluationOut:
-    """Create a blind pairwise evaluation project and queue the job that samples both models."""
+    """Create a blind pairwise evaluation project and queue the job that samples both models
+    (404 when the prompts' project is not one you may read)."""
     project, job, prompts = service.start(db, user, body)
     return EvaluationOut(project_id=project.public_id, project_slug=project.slug, name=project.name,
                          job_id=job.public_id, prompts=prompts, model_a=body.model_a,
@@ -52,13 +54,14 @@ def list_labelers(db: SessionDep, user: EngineerUser) -> list[LabelerOut]:
     return service.labelers(db)
 
 
-@router.get("/leaderboard")
+@router.get("/leaderboard", responses=errors(404))
 def leaderboard(
     db: SessionDep, user: EngineerUser, reference: Reference = None,
     project: Annotated[list[ProjectId] | None, Query(description="evaluation project ids, repeated "
                                                      "(default: every one you may read)")] = None,
 ) -> ResultsOut:
-    """Bradley–Terry ratings, head-to-head win rates and position bias across evaluations."""
+    """Bradley–Terry ratings, head-to-head win rates and position bias across evaluations
+    (404 when a named project is no evaluation you may read)."""
     return service.leaderboard(db, user, project, reference)
 
 
