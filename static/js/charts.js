@@ -154,11 +154,12 @@ export function bandLine(points, label, { min = 0, max = 1, reference = null, fm
 
 // One row per labeler: the estimate as a dot, its interval as a whisker, an optional
 // reference line (50% for position bias); flagged rows are drawn in the warning colour.
-export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = pct } = {}) {
+// `nameChars` widens the name column for longer names (model versions).
+export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = pct, nameChars = 16 } = {}) {
   const wrap = document.createElement("div");
   const data = rows.filter((r) => r.value !== null && r.value !== undefined);
   if (!data.length) { wrap.textContent = "Not measured yet."; return wrap; }
-  const W = 560; const row = 26; const L = 120; const R = 140; const H = data.length * row + 30;
+  const L = nameChars > 16 ? nameChars * 7 + 12 : 120; const W = 440 + L; const row = 26; const R = 140; const H = data.length * row + 30;
   const x = (v) => L + ((Math.min(max, Math.max(min, v)) - min) / (max - min)) * (W - L - R);
   const svg = chart(W, H, label);
   for (let i = 0; i <= 4; i++) {
@@ -169,7 +170,7 @@ export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = 
   if (reference !== null) svg.append(svgEl("line", { x1: x(reference), x2: x(reference), y1: 4, y2: H - 22, class: "reference" }));
   data.forEach((r, i) => {
     const cy = 4 + i * row + row / 2;
-    const name = r.name.length > 16 ? `${r.name.slice(0, 15)}…` : r.name;
+    const name = r.name.length > nameChars ? `${r.name.slice(0, nameChars - 1)}…` : r.name;
     svg.append(svgEl("text", { x: L - 8, y: cy + 4, "text-anchor": "end" }, name));
     const cls = r.flagged ? "flagged" : "";
     if (r.low !== null && r.low !== undefined) {

@@ -33,7 +33,8 @@ export function ratingsChart(board, label) {
   const pad = Math.max(25, (hi - lo) * 0.08);
   const min = Math.floor((lo - pad) / 50) * 50;
   const max = Math.ceil((hi + pad) / 50) * 50;
-  const wrap = natural(forest(rows, label, { min, max, reference: 1000, fmt: points }));
+  const nameChars = Math.min(32, Math.max(16, ...rows.map((r) => r.name.length)));
+  const wrap = natural(forest(rows, label, { min, max, reference: 1000, fmt: points, nameChars }));
   const swept = board.ratings.filter((r) => r.sweep);
   if (swept.length) {
     const note = document.createElement("p");
