@@ -228,6 +228,7 @@ def _results(db: Session, found: list[Project], reference: str | None) -> Result
     )
 
 
+MAX_PROJECTS = 200
 METHOD = (
     "Ties and 'both bad' count half a win for each side. Win rates have 95 % Wilson intervals. "
     "Ratings are Bradley–Terry on the Elo scale (400 points per factor 10 in the odds), the reference "
@@ -246,7 +247,10 @@ def leaderboard(db: Session, actor: User, project_ids: list[str] | None = None,
                 reference: str | None = None) -> ResultsOut:
     """The figures over several evaluation projects (default: every one the actor may read)."""
     if project_ids:
-        found = [evaluation(db, actor, pid) for pid in dict.fromkeys(project_ids)]
+        wanted = list(dict.fromkeys(project_ids))
+        if len(wanted) > MAX_PROJECTS:
+            raise InvalidInput(f"project: at most {MAX_PROJECTS} evaluations at once; leave it out for all of them.")
+        found = [evaluation(db, actor, pid) for pid in wanted]
     else:
         found = _evaluations(db, actor)
     return _results(db, found, reference)

@@ -130,6 +130,9 @@ class TestLeaderboard:
         r = client.get("/api/v1/evaluations/leaderboard", params={"project": other.public_id},
                        headers=bearer(db, engineer))
         assert r.status_code == 404
+        many = client.get("/api/v1/evaluations/leaderboard", params={"project": [f"p{i}" for i in range(201)]},
+                          headers=bearer(db, engineer))
+        assert many.status_code == 422 and "at most 200" in many.json()["detail"]
         assert client.get("/api/v1/evaluations/leaderboard",
                           headers=bearer(db, admin)).json()["comparisons"] == 14
 
@@ -164,6 +167,21 @@ class TestWhoMayRead:
             assert client.get(url, headers=bearer(db, engineer)).status_code == 404
         assert client.get(f"/api/v1/evaluations/{project.public_id}/results",
                           headers=bearer(db, admin)).status_code == 200
+
+    def test_the_pages_open_for_engineers_who_may_read_the_evaluation(
+        self, client: TestClient, db: Session, staff: tuple[User, User]
+    ) -> None:
+        engineer, other = make_labelers(db, 2, Role.engineer)
+        _, admin = staff
+        (labeler,) = make_labelers(db, 1)
+        a, b = _model(db, admin, "page-a"), _model(db, admin, "page-b")
+        project = _evaluation(db, labeler, _sweep(a, b, 2, 1), engineer)
+        mine, theirs = bearer(db, engineer), bearer(db, other)
+        for url in ("/evaluations", "/evaluations/new", f"/evaluations/{project.public_id}"):
+            r = client.get(url, headers=mine)
+            assert r.status_code == 200 and 'href="/evaluations"' in r.text, url  # the navigation links it
+        assert client.get(f"/evaluations/{project.public_id}", headers=theirs).status_code == 404
+        assert client.get("/evaluations", headers=theirs).status_code == 200
 
     def test_a_project_of_another_kind_has_no_evaluation_results(
         self, client: TestClient, db: Session, staff: tuple[User, User]
