@@ -220,7 +220,7 @@ def _import(args: argparse.Namespace, kind: str) -> int:
     engine, factory = _migrated_session_factory(settings)
     try:
         with unit_of_work(factory) as db, path.open("rb") as fh:
-            project = projects.by_slug_or_id(db, args.project)
+            project = projects.get_writable(db, None, args.project)
             run = imports.import_prompts if kind == "prompts" else imports.import_completions
             report = run(
                 db,

@@ -45,6 +45,8 @@ __all__ = [
     "DbInt",
     "Matching",
     "PathId",
+    "ProjectPath",
+    "ProjectRef",
     "RequestModel",
 ]
 
@@ -69,8 +71,14 @@ def _no_timestamps(value: Any) -> Any:
 
 DateTime = Annotated[datetime, BeforeValidator(_no_timestamps)]
 
-# A public id or a project's short name in the URL path.
+# A public id in the URL path.
 PathId = Annotated[str, Path(min_length=1, max_length=64)]
+
+# A project, named by its public id or its short name (slug): every route and request
+# body that names a project takes either (app/access.py finds it).
+_PROJECT_REF = "the project's id or short name (slug)"
+ProjectPath = Annotated[str, Path(min_length=1, max_length=64, description=_PROJECT_REF)]
+ProjectRef = Annotated[str, StringConstraints(min_length=1, max_length=64), Field(description=_PROJECT_REF)]
 
 # regex -> what the person should type instead; read by the 422 handler (app/errors.py).
 PATTERN_HINTS: dict[str, str] = {}

@@ -11,7 +11,8 @@ top-level module. Three kinds of names are told apart:
 
 * shared foundations every layer may import: models, config, db, errors, deps,
   security, templating, audit, markdown, inputs (request types), openapi
-  (documented error answers), pagination (page cursors);
+  (documented error answers), pagination (page cursors), access (which projects
+  an actor may read, change or work in);
 * composition roots, which wire the domains together and may import any of
   them: main (routers), job_kinds (job kinds), cli, demo, demo_data, migrate;
 * everything else is a domain.
@@ -32,7 +33,7 @@ from pathlib import Path
 APP = Path(__file__).resolve().parent.parent / "app"
 FOUNDATIONS = frozenset(
     {"models", "config", "db", "errors", "deps", "security", "templating", "audit", "markdown",
-     "inputs", "openapi", "pagination", "__init__"}
+     "inputs", "openapi", "pagination", "access", "__init__"}
 )
 ROOTS = frozenset({"main", "job_kinds", "cli", "demo", "demo_data", "migrate"})
 QUEUE = "jobs"

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 
 from app.deps import EngineerUser, SessionDep
 from app.evaluations import service
-from app.inputs import PathId
+from app.inputs import ProjectPath
 from app.templating import templates
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -27,7 +27,7 @@ def new_evaluation(request: Request, user: EngineerUser) -> HTMLResponse:
 
 
 @router.get("/evaluations/{pid}")
-def evaluation_results(request: Request, db: SessionDep, user: EngineerUser, pid: PathId) -> HTMLResponse:
+def evaluation_results(request: Request, db: SessionDep, user: EngineerUser, pid: ProjectPath) -> HTMLResponse:
     """Who won one evaluation, drawn."""
     project = service.evaluation(db, user, pid)
     return templates.TemplateResponse(request, "evaluations/results.html", {"user": user, "project": project})

@@ -19,11 +19,11 @@ from app.models import (
     JudgementReview,
     ModelVersion,
     PairwiseJudgement,
-    Project,
     Prompt,
     ReviewVerdict,
     Role,
     User,
+    UserKind,
     Winner,
     WorkItem,
 )
@@ -31,10 +31,6 @@ from app.models import (
 
 def model(db: Session, public_id: str) -> ModelVersion | None:
     return db.scalar(select(ModelVersion).where(ModelVersion.public_id == public_id))
-
-
-def project(db: Session, public_id: str) -> Project | None:
-    return db.scalar(select(Project).where(Project.public_id == public_id))
 
 
 def source_prompts(
@@ -70,8 +66,10 @@ def has_completions(db: Session, prompt_id: int) -> bool:
 
 
 def active_labelers(db: Session) -> Sequence[User]:
-    """Every active labeler, by name: whom an evaluation may be assigned to."""
-    return db.scalars(select(User).where(User.role == Role.labeler, User.is_active.is_(True))
+    """Every active human labeler, by name: whom an evaluation may be assigned to (AI judges
+    are attached on their own page, app/ai_labeling)."""
+    return db.scalars(select(User).where(User.role == Role.labeler, User.is_active.is_(True),
+                                         User.kind == UserKind.human)
                       .order_by(User.display_name, User.id)).all()
 
 
@@ -111,8 +109,9 @@ class ComparisonRow:
 
 
 def comparisons(db: Session, project_ids: list[int]) -> list[ComparisonRow]:
-    """Every verdict of these projects with the model behind each side, leaving out
-    gold items and the judgements a reviewer rejected."""
+    """Every human verdict of these projects with the model behind each side, leaving out
+    gold items, the judgements a reviewer rejected and those of AI judges (a blind
+    evaluation measures what people prefer)."""
     side_a, side_b = aliased(ItemCompletion), aliased(ItemCompletion)
     comp_a, comp_b = aliased(Completion), aliased(Completion)
     rejected = exists(select(JudgementReview.id).where(
@@ -128,7 +127,9 @@ def comparisons(db: Session, project_ids: list[int]) -> list[ComparisonRow]:
         .join(comp_a, comp_a.id == side_a.completion_id)
         .join(side_b, (side_b.item_id == WorkItem.id) & (side_b.position == 1))
         .join(comp_b, comp_b.id == side_b.completion_id)
-        .where(PairwiseJudgement.project_id.in_(project_ids), WorkItem.is_gold.is_(False), ~rejected)
+        .join(User, User.id == PairwiseJudgement.user_id)
+        .where(PairwiseJudgement.project_id.in_(project_ids), WorkItem.is_gold.is_(False), ~rejected,
+               User.kind == UserKind.human)
         .order_by(PairwiseJudgement.id)
     )
     return [

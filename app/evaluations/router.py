@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import StringConstraints
 
 from app.deps import EngineerUser, SessionDep
 from app.evaluations import service
@@ -19,10 +18,9 @@ from app.evaluations.schemas import (
     LabelerOut,
     ResultsOut,
 )
-from app.inputs import PathId
+from app.inputs import ProjectPath, ProjectRef
 from app.openapi import errors
 
-ProjectId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 router = APIRouter(prefix="/api/v1/evaluations", tags=["evaluations"])
 
 Reference = Annotated[str | None, Query(max_length=120, description="the model fixed at 1000 "
@@ -57,7 +55,7 @@ def list_labelers(db: SessionDep, user: EngineerUser) -> list[LabelerOut]:
 @router.get("/leaderboard", responses=errors(404))
 def leaderboard(
     db: SessionDep, user: EngineerUser, reference: Reference = None,
-    project: Annotated[list[ProjectId] | None, Query(description="evaluation project ids, repeated "
+    project: Annotated[list[ProjectRef] | None, Query(description="evaluation projects (ids or short names), repeated "
                                                      "(default: every one you may read)")] = None,
 ) -> ResultsOut:
     """Bradley–Terry ratings, head-to-head win rates and position bias across evaluations
@@ -66,12 +64,12 @@ def leaderboard(
 
 
 @router.get("/{pid}")
-def get_evaluation(pid: PathId, db: SessionDep, user: EngineerUser) -> EvaluationSummaryOut:
+def get_evaluation(pid: ProjectPath, db: SessionDep, user: EngineerUser) -> EvaluationSummaryOut:
     """One evaluation: its models, items, judgements and sampling job."""
     return service.summary(db, user, pid)
 
 
 @router.get("/{pid}/results")
-def results(pid: PathId, db: SessionDep, user: EngineerUser, reference: Reference = None) -> ResultsOut:
+def results(pid: ProjectPath, db: SessionDep, user: EngineerUser, reference: Reference = None) -> ResultsOut:
     """Who won one evaluation: ratings, win rates with intervals, position bias, in words."""
     return service.results(db, user, pid, reference)

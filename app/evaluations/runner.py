@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from app import access
 from app.errors import InvalidInput
 from app.evaluations import repository as repo
 from app.jobs.context import JobContext
@@ -59,7 +60,7 @@ def _plan(ctx: JobContext, p: EvaluationSampleParams) -> _Plan:
     sampling = Sampling(temperature=p.temperature, top_p=p.top_p, max_tokens=p.max_tokens,
                         k=1, seed=p.seed, job=ctx.spec.public_id)
     with ctx.session() as db:
-        project = repo.project(db, p.project_id)
+        project = access.by_ref(db, access.writable(None), p.project_id)
         if project is None:
             raise InvalidInput("The evaluation project no longer exists.")
         a, b = (Model.of(registry.get(db, ref)) for ref in (p.model_a, p.model_b))

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.evaluations.results import Outcome, Pair, Sweep
-from app.inputs import RequestModel
+from app.inputs import ProjectRef, RequestModel
 from app.projects.schemas import Sampling
 from app.quality.schemas import EstimateOut
 
@@ -17,7 +17,7 @@ PublicId = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 class PromptSource(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: PublicId = Field(description="the project whose prompts are evaluated")
+    project_id: ProjectRef = Field(description="the project whose prompts are evaluated: its id or short name")
     all: bool = Field(False, description="every prompt of the project, not only its held-out ones")
 
 
@@ -142,7 +142,8 @@ class ResultsOut(BaseModel):
     """Who won: the leaderboard, the head-to-head table and the position bias."""
 
     projects: list[str] = Field(description="ids of the evaluation projects counted")
-    comparisons: int = Field(description="verdicts counted (rejected judgements and gold items excluded)")
+    comparisons: int = Field(description="human verdicts counted (rejected judgements, gold items and AI "
+                                         "judges' verdicts excluded)")
     leaderboard: LeaderboardOut
     pairs: list[PairOut]
     position_bias: EstimateOut = Field(description="share of the verdicts preferring a side that the "

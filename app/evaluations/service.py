@@ -40,7 +40,7 @@ from app.evaluations.schemas import (
     VerdictOut,
 )
 from app.jobs import service as jobs
-from app.models import Job, JobKind, ModelVersion, Project, Role, TaskKind, User, utcnow
+from app.models import Job, JobKind, ModelVersion, Project, Role, TaskKind, User, UserKind, utcnow
 from app.projects import service as projects
 from app.projects.schemas import ProjectCreate
 from app.quality.schemas import EstimateOut
@@ -90,7 +90,8 @@ def _named_labelers(db: Session, wanted: list[str]) -> None:
     """Refuse ids that are no active labeler's, naming them."""
     found = {u.public_id: u for u in repo.users(db, wanted)}
     wrong = [uid for uid in dict.fromkeys(wanted)
-             if uid not in found or found[uid].role != Role.labeler or not found[uid].is_active]
+             if uid not in found or found[uid].role != Role.labeler or not found[uid].is_active
+             or found[uid].kind != UserKind.human]
     if wrong:
         raise InvalidInput(
             f"labelers: {', '.join(wrong[:10])} {'is' if len(wrong) == 1 else 'are'} not an active "
@@ -234,7 +235,7 @@ METHOD = (
     "Ratings are Bradley–Terry on the Elo scale (400 points per factor 10 in the odds), the reference "
     "model fixed at 1000, one virtual tie per pair of models as the prior, with 95 % percentile-bootstrap "
     f"intervals over the comparisons ({stats.BOOTSTRAP} replicates, fixed seed). Judgements a reviewer "
-    "rejected and gold items are left out."
+    "rejected, gold items and AI judges' verdicts are left out."
 )
 
 
@@ -260,7 +261,7 @@ def results_of_refs(db: Session, refs: list[str], reference: str | None = None) 
     """For the CLI, which acts with full rights: projects by slug or id."""
     found = []
     for ref in dict.fromkeys(refs):
-        project = projects.by_slug_or_id(db, ref)
+        project = projects.get(db, None, ref)
         if project.task_kind != TaskKind.evaluation:
             raise InvalidInput(f"{ref!r} is a {project.task_kind.value} project, not a blind evaluation.")
         found.append(project)

@@ -11,7 +11,7 @@ from app.deps import AdminUser, SessionDep, SettingsDep
 from app.exports import service
 from app.exports.archive import FORMATS
 from app.exports.schemas import ExportCompare, ExportCreate, ExportList, ExportOut
-from app.inputs import PathId
+from app.inputs import PathId, ProjectPath
 from app.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["exports"])
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["exports"])
 
 @router.post("/projects/{pid}/exports", status_code=201)
 def create_export(
-    pid: PathId, body: ExportCreate, request: Request, db: SessionDep, settings: SettingsDep,
+    pid: ProjectPath, body: ExportCreate, request: Request, db: SessionDep, settings: SettingsDep,
     user: AdminUser,
 ) -> ExportOut:
     """Write an export of the project now and return its record (status, counts, checksums)."""
@@ -33,9 +33,9 @@ def create_export(
 
 
 @router.get("/projects/{pid}/exports")
-def list_exports(pid: PathId, db: SessionDep, _user: AdminUser) -> ExportList:
+def list_exports(pid: ProjectPath, db: SessionDep, user: AdminUser) -> ExportList:
     """The project's exports, newest first."""
-    _project, exports = service.list_exports(db, pid)
+    _project, exports = service.list_exports(db, user, pid)
     return ExportList(items=[ExportOut.model_validate(service.export_out(db, e)) for e in exports])
 
 

@@ -15,17 +15,16 @@ from sqlalchemy.orm import Session
 
 from app.exports import service
 from app.exports.schemas import ExportCreate
-from app.inputs import RequestModel
+from app.inputs import ProjectRef, RequestModel
 from app.jobs import service as jobs
 from app.jobs.context import JobContext
-from app.jobs.schemas import PublicId
 from app.models import Job, JobKind, User
 from app.projects import service as projects
 
 
 class ExportParams(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: PublicId = Field(description="a project the caller may read")
+    project_id: ProjectRef = Field(description="a project the caller may change: its id or short name")
     options: ExportCreate = Field(default_factory=lambda: ExportCreate())
 
 
@@ -41,8 +40,8 @@ def submit(db: Session, actor: User, body: ExportJobIn) -> Job:
 
 def queue_export(db: Session, actor: User, project_id: str, options: ExportCreate) -> Job:
     """Record the export (pending) and queue the job that writes it; 404 for a project
-    the caller may not read."""
-    project = projects.get(db, actor, project_id)
+    the caller may not change."""
+    project = projects.get_writable(db, actor, project_id)
     export = service.request_export(db, actor, project.public_id, options)
     payload = {"project_id": project.public_id, "export_id": export.public_id,
                "options": options.model_dump(mode="json")}

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import access
 from app.config import Settings
 from app.db import unit_of_work
 from app.errors import Conflict, InvalidInput, NotFound
@@ -159,14 +160,18 @@ class _Run:
             self.progress(self.done, max(self.total, self.done))
 
     def common(self, row: repo.JudgementRow) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "labeler": self.labeler(row.user_id),
+            "labeler_kind": "ai" if row.judge is not None else "human",
             "created_at": _iso(row.created_at),
             "shown_order": [_cid(c) for c in row.shown_order],
             "seconds": row.seconds,
             "prompt_id": f"q_{row.prompt_public_id}",
             "round": row.round,
         }
+        if row.judge is not None:
+            out["judge"] = row.judge
+        return out
 
     # -------------------------------------------------------- demonstrations
 
@@ -373,6 +378,7 @@ def resolve_filter(
         exclude_rejected=f.exclude_rejected,
         review_status=tuple(f.review_status) if f.review_status is not None else None,
         include_gold=f.include_gold,
+        ai=f.ai,
     )
     described: dict[str, Any] = {
         "since": _iso(f.since) if f.since else None,
@@ -385,6 +391,7 @@ def resolve_filter(
         "exclude_rejected": f.exclude_rejected,
         "review_status": list(f.review_status) if f.review_status is not None else None,
         "include_gold": f.include_gold,
+        "ai": f.ai,
     }
     return flt, described
 
@@ -453,6 +460,7 @@ def write_export(
     counts_out: dict[str, Any] = {
         **record_counts,
         "judgements": run.judged,
+        "judgements_by_source": repo.count_by_source(db, flt),
         "skipped": run.skipped,
         "rejected_left_out": repo.count_rejected(db, flt) if flt.exclude_rejected else 0,
     }
@@ -482,16 +490,10 @@ def write_export(
 # ---------------------------------------------------------------- recorded exports
 
 
-def get_project(db: Session, project_ref: str) -> Project:
-    project = repo.find_project(db, project_ref)
-    if project is None:
-        raise NotFound(f"No project {project_ref!r}.")
-    return project
-
-
 def request_export(db: Session, actor: User | None, project_ref: str, request: ExportCreate) -> Export:
-    """Record an export to run (pending); checks the request against the project."""
-    project = get_project(db, project_ref)
+    """Record an export to run (pending); checks the request against the project, which
+    the actor must be allowed to change (404 otherwise)."""
+    project = access.writable_project(db, actor, project_ref)
     resolve_filter(db, project, request, strict=True)
     if "parquet" in request.formats and not parquet_available():
         raise InvalidInput("Parquet output needs pyarrow: pip install 'rankwise[parquet]'.")
@@ -570,8 +572,8 @@ def finished_export(db: Session, export_public_id: str) -> tuple[Export, Project
     return None if project is None else (export, project)
 
 
-def list_exports(db: Session, project_ref: str) -> tuple[Project, list[Export]]:
-    project = get_project(db, project_ref)
+def list_exports(db: Session, actor: User | None, project_ref: str) -> tuple[Project, list[Export]]:
+    project = access.readable_project(db, actor, project_ref)
     return project, list(repo.list_exports(db, project.id))
 
 

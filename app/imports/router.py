@@ -14,7 +14,7 @@ from app.deps import AdminUser, SessionDep, SettingsDep
 from app.errors import InvalidInput
 from app.imports import service
 from app.imports.schemas import ImportReportOut
-from app.inputs import PathId
+from app.inputs import ProjectPath
 from app.projects import service as projects
 
 router = APIRouter(prefix="/api/v1/projects", tags=["imports"])
@@ -59,7 +59,7 @@ def _answer(report: service.ImportReport, dry_run: bool) -> ImportReportOut:
 
 @router.post("/{pid}/prompts:import", openapi_extra=upload_body(".jsonl or .csv"))
 def import_prompts(
-    pid: PathId,
+    pid: ProjectPath,
     db: SessionDep,
     settings: SettingsDep,
     admin: AdminUser,
@@ -67,7 +67,7 @@ def import_prompts(
     dry_run: DryRun = False,
 ) -> ImportReportOut:
     """Every line is checked first; with any error nothing is stored (422)."""
-    project = projects.get(db, admin, pid)
+    project = projects.get_writable(db, admin, pid)
     report = service.import_prompts(
         db, project, file.file, filename=file.filename or "upload.jsonl",
         max_text_chars=settings.max_text_chars, actor=admin, dry_run=dry_run,
@@ -77,7 +77,7 @@ def import_prompts(
 
 @router.post("/{pid}/completions:import", openapi_extra=upload_body(".jsonl"))
 def import_completions(
-    pid: PathId,
+    pid: ProjectPath,
     db: SessionDep,
     settings: SettingsDep,
     admin: AdminUser,
@@ -85,7 +85,7 @@ def import_completions(
     dry_run: DryRun = False,
 ) -> ImportReportOut:
     """Completions name their prompt by its import id or public id; all or nothing."""
-    project = projects.get(db, admin, pid)
+    project = projects.get_writable(db, admin, pid)
     report = service.import_completions(
         db, project, file.file, filename=file.filename or "upload.jsonl",
         max_text_chars=settings.max_text_chars, actor=admin, dry_run=dry_run,

@@ -15,6 +15,10 @@ ones are opened), then the items past the newest one this labeler was ever given
 labeler with 50k judgements does not re-probe them), and only when both are empty a
 full walk of the open items (near the end of a project).
 
+Uncertainty order (``Project.queue_order``, app/labeling/active.py): the open items the
+reward model was scored on come first, the smallest margin between their two best
+answers first; items not scored yet follow in the order above.
+
 Renewal: while the labeler works, the page renews the lease (``renew``), so a long
 multi-turn demonstration does not lose its slot to the lease alone; a lease is never
 held longer than ``MAX_HOLD`` (or the project's lease, if longer) after it was given.
@@ -32,7 +36,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Conflict, LeaseExpired
 from app.labeling import repository as repo
-from app.models import Assignment, AssignmentStatus, Project, User, new_public_id
+from app.models import Assignment, AssignmentStatus, Project, QueueOrder, User, new_public_id
 
 SWEEP_BATCH = 20
 TAKE_ATTEMPTS = 3
@@ -117,7 +121,7 @@ def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assi
     picked = _policy(db, project, user, lambda: has_work(db, project.id, user.id))
     if picked.blocked:
         return None
-    item_id = picked.item_id if picked.item_id is not None else _regular_item(db, project.id, user.id)
+    item_id = picked.item_id if picked.item_id is not None else _regular_item(db, project, user.id)
     if item_id is None:
         return None
     public_id = new_public_id()
@@ -138,10 +142,16 @@ def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assi
     return lease
 
 
-def _regular_item(db: Session, project_id: int, user_id: int) -> int | None:
-    """Take a slot on the first regular item this labeler may get (the search order above)."""
+def _regular_item(db: Session, project: Project, user_id: int) -> int | None:
+    """Take a slot on the first regular item this labeler may get (the search order above;
+    a project ordered by uncertainty first offers its scored items, least certain first)."""
+    project_id = project.id
     for _ in range(TAKE_ATTEMPTS):
-        item_id = find_item(db, project_id, user_id, lock=True)
+        item_id = None
+        if project.queue_order == QueueOrder.uncertainty:
+            item_id = repo.find_uncertain(db, project_id, user_id, lock=True)
+        if item_id is None:
+            item_id = find_item(db, project_id, user_id, lock=True)
         if item_id is None and db.get_bind().dialect.name == "postgresql":
             # SKIP LOCKED passes over items other transactions hold for a moment (a
             # submit counting its judgement, another labeler leasing); near the end of

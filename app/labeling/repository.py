@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app import access
 from app.models import (
     Assignment,
     AssignmentStatus,
@@ -65,34 +66,15 @@ _TIME = _ASSIGNMENTS.c.expires_at.type
 # --- projects and membership -------------------------------------------------------------
 
 
-def member_project(db: Session, project_public_id: str, user_id: int) -> Project | None:
-    """The project, if the user is a member of it (the one scope labelers have)."""
-    return db.scalar(
-        select(Project)
-        .join(ProjectMember, ProjectMember.project_id == Project.id)
-        .where(Project.public_id == project_public_id, ProjectMember.user_id == user_id)
-    )
-
-
-def project_by_public_id(db: Session, project_public_id: str) -> Project | None:
-    return db.scalar(select(Project).where(Project.public_id == project_public_id))
-
-
 def project_by_id(db: Session, project_id: int) -> Project:
     project = db.get(Project, project_id)
     assert project is not None  # foreign keys guarantee it
     return project
 
 
-def member_projects(db: Session, user_id: int) -> list[Project]:
-    return list(
-        db.scalars(
-            select(Project)
-            .join(ProjectMember, ProjectMember.project_id == Project.id)
-            .where(ProjectMember.user_id == user_id, Project.archived.is_(False))
-            .order_by(Project.id)
-        )
-    )
+def member_projects(db: Session, user: User) -> list[Project]:
+    """The projects the user works in (app/access.py)."""
+    return list(db.scalars(access.assigned(user).order_by(Project.id)))
 
 
 def lock_user(db: Session, user_id: int) -> None:
@@ -313,6 +295,27 @@ def _candidate_stmt(after: bool, window: int, lock: bool) -> Select[int]:
         # SHARE) are not blocked by a labeler leasing it.
         query = query.with_for_update(skip_locked=True, key_share=True)
     return query
+
+
+@cache
+def _uncertain_stmt(lock: bool) -> Select[int]:
+    project_id: Any = bindparam("project_id")
+    query = (
+        _candidates(project_id, bindparam("user_id"))
+        .where(WorkItem.uncertainty.is_not(None))
+        .order_by(None)
+        .order_by(WorkItem.uncertainty, WorkItem.id)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True, key_share=True)
+    return query
+
+
+def find_uncertain(db: Session, project_id: int, user_id: int, *, lock: bool) -> int | None:
+    """The open item with a free slot, never given to this labeler, whose reward-model
+    margin is smallest (scored items only; ``ix_work_items_uncertainty``)."""
+    value = db.scalar(_uncertain_stmt(lock), {"project_id": project_id, "user_id": user_id})
+    return int(value) if value is not None else None
 
 
 # Waits for the row lock (no SKIP LOCKED); PostgreSQL then re-checks the conditions on

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.db import read_phase
 from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
-from app.inputs import DateTime
+from app.inputs import DateTime, ProjectPath
 from app.labeling import service
 from app.labeling import suggest as suggestion
 from app.labeling.kinds import SUBMIT_BODIES
@@ -62,7 +62,7 @@ def _limit_submits(request: Request, user_id: int) -> None:
 
 @router.post("/projects/{pid}/next", response_model=TaskOut,
              responses={204: {"description": "nothing left for you"}, **errors(409)})
-def next_task(pid: PublicId, db: ReadFirstSession, user: CurrentUser) -> TaskOut | Response:
+def next_task(pid: ProjectPath, db: ReadFirstSession, user: CurrentUser) -> TaskOut | Response:
     """Your current task on the project, or a newly leased one; 204 when nothing is left."""
     task = service.next_task(db, user, pid)
     if task is None:
@@ -138,14 +138,14 @@ def my_projects(db: SessionDep, user: CurrentUser) -> list[MyProjectOut]:
 
 
 @router.get("/projects/{pid}/progress")
-def progress(pid: PublicId, db: SessionDep, user: CurrentUser) -> ProgressOut:
+def progress(pid: ProjectPath, db: SessionDep, user: CurrentUser) -> ProgressOut:
     """Admins: the whole project. Labelers: only their own numbers."""
     return service.project_progress(db, user, pid)
 
 
 @router.get("/projects/{pid}/judgements")
 def browse(
-    pid: PublicId,
+    pid: ProjectPath,
     db: SessionDep,
     admin: AdminUser,
     labeler: Annotated[str | None, Query(max_length=32)] = None,

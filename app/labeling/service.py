@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import access
 from app.config import Settings
 from app.db import read_phase, retry_transient, write_phase
 from app.errors import Conflict, InvalidInput, LeaseExpired, NotFound
@@ -58,7 +59,6 @@ from app.models import (
     utcnow,
 )
 
-NOT_A_MEMBER = "No such project, or you are not a member of it."
 NO_ASSIGNMENT = "No such task for you; ask for the next one."
 
 
@@ -68,23 +68,14 @@ class Submitted:
     replayed: bool
 
 
-def _member_project(db: Session, user: User, project_public_id: str) -> Project:
-    project = repo.member_project(db, project_public_id, user.id)
-    if project is None:
-        raise NotFound(NOT_A_MEMBER)
-    return project
-
-
 # --- next ---------------------------------------------------------------------------------
 
 
 def next_task(
-    db: Session, user: User, project_public_id: str, now: datetime | None = None
+    db: Session, user: User, project_ref: str, now: datetime | None = None
 ) -> TaskOut | None:
     now = now or utcnow()
-    project = _member_project(db, user, project_public_id)
-    if project.archived:
-        raise Conflict("This project is archived; it hands out no more tasks.")
+    project = access.assigned_project(db, user, project_ref)  # archived ones hand out nothing
     return retry_transient(db, lambda: _next_for(db, project, user, now))
 
 
@@ -369,7 +360,7 @@ def skip(db: Session, user: User, assignment_public_id: str) -> None:
 def my_projects(db: Session, user: User, now: datetime | None = None) -> list[MyProjectOut]:
     now = now or utcnow()
     out = []
-    for project in repo.member_projects(db, user.id):
+    for project in repo.member_projects(db, user):
         p = progress.labeler_progress(db, project, user, now)
         out.append(
             MyProjectOut(
@@ -384,24 +375,15 @@ def my_projects(db: Session, user: User, now: datetime | None = None) -> list[My
     return out
 
 
-def _visible_project(db: Session, user: User, project_public_id: str) -> Project:
-    if user.role == Role.admin:
-        project = repo.project_by_public_id(db, project_public_id)
-        if project is None:
-            raise NotFound("No such project.")
-        return project
-    return _member_project(db, user, project_public_id)
-
-
-def project_progress(db: Session, user: User, project_public_id: str) -> ProgressOut:
-    project = _visible_project(db, user, project_public_id)
+def project_progress(db: Session, user: User, project_ref: str) -> ProgressOut:
+    project = access.readable_project(db, user, project_ref)
     return progress.project_progress(db, project, user, admin=user.role == Role.admin, now=utcnow())
 
 
 def browse(
     db: Session,
     admin: User,
-    project_public_id: str,
+    project_ref: str,
     *,
     labeler: str | None,
     kind: str | None,
@@ -410,7 +392,7 @@ def browse(
     limit: int,
     cursor: str | None,
 ) -> JudgementPage:
-    project = _visible_project(db, admin, project_public_id)
+    project = access.readable_project(db, admin, project_ref)
     task_kind = kind_of(project.task_kind)
     user_id = None
     if labeler:

@@ -42,6 +42,8 @@ class JobKind(enum.StrEnum):
     model_test = "model-test"
     suggest = "suggest"
     diagnostic = "diagnostic"
+    ai_label = "ai-label"
+    score_uncertainty = "score-uncertainty"
 
 
 class Job(PublicIdMixin, CreatedAtMixin, Base):

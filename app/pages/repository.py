@@ -1,34 +1,23 @@
-"""The few reads the page shells need (the pages get everything else from the JSON API)."""
+"""The few reads the page shells need (the pages get everything else from the JSON API).
+Who sees which project is app/access.py's rule."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Project, ProjectMember, Role, User
+from app import access
+from app.models import Project, User
 
 
-def visible_project(db: Session, public_id: str, user: User) -> Project | None:
-    """The project if the user may work in it: admins see all, others their memberships."""
-    query = select(Project).where(Project.public_id == public_id, Project.archived.is_(False))
-    if user.role != Role.admin:
-        query = query.join(ProjectMember, ProjectMember.project_id == Project.id).where(
-            ProjectMember.user_id == user.id
-        )
-    return db.scalar(query)
+def work_project(db: Session, ref: str, user: User) -> Project:
+    """The project if the user works in it (404 otherwise)."""
+    return access.assigned_project(db, user, ref)
 
 
 def member_projects(db: Session, user: User) -> list[Project]:
-    return list(
-        db.scalars(
-            select(Project)
-            .join(ProjectMember, ProjectMember.project_id == Project.id)
-            .where(ProjectMember.user_id == user.id, Project.archived.is_(False))
-            .order_by(Project.name, Project.id)
-        )
-    )
+    return list(db.scalars(access.assigned(user).order_by(Project.name, Project.id)))
 
 
-def any_project(db: Session, public_id: str) -> Project | None:
-    """Admin pages only: every project, archived ones included."""
-    return db.scalar(select(Project).where(Project.public_id == public_id))
+def readable_project(db: Session, ref: str, user: User) -> Project:
+    """The project if the user may read it (admins: every project, archived ones too)."""
+    return access.readable_project(db, user, ref)

@@ -17,11 +17,11 @@ from pydantic import BaseModel, Field
 from app.auth import service as auth_service
 from app.auth.cookies import SESSION_COOKIE, clear_session_cookie, set_session_cookie
 from app.deps import AdminUser, CurrentUser, OptionalUser, SessionDep, SettingsDep, client_host
-from app.errors import NotAuthenticated, NotFound, RateLimited
-from app.inputs import RequestModel
+from app.errors import NotAuthenticated, RateLimited
+from app.inputs import ProjectPath, RequestModel
 from app.labeling.kinds import kind_of
 from app.markdown import render_markdown
-from app.models import Project, Role, User
+from app.models import Role, User
 from app.pages import repository as repo
 from app.templating import templates
 
@@ -92,25 +92,11 @@ def home(request: Request, db: SessionDep, user: CurrentUser) -> HTMLResponse:
     return _page(request, "home.html", user, projects=repo.member_projects(db, user))
 
 
-def _work_project(db: SessionDep, pid: str, user: User) -> Project:
-    project = repo.visible_project(db, pid, user)
-    if project is None:
-        raise NotFound("No such project, or you are not assigned to it.")
-    return project
-
-
 @pages.get("/projects/{pid}/work")
-def work(request: Request, db: SessionDep, user: CurrentUser, pid: str) -> HTMLResponse:
+def work(request: Request, db: SessionDep, user: CurrentUser, pid: ProjectPath) -> HTMLResponse:
     """The work page for the project's task kind."""
-    project = _work_project(db, pid, user)
+    project = repo.work_project(db, pid, user)
     return _page(request, kind_of(project.task_kind).template, user, project=project)
-
-
-def _admin_project(db: SessionDep, pid: str) -> Project:
-    project = repo.any_project(db, pid)
-    if project is None:
-        raise NotFound("No such project.")
-    return project
 
 
 @pages.get("/admin")
@@ -126,27 +112,27 @@ def admin_projects(request: Request, user: AdminUser) -> HTMLResponse:
 
 
 @pages.get("/admin/projects/{pid}")
-def admin_project_edit(request: Request, db: SessionDep, user: AdminUser, pid: str) -> HTMLResponse:
+def admin_project_edit(request: Request, db: SessionDep, user: AdminUser, pid: ProjectPath) -> HTMLResponse:
     """Edit every setting of one project and assign its labelers."""
-    return _page(request, "admin/project_edit.html", user, project=_admin_project(db, pid))
+    return _page(request, "admin/project_edit.html", user, project=repo.readable_project(db, pid, user))
 
 
 @pages.get("/admin/projects/{pid}/import")
-def admin_import(request: Request, db: SessionDep, user: AdminUser, pid: str) -> HTMLResponse:
+def admin_import(request: Request, db: SessionDep, user: AdminUser, pid: ProjectPath) -> HTMLResponse:
     """Upload prompts or completions, check them line by line, then confirm."""
-    return _page(request, "admin/import.html", user, project=_admin_project(db, pid))
+    return _page(request, "admin/import.html", user, project=repo.readable_project(db, pid, user))
 
 
 @pages.get("/admin/projects/{pid}/progress")
-def admin_progress(request: Request, db: SessionDep, user: AdminUser, pid: str) -> HTMLResponse:
+def admin_progress(request: Request, db: SessionDep, user: AdminUser, pid: ProjectPath) -> HTMLResponse:
     """Charts of items done, judgements per labeler per day and time per judgement."""
-    return _page(request, "admin/progress.html", user, project=_admin_project(db, pid))
+    return _page(request, "admin/progress.html", user, project=repo.readable_project(db, pid, user))
 
 
 @pages.get("/admin/projects/{pid}/judgements")
-def admin_judgements(request: Request, db: SessionDep, user: AdminUser, pid: str) -> HTMLResponse:
+def admin_judgements(request: Request, db: SessionDep, user: AdminUser, pid: ProjectPath) -> HTMLResponse:
     """Browse a project's judgements with filters."""
-    return _page(request, "admin/judgements.html", user, project=_admin_project(db, pid))
+    return _page(request, "admin/judgements.html", user, project=repo.readable_project(db, pid, user))
 
 
 @pages.get("/admin/judgements/{jid}")

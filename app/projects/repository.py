@@ -1,40 +1,21 @@
-"""Project queries; a non-admin only ever reads projects they are a member of."""
+"""Project queries; who may read which project is app/access.py's rule."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.models import (
-    ModelVersion,
-    Project,
-    ProjectMember,
-    Role,
-    User,
-)
-
-
-def _visible(actor: User | None) -> Select[Project]:
-    """The projects query for an actor: admins (and the CLI, actor None) see all;
-    others see active projects they are members of."""
-    query = select(Project)
-    if actor is not None and actor.role != Role.admin:
-        member = select(ProjectMember.project_id).where(ProjectMember.user_id == actor.id)
-        query = query.where(Project.id.in_(member), Project.archived.is_(False))
-    return query
+from app import access
+from app.models import ModelVersion, Project, ProjectMember, User
 
 
 def list_for(db: Session, actor: User | None, include_archived: bool) -> list[Project]:
-    query = _visible(actor).order_by(Project.id)
+    query = access.readable(actor).order_by(Project.id)
     if not include_archived:
         query = query.where(Project.archived.is_(False))
     return list(db.scalars(query))
-
-
-def get_for(db: Session, actor: User | None, public_id: str) -> Project | None:
-    return db.scalar(_visible(actor).where(Project.public_id == public_id))
 
 
 def by_slug(db: Session, slug: str) -> Project | None:

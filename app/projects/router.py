@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from app.deps import AdminUser, CurrentUser, SessionDep
-from app.inputs import PathId
+from app.inputs import ProjectPath
 from app.models import Project, Role
 from app.openapi import errors
 from app.projects import service
@@ -39,32 +39,32 @@ def create_project(body: ProjectCreate, db: SessionDep, admin: AdminUser) -> Pro
 
 
 @router.get("/{pid}")
-def get_project(pid: PathId, db: SessionDep, user: CurrentUser) -> ProjectOut:
+def get_project(pid: ProjectPath, db: SessionDep, user: CurrentUser) -> ProjectOut:
     """One project (404 when it is not yours)."""
     return _out(db, service.get(db, user, pid))
 
 
 @router.patch("/{pid}")
-def update_project(pid: PathId, body: ProjectUpdate, db: SessionDep, admin: AdminUser) -> ProjectOut:
+def update_project(pid: ProjectPath, body: ProjectUpdate, db: SessionDep, admin: AdminUser) -> ProjectOut:
     """Change settings; the task kind is fixed. A new overlap applies to new items."""
-    return _out(db, service.update(db, admin, service.get(db, admin, pid), body))
+    return _out(db, service.update(db, admin, service.get_writable(db, admin, pid), body))
 
 
 @router.delete("/{pid}", status_code=204)
-def archive_project(pid: PathId, db: SessionDep, admin: AdminUser) -> Response:
+def archive_project(pid: ProjectPath, db: SessionDep, admin: AdminUser) -> Response:
     """Archive: hidden from labelers, kept with all its data (PATCH archived=false restores)."""
-    service.archive(db, admin, service.get(db, admin, pid))
+    service.archive(db, admin, service.get_writable(db, admin, pid))
     return Response(status_code=204)
 
 
 @router.get("/{pid}/members")
-def list_members(pid: PathId, db: SessionDep, admin: AdminUser) -> list[MemberOut]:
+def list_members(pid: ProjectPath, db: SessionDep, admin: AdminUser) -> list[MemberOut]:
     """Users who may work on the project."""
     return [MemberOut.of(u) for u in service.members(db, service.get(db, admin, pid))]
 
 
 @router.put("/{pid}/members")
-def set_members(pid: PathId, body: MembersIn, db: SessionDep, admin: AdminUser) -> list[MemberOut]:
+def set_members(pid: ProjectPath, body: MembersIn, db: SessionDep, admin: AdminUser) -> list[MemberOut]:
     """Replace the member list with exactly these users."""
-    project = service.get(db, admin, pid)
+    project = service.get_writable(db, admin, pid)
     return [MemberOut.of(u) for u in service.set_members(db, admin, project, body.user_ids)]

@@ -7,34 +7,27 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app import audit
-from app.errors import Conflict, InvalidInput, NotFound
+from app import access, audit
+from app.errors import Conflict, InvalidInput
 from app.labeling import items
 from app.models import ModelVersion, Project, TaskKind, User
 from app.projects import repository as repo
 from app.projects.schemas import ProjectCreate, ProjectUpdate
 from app.users import repository as users_repo
 
-NOT_FOUND = "There is no project with this id, or you are not a member of it."
-
 
 def list_projects(db: Session, actor: User, include_archived: bool = False) -> list[Project]:
     return repo.list_for(db, actor, include_archived)
 
 
-def get(db: Session, actor: User | None, public_id: str) -> Project:
-    project = repo.get_for(db, actor, public_id)
-    if project is None:
-        raise NotFound(NOT_FOUND)
-    return project
+def get(db: Session, actor: User | None, ref: str) -> Project:
+    """The project named by public id or slug, if the actor may read it (else 404)."""
+    return access.readable_project(db, actor, ref)
 
 
-def by_slug_or_id(db: Session, ref: str) -> Project:
-    """For the CLI, which acts with full rights."""
-    project = repo.by_slug(db, ref) or repo.get_for(db, None, ref)
-    if project is None:
-        raise NotFound(f"There is no project with the slug or id {ref!r}.")
-    return project
+def get_writable(db: Session, actor: User | None, ref: str) -> Project:
+    """The project named by public id or slug, if the actor may change it (else 404)."""
+    return access.writable_project(db, actor, ref)
 
 
 def sampler_public_id(db: Session, project: Project) -> str | None:

@@ -97,7 +97,7 @@ def _record(text: str, project: Project, max_chars: int) -> dict[str, Any]:
 def import_gold(
     db: Session, actor: User, ref: str, fh: IO[bytes], *, max_chars: int, dry_run: bool = False
 ) -> ImportReport:
-    project = service.admin_project(db, ref)
+    project = service.admin_project(db, actor, ref)
     if project.task_kind not in GOLD_KINDS:
         raise InvalidInput(
             f"This is a {project.task_kind.value.replace('_', ' ')} project; gold items have a known "
@@ -203,8 +203,8 @@ def unset_gold(db: Session, actor: User, item_public_id: str) -> None:
     audit.record(db, actor, "gold.unset", project.slug, {"item": item.public_id})
 
 
-def list_gold(db: Session, ref: str) -> list[GoldItemOut]:
-    project = service.admin_project(db, ref)
+def list_gold(db: Session, actor: User, ref: str) -> list[GoldItemOut]:
+    project = service.admin_project(db, actor, ref)
     return [_out(db, project, item) for item in repo.gold_items(db, project.id)]
 
 

@@ -42,6 +42,7 @@ from app.models import (
     Standing,
     TaskKind,
     User,
+    UserKind,
     Winner,
     WorkItem,
 )
@@ -408,12 +409,24 @@ def _with_votes(item: ItemData, votes: tuple[Vote, ...]) -> ItemData:
     return ItemData(item.item_id, item.completions, item.lengths, item.chars, votes, item.gold, item.pairwise)
 
 
-def load_items(db: Session, project: Project, item_ids: Sequence[int]) -> dict[int, Loaded]:
+def ai_user_ids(db: Session) -> frozenset[int]:
+    return frozenset(db.scalars(select(User.id).where(User.kind == UserKind.ai)))
+
+
+def load_items(
+    db: Session, project: Project, item_ids: Sequence[int], *, people_only: bool = True
+) -> dict[int, Loaded]:
     """Every judgement of the items (rejected ones marked), with what the statistics need
-    of the items themselves."""
+    of the items themselves. ``people_only``: without the judgements of AI labelers
+    (app/ai_labeling), so they never move the people's figures; their own agreement with
+    the people is computed beside them."""
     items = item_rows(db, item_ids)
     completions = item_completion_lengths(db, item_ids)
     votes = VOTE_LOADERS[project.task_kind](db, item_ids)
+    if people_only:
+        machines = ai_user_ids(db)
+        if machines:
+            votes = {i: [v for v in vs if v.user_id not in machines] for i, vs in votes.items()}
     rejected = rejected_ids(db, project.id, item_ids)
     out: dict[int, Loaded] = {}
     for item_id in item_ids:

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import access, audit
 from app.config import Settings
 from app.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.models import (
@@ -254,7 +254,7 @@ def correct_judgement(
 ) -> CorrectionOut:
     """Replace a judgement's answer within the correction window; the old one is kept."""
     judgement, project = _own(db, user, judgement_public_id)
-    if project.archived or not repo.is_member(db, project.id, user.id):
+    if not access.can_work(db, user, project.id):
         raise NotFound(NO_JUDGEMENT)
     standing = repo.standing(db, project.id, user.id)
     if standing is not None and standing.standing == Standing.paused:

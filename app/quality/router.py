@@ -14,6 +14,7 @@ from app.deps import AdminUser, CurrentUser, ReviewerUser, SessionDep, SettingsD
 from app.errors import InvalidInput
 from app.imports.router import UploadedFile, upload_body
 from app.imports.schemas import ImportReportOut
+from app.inputs import ProjectPath
 from app.labeling.router import SubmitBody
 from app.openapi import errors
 from app.quality import gold_import, review, service
@@ -39,7 +40,7 @@ from app.quality.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["quality"])
 
-Ref = Annotated[str, Path(min_length=1, max_length=64, description="project public id or slug")]
+Ref = ProjectPath
 PublicId = Annotated[str, Path(min_length=1, max_length=32)]
 
 
@@ -86,11 +87,11 @@ def put_settings(pid: Ref, body: SettingsIn, db: SessionDep, admin: AdminUser) -
 
 @router.post("/projects/{pid}/quality:refresh")
 def refresh(
-    pid: Ref, request: Request, db: SessionDep, _admin: AdminUser,
+    pid: Ref, request: Request, db: SessionDep, admin: AdminUser,
     budget: Annotated[int, Query(ge=1, le=10_000_000, description="judgements to count at most")] = 1_000_000,
 ) -> RefreshOut:
     """Count a backlog of judgements now, a few hundred per transaction."""
-    return service.refresh_for(request.app.state.session_factory, db, pid, budget)
+    return service.refresh_for(request.app.state.session_factory, db, admin, pid, budget)
 
 
 @router.post("/projects/{pid}/gold:import", openapi_extra=upload_body(".jsonl, one gold item a line"))
@@ -111,9 +112,9 @@ def import_gold(
 
 
 @router.get("/projects/{pid}/gold")
-def list_gold(pid: Ref, db: SessionDep, _admin: AdminUser) -> list[GoldItemOut]:
+def list_gold(pid: Ref, db: SessionDep, admin: AdminUser) -> list[GoldItemOut]:
     """The project's gold items with how often they were answered correctly."""
-    return gold_import.list_gold(db, pid)
+    return gold_import.list_gold(db, admin, pid)
 
 
 @router.put("/items/{iid}/gold")

@@ -27,10 +27,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import audit
+from app import access, audit
 from app.db import unit_of_work
 from app.errors import NotFound
 from app.models import LabelerQuality, Project, QualitySettings, Role, Standing, User, utcnow
@@ -78,32 +77,20 @@ LETTERS = "ABCDEFGHI"
 # --- who may read what -----------------------------------------------------------------------
 
 
-def _by_ref(db: Session, ref: str) -> Project | None:
-    return db.scalar(select(Project).where(or_(Project.public_id == ref, Project.slug == ref)))
-
-
 def readable_project(db: Session, viewer: User, ref: str) -> Project:
-    """Admins read every project; reviewers the projects they are members of."""
-    project = _by_ref(db, ref)
-    if project is None or not (
-        viewer.role == Role.admin or (viewer.role == Role.reviewer and repo.is_member(db, project.id, viewer.id))
-    ):
+    """Admins read every project's figures; reviewers those of the projects they may read
+    (app/access.py)."""
+    if viewer.role not in (Role.admin, Role.reviewer):
         raise NotFound(NO_PROJECT)
-    return project
+    return access.readable_project(db, viewer, ref)
 
 
 def member_project(db: Session, user: User, ref: str) -> Project:
-    project = _by_ref(db, ref)
-    if project is None or not repo.is_member(db, project.id, user.id):
-        raise NotFound("No such project, or you are not a member of it.")
-    return project
+    return access.assigned_project(db, user, ref)
 
 
-def admin_project(db: Session, ref: str) -> Project:
-    project = _by_ref(db, ref)
-    if project is None:
-        raise NotFound("No such project.")
-    return project
+def admin_project(db: Session, actor: User | None, ref: str) -> Project:
+    return access.writable_project(db, actor, ref)
 
 
 # --- counting ------------------------------------------------------------------------------
@@ -223,8 +210,10 @@ def count_backlog(factory: sessionmaker[Session], project_id: int, budget: int =
     return RefreshOut(counted=counted, pending=pending)
 
 
-def refresh_for(factory: sessionmaker[Session], db: Session, ref: str, budget: int) -> RefreshOut:
-    project = admin_project(db, ref)
+def refresh_for(
+    factory: sessionmaker[Session], db: Session, actor: User, ref: str, budget: int
+) -> RefreshOut:
+    project = admin_project(db, actor, ref)
     db.commit()  # this request's transaction must not hold SQLite's writer while counting
     return count_backlog(factory, project.id, budget)
 
@@ -252,7 +241,7 @@ def settings_out(row: QualitySettings) -> SettingsOut:
 
 
 def update_settings(db: Session, actor: User, ref: str, body: SettingsIn) -> SettingsOut:
-    project = admin_project(db, ref)
+    project = admin_project(db, actor, ref)
     row = repo.settings(db, project.id) or settings_of(db, project.id)
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None and getattr(row, k) != v}
     for name, value in changes.items():
@@ -442,7 +431,7 @@ def set_standing(
 def override_standing(
     db: Session, actor: User, ref: str, user_public_id: str, standing: Standing, reason: str | None
 ) -> LabelerQuality:
-    project = admin_project(db, ref)
+    project = admin_project(db, actor, ref)
     user = repo.user_by_public_id(db, user_public_id)
     if user is None or not repo.is_member(db, project.id, user.id):
         raise NotFound("No such labeler in this project.")

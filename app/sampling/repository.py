@@ -10,10 +10,6 @@ from sqlalchemy.orm import Session
 from app.models import Completion, Project, Prompt
 
 
-def project_by_public_id(db: Session, public_id: str) -> Project | None:
-    return db.scalar(select(Project).where(Project.public_id == public_id))
-
-
 def project_by_id(db: Session, project_id: int) -> Project | None:
     return db.get(Project, project_id)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from app import access
 from app.errors import InvalidInput
 from app.jobs.context import JobContext
 from app.labeling.plans import QueueReport
@@ -37,7 +38,7 @@ class _Plan:
 
 def _plan(ctx: JobContext, p: SampleParams) -> _Plan:
     with ctx.session() as db:
-        project = repo.project_by_public_id(db, p.project_id)
+        project = access.by_ref(db, access.writable(None), p.project_id)
         if project is None:
             raise InvalidInput("The project no longer exists.")
         mv = sampler_of(db, project, p.model_id)

@@ -7,14 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import RequestModel
+from app.inputs import ProjectRef, RequestModel
 from app.jobs.schemas import PublicId
 from app.models import JobKind
 
 
 class SampleParams(RequestModel):
     model_config = ConfigDict(extra="forbid")
-    project_id: PublicId = Field(description="a project the caller may read")
+    project_id: ProjectRef = Field(description="a project the caller may change: its id or short name")
     model_id: PublicId | None = Field(default=None, description="default: the project's sampler")
     k: int = Field(4, ge=2, le=9, description=(
         "completions per prompt: 2 make one A/B pair; a ranking project needs k_min to k_max"))

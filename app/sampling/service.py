@@ -1,4 +1,4 @@
-"""Queue a sample job after checking the project (one the caller may read) and its
+"""Queue a sample job after checking the project (one the caller may change) and its
 sampler; a bad request is refused now, not discovered by the worker later."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from app.sampling.schemas import SampleJobIn
 
 def submit(db: Session, actor: User, body: SampleJobIn) -> Job:
     params = body.params
-    project = projects.get(db, actor, params.project_id)
+    project = projects.get_writable(db, actor, params.project_id)
     if project.task_kind == TaskKind.ranking and not project.k_min <= params.k <= project.k_max:
         raise InvalidInput(
             f"k: this ranking project shows {project.k_min} to {project.k_max} answers per "
@@ -27,8 +27,9 @@ def submit(db: Session, actor: User, body: SampleJobIn) -> Job:
     sampler = sampler_of(db, project, params.model_id)
     if sampler.retired:
         raise InvalidInput(f"model_id: {sampler.name!r} is retired.")
-    return jobs.enqueue(db, JobKind.sample, params.model_dump(mode="json"), actor=actor,
-                        project_id=project.id)
+    # The job names the project by its public id, however the request named it.
+    return jobs.enqueue(db, JobKind.sample, {**params.model_dump(mode="json"), "project_id": project.public_id},
+                        actor=actor, project_id=project.id)
 
 
 def sampler_of(db: Session, project: Project, model_id: str | None) -> ModelVersion:

@@ -18,6 +18,7 @@ from app.models import (
     ReviewVerdict,
     Role,
     User,
+    UserKind,
     Winner,
 )
 from tests.evaluations.helpers import evaluation as _evaluation
@@ -71,6 +72,21 @@ class TestResults:
         db.commit()
         out = client.get(f"/api/v1/evaluations/{project.public_id}/results", headers=bearer(db, engineer)).json()
         assert out["comparisons"] == 1 and out["pairs"][0]["b_wins"] == 1
+
+    def test_the_verdicts_of_ai_judges_are_left_out(self, client: TestClient, db: Session,
+                                                    staff: tuple[User, User]) -> None:
+        engineer, admin = staff
+        human, judge = make_labelers(db, 2)
+        judge.kind = UserKind.ai
+        db.commit()
+        a, b = _model(db, admin, "ai-a"), _model(db, admin, "ai-b")
+        by_people = _evaluation(db, human, _sweep(a, b, 3, 1), engineer)
+        by_ai = _evaluation(db, judge, _sweep(a, b, 9, 0), engineer)
+        auth = bearer(db, engineer)
+        assert client.get(f"/api/v1/evaluations/{by_ai.public_id}/results", headers=auth).json()["comparisons"] == 0
+        both = client.get("/api/v1/evaluations/leaderboard", headers=auth).json()
+        assert both["comparisons"] == 4 and set(both["projects"]) == {by_people.public_id, by_ai.public_id}
+        assert judge.public_id not in {u["id"] for u in client.get("/api/v1/evaluations/labelers", headers=auth).json()}
 
     def test_a_new_reference_is_fixed_at_1000_and_an_unknown_one_is_refused(
         self, client: TestClient, db: Session, staff: tuple[User, User]
