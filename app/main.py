@@ -82,6 +82,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.ai_labeling.pages import router as ai_labeling_pages_router
     from app.ai_labeling.router import router as ai_labeling_router
     from app.auth.router import router as auth_router
+    from app.evaluations.pages import router as evaluation_pages_router
     from app.evaluations.router import router as evaluations_router
     from app.exports.router import router as exports_router
     from app.imports.router import router as imports_router
@@ -101,7 +102,7 @@ def _include_routers(app: FastAPI) -> None:
         auth_router, exports_router, labeling_router, projects_router, imports_router,
         users_router, pages_router, job_start_router, jobs_router, registry_router,
         registry_pages_router, training_router, evaluations_router, quality_router, quality_pages_router,
-        ai_labeling_router, ai_labeling_pages_router,
+        ai_labeling_router, ai_labeling_pages_router, evaluation_pages_router,
     ):
         app.include_router(router)
 

@@ -154,11 +154,12 @@ export function bandLine(points, label, { min = 0, max = 1, reference = null, fm
 
 // One row per labeler: the estimate as a dot, its interval as a whisker, an optional
 // reference line (50% for position bias); flagged rows are drawn in the warning colour.
-export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = pct } = {}) {
+// `nameChars` widens the name column for longer names (model versions).
+export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = pct, nameChars = 16 } = {}) {
   const wrap = document.createElement("div");
   const data = rows.filter((r) => r.value !== null && r.value !== undefined);
   if (!data.length) { wrap.textContent = "Not measured yet."; return wrap; }
-  const W = 560; const row = 26; const L = 120; const R = 140; const H = data.length * row + 30;
+  const L = nameChars > 16 ? nameChars * 7 + 12 : 120; const W = 440 + L; const row = 26; const R = 140; const H = data.length * row + 30;
   const x = (v) => L + ((Math.min(max, Math.max(min, v)) - min) / (max - min)) * (W - L - R);
   const svg = chart(W, H, label);
   for (let i = 0; i <= 4; i++) {
@@ -169,7 +170,7 @@ export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = 
   if (reference !== null) svg.append(svgEl("line", { x1: x(reference), x2: x(reference), y1: 4, y2: H - 22, class: "reference" }));
   data.forEach((r, i) => {
     const cy = 4 + i * row + row / 2;
-    const name = r.name.length > 16 ? `${r.name.slice(0, 15)}…` : r.name;
+    const name = r.name.length > nameChars ? `${r.name.slice(0, nameChars - 1)}…` : r.name;
     svg.append(svgEl("text", { x: L - 8, y: cy + 4, "text-anchor": "end" }, name));
     const cls = r.flagged ? "flagged" : "";
     if (r.low !== null && r.low !== undefined) {
@@ -183,10 +184,19 @@ export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = 
   return wrap;
 }
 
-// Labeler × labeler agreement: colour by value (ten classes in app.css), the count on hover.
-export function heatMap(names, cells, label, fmt = pct) {
+// A square matrix coloured by value (ten classes in app.css), the figure on hover.
+// Default: labeler × labeler agreement (symmetric). With `directed`, the cell in row a,
+// column b is `${a.id}|${b.id}` only (e.g. the row model's win rate over the column's).
+export function heatMap(names, cells, label, fmt = pct, {
+  pick = (c) => c.agreement,
+  directed = false,
+  empty = "No two labelers share an item yet.",
+  keys = [["h1", "low agreement"], ["h5", "middling"], ["h9", "high agreement"], ["hnone", "no shared items"]],
+  describe = (a, b, e) => `${a.name} & ${b.name}: ${interval(e, fmt)} over ${e.n} shared items`,
+  none = (a, b) => `${a.name} & ${b.name}: no shared items`,
+} = {}) {
   const wrap = document.createElement("div");
-  if (names.length < 2 || !cells.length) { wrap.textContent = "No two labelers share an item yet."; return wrap; }
+  if (names.length < 2 || !cells.length) { wrap.textContent = empty; return wrap; }
   const size = Math.max(18, Math.min(44, Math.floor(560 / names.length)));
   const L = 170; const T = 130; const W = L + names.length * size + 20; const H = T + names.length * size + 10;
   const svg = chart(W, H, label);
@@ -200,18 +210,17 @@ export function heatMap(names, cells, label, fmt = pct) {
     }, short));
   });
   names.forEach((a, i) => names.forEach((b, j) => {
-    const cell = i === j ? null : at.get(`${a.id}|${b.id}`) || at.get(`${b.id}|${a.id}`);
-    const value = cell ? cell.agreement.value : null;
+    const cell = i === j ? null : at.get(`${a.id}|${b.id}`) || (directed ? null : at.get(`${b.id}|${a.id}`));
+    const estimate = cell ? pick(cell) : null;
+    const value = estimate ? estimate.value : null;
     const bucket = value === null || value === undefined ? "none" : Math.min(9, Math.floor(value * 10));
     const rect = svgEl("rect", { x: L + j * size, y: T + i * size, width: size - 2, height: size - 2, class: `heat h${bucket}` });
-    rect.append(svgEl("title", {}, i === j ? a.name : cell
-      ? `${a.name} & ${b.name}: ${interval(cell.agreement, fmt)} over ${cell.agreement.n} shared items`
-      : `${a.name} & ${b.name}: no shared items`));
+    rect.append(svgEl("title", {}, i === j ? a.name : cell ? describe(a, b, estimate) : none(a, b)));
     svg.append(rect);
     if (cell && value !== null && size >= 34) {
-      svg.append(svgEl("text", { x: L + j * size + size / 2 - 1, y: T + i * size + size / 2 + 4, "text-anchor": "middle", class: bucket >= 6 ? "on-heat" : "" }, `${Math.round(value * 100)}`));
+      svg.append(svgEl("text", { x: L + j * size + size / 2 - 1, y: T + i * size + size / 2 + 4, "text-anchor": "middle", class: bucket >= 7 || bucket <= 1 ? "on-heat" : "" }, `${Math.round(value * 100)}`));
     }
   }));
-  wrap.append(svg, legend([["h1", "low agreement"], ["h5", "middling"], ["h9", "high agreement"], ["hnone", "no shared items"]]));
+  wrap.append(svg, legend(keys));
   return wrap;
 }
