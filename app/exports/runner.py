@@ -13,13 +13,13 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from app import access
 from app.exports import service
 from app.exports.schemas import ExportCreate
 from app.inputs import ProjectRef, RequestModel
 from app.jobs import service as jobs
 from app.jobs.context import JobContext
 from app.models import Job, JobKind, User
-from app.projects import service as projects
 
 
 class ExportParams(RequestModel):
@@ -41,7 +41,7 @@ def submit(db: Session, actor: User, body: ExportJobIn) -> Job:
 def queue_export(db: Session, actor: User, project_id: str, options: ExportCreate) -> Job:
     """Record the export (pending) and queue the job that writes it; 404 for a project
     the caller may not change."""
-    project = projects.get_writable(db, actor, project_id)
+    project = access.writable_project(db, actor, project_id)
     export = service.request_export(db, actor, project.public_id, options)
     payload = {"project_id": project.public_id, "export_id": export.public_id,
                "options": options.model_dump(mode="json")}

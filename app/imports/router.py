@@ -10,12 +10,12 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from app import access
 from app.deps import AdminUser, SessionDep, SettingsDep
 from app.errors import InvalidInput
 from app.imports import service
 from app.imports.schemas import ImportReportOut
 from app.inputs import ProjectPath
-from app.projects import service as projects
 
 router = APIRouter(prefix="/api/v1/projects", tags=["imports"])
 
@@ -69,7 +69,7 @@ def import_prompts(
     dry_run: DryRun = False,
 ) -> ImportReportOut:
     """Every line is checked first; with any error nothing is stored (422)."""
-    project = projects.get_writable(db, admin, pid)
+    project = access.writable_project(db, admin, pid)
     report = service.import_prompts(
         db, project, file.file, filename=file.filename or "upload.jsonl",
         max_text_chars=settings.max_text_chars, actor=admin, dry_run=dry_run,
@@ -87,7 +87,7 @@ def import_completions(
     dry_run: DryRun = False,
 ) -> ImportReportOut:
     """Completions name their prompt by its import id or public id; all or nothing."""
-    project = projects.get_writable(db, admin, pid)
+    project = access.writable_project(db, admin, pid)
     report = service.import_completions(
         db, project, file.file, filename=file.filename or "upload.jsonl",
         max_text_chars=settings.max_text_chars, actor=admin, dry_run=dry_run,

@@ -49,4 +49,4 @@ def review_item(request: Request, db: SessionDep, user: ReviewerUser, iid: str) 
 @router.get("/me/history")
 def my_history(request: Request, db: SessionDep, user: CurrentUser) -> HTMLResponse:
     """Your judgements, reviewers' feedback on them, and your own figures."""
-    return _page(request, "quality/history.html", user, projects=repo.member_projects(db, user.id))
+    return _page(request, "quality/history.html", user, projects=repo.member_projects(db, user))

@@ -17,6 +17,7 @@ from sqlalchemy import String, and_, case, cast, delete, func, insert, select, t
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app import access
 from app.labeling.kinds import JUDGEMENT_MODELS, kind_of
 from app.models import (
     Assignment,
@@ -78,18 +79,15 @@ def is_member(db: Session, project_id: int, user_id: int) -> bool:
     return found is not None
 
 
-def member_projects(db: Session, user_id: int) -> list[Project]:
-    query = (
-        select(Project)
-        .join(ProjectMember, ProjectMember.project_id == Project.id)
-        .where(ProjectMember.user_id == user_id, Project.archived.is_(False))
-        .order_by(Project.name, Project.id)
-    )
-    return list(db.scalars(query))
+def member_projects(db: Session, user: User) -> list[Project]:
+    """The projects the user works in (app/access.py)."""
+    return list(db.scalars(access.assigned(user).order_by(Project.name, Project.id)))
 
 
-def all_projects(db: Session) -> list[Project]:
-    return list(db.scalars(select(Project).where(Project.archived.is_(False)).order_by(Project.name, Project.id)))
+def active_readable_projects(db: Session, viewer: User) -> list[Project]:
+    """The active projects the viewer may read (app/access.py)."""
+    query = access.readable(viewer).where(Project.archived.is_(False))
+    return list(db.scalars(query.order_by(Project.name, Project.id)))
 
 
 def users_by_id(db: Session, ids: Iterable[int]) -> dict[int, User]:

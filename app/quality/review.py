@@ -302,8 +302,6 @@ def revisions(db: Session, viewer: User, judgement_public_id: str) -> list[Revis
 
 
 def reviewable_projects(db: Session, viewer: User) -> list[Project]:
-    if viewer.role == Role.admin:
-        return repo.all_projects(db)
-    if viewer.role == Role.reviewer:
-        return repo.member_projects(db, viewer.id)
-    raise Forbidden("This needs the admin or reviewer role.")
+    if viewer.role not in (Role.admin, Role.reviewer):
+        raise Forbidden("This needs the admin or reviewer role.")
+    return repo.active_readable_projects(db, viewer)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from app import access
 from app.errors import InvalidInput
 from app.jobs import service as jobs
 from app.labeling import items
 from app.labeling.plans import QueueReport
 from app.models import Completion, Job, JobKind, ModelVersion, Project, TaskKind, User
-from app.projects import service as projects
 from app.registry import service as registry
 from app.sampling import repository as repo
 from app.sampling.generation import Model
@@ -19,7 +19,7 @@ from app.sampling.schemas import SampleJobIn
 
 def submit(db: Session, actor: User, body: SampleJobIn) -> Job:
     params = body.params
-    project = projects.get_writable(db, actor, params.project_id)
+    project = access.writable_project(db, actor, params.project_id)
     if project.task_kind == TaskKind.ranking and not project.k_min <= params.k <= project.k_max:
         raise InvalidInput(
             f"k: this ranking project shows {project.k_min} to {project.k_max} answers per "

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidInput
+from app import access
+from app.errors import InvalidInput, NotFound
 from app.exports import runner as export_job
 from app.exports import service as exports
 from app.jobs import service as jobs
 from app.models import Job, JobKind, User
-from app.projects import service as projects
 from app.registry import service as registry
 from app.training.schemas import TrainJobIn, TrainRun
 from app.training.stages import NEEDS_REWARD_MODEL
@@ -36,7 +36,8 @@ def submit(db: Session, actor: User, body: TrainJobIn) -> Job:
         if found is None:
             raise InvalidInput("export_id: no finished export with that id.")
         export, project = found
-        projects.get(db, actor, project.public_id)  # 404 unless the caller may read it
+        if not access.can_read(db, actor, project.id):
+            raise NotFound(access.NOT_FOUND)
         export_id, project_id = export.public_id, project.id
     for key in MODEL_FIELDS:
         value = getattr(params, key)
