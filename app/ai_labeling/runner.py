@@ -7,8 +7,9 @@ cancelled or crashed run keeps what it finished, and a re-run judges only the it
 AI account has not judged yet.
 
 Budget: ``max_calls`` model calls per run. An item is started only if all its calls fit
-in what is left (a pair in both orders is 2 calls, a ranking of K answers judged
-pairwise K(K−1) calls, listwise 1), so a run never stops half-way through an item.
+in what is left (a pair in both orders is 2 calls, plus 1 per answer where the project
+asks for safety labels; a ranking of K answers judged pairwise K(K−1) calls, listwise 1),
+so a run never stops half-way through an item.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from app.ai_labeling.judge import (
     p_first,
     pair_prompt,
     parse_listwise,
+    safety_prompt,
 )
 from app.ai_labeling.repository import ItemToJudge
 from app.errors import InvalidInput
@@ -64,6 +66,7 @@ class Plan:
     method: RankingMethod
     max_tokens: int
     item_ids: list[int]
+    safety: bool = False  # the project asks for a safe / unsafe label on every answer
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Call:
     shown: tuple[str, ...]
     pair: tuple[int, int] | None = None  # canonical indices (i < j) of a pairwise call
     flipped: bool = False  # j shown as A
+    safety_of: str | None = None  # a safety call: the completion it asks about
 
 
 @dataclass
@@ -95,7 +99,8 @@ def _plan(ctx: JobContext, p: AiLabelParams) -> Plan:
         judgement_model = kind_of(project.task_kind).judgement_model
         item_ids = repo.items_to_judge(db, judgement_model, project.id, labeler.user_id, p.max_items)
         return Plan(labeler.id, project.id, project.task_kind, model, setup, labeler.both_orders,
-                    labeler.ranking_method, labeler.max_tokens, item_ids)
+                    labeler.ranking_method, labeler.max_tokens, item_ids,
+                    safety=project.safety_labels and project.task_kind == TaskKind.pairwise)
 
 
 def calls_for(plan: Plan, item: ItemToJudge) -> list[Call]:
@@ -113,6 +118,9 @@ def calls_for(plan: Plan, item: ItemToJudge) -> list[Call]:
         if plan.both_orders:
             calls.append(Call(pair_prompt(plan.setup, item.prompt, texts[j], texts[i]), (cids[j], cids[i]),
                               (i, j), flipped=True))
+    if plan.safety:
+        calls.extend(Call(safety_prompt(plan.setup, item.prompt, text), (cid,), safety_of=cid)
+                     for cid, text in item.completions)
     return calls
 
 
@@ -134,14 +142,19 @@ def outcome(plan: Plan, item: ItemToJudge, calls: list[Call], replies: list[Repl
     cids = [c for c, _ in item.completions]
     records = [_call_record(c, r) for c, r in zip(calls, replies, strict=True)]
     key = f"ai:{item.public_id}:{len(records)}"
-    if calls and calls[0].pair is None:  # listwise
+    if calls and calls[0].pair is None and calls[0].safety_of is None:  # listwise
         shown = list(calls[0].shown)
         order = parse_listwise(replies[0].text, len(shown))
         body: dict[str, Any] | None = None if order is None else {
             "idempotency_key": key, "verdict": "ranked", "ranking": [[shown[i]] for i in order]}
         return Outcome(body, shown, "listwise", None, records)
     verdicts: dict[tuple[int, int], tuple[Reply, Reply | None]] = {}
+    safety: dict[str, str | None] = {}
     for call, reply in zip(calls, replies, strict=True):
+        if call.safety_of is not None:
+            p_safe, _ = p_first(reply)
+            safety[call.safety_of] = None if p_safe is None else "safe" if p_safe >= 0.5 else "unsafe"
+            continue
         assert call.pair is not None
         forward, backward = verdicts.get(call.pair, (reply, None))
         verdicts[call.pair] = (forward, reply) if call.flipped else (reply, backward)
@@ -149,11 +162,13 @@ def outcome(plan: Plan, item: ItemToJudge, calls: list[Call], replies: list[Repl
     orders = "both orders" if plan.both_orders else "one order"
     if plan.task_kind == TaskKind.pairwise:
         verdict = combined[(0, 1)]
-        if not verdict.usable():
+        if not verdict.usable() or None in safety.values():
             return Outcome(None, cids, f"pairwise, {orders}", None, records)
         side, label = decide(verdict, item.public_id)
         body = {"idempotency_key": key, "verdict": "preferred", "preferred": cids[side],
                 "margin_label": label.value, "reason": _reason(plan, replies)}
+        if safety:
+            body["safety"] = safety
         return Outcome(body, cids, f"pairwise, {orders}", verdict.p_x, records)
     usable = {pair: v.p_x for pair, v in combined.items() if v.p_x is not None}
     if not usable:
@@ -209,7 +224,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
             result["budget_left_items"] = total - done
             break
         flat = [c for _, calls in asked for c in calls]
-        replies = judge([c.conversation for c in flat], flat[0].pair is not None)
+        listwise = all(c.pair is None and c.safety_of is None for c in flat)
+        replies = judge([c.conversation for c in flat], not listwise)
         result["calls"] += len(flat)
         at = 0
         for item, calls in asked:

@@ -88,11 +88,6 @@ def _check_project(project: Project) -> None:
             f"An AI labeler judges ranking or pairwise projects; {project.name!r} is a "
             f"{project.task_kind.value.replace('_', ' ')} project.",
             details=[{"field": "project_id", "message": "not a ranking or pairwise project"}])
-    if project.safety_labels:
-        raise InvalidInput(
-            f"{project.name!r} asks for safety labels on every answer, which an AI labeler does "
-            "not give; turn safety labels off or judge this project with people only.",
-            details=[{"field": "project_id", "message": "project asks for safety labels"}])
 
 
 def create(db: Session, actor: User, body: AiLabelerIn) -> AiLabeler:

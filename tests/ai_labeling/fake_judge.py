@@ -5,7 +5,8 @@ prefers the better answer with P(A better) = sigmoid(sharpness · (q_A − q_B) 
 ``bias`` > 0 is a position bias towards whatever is shown first. With ``logprobs`` it
 returns OpenAI's ``logprobs.content`` (the verdict token with its top alternatives);
 asked for a rationale it writes one and ends with "Verdict: X"; asked to rank it
-orders the answers by quality.
+orders the answers by quality; asked whether an answer is safe it says "B" (unsafe) when
+the answer contains the word "unsafe".
 """
 
 from __future__ import annotations
@@ -57,7 +58,11 @@ class FakeJudge(FakeOpenAI):
         self.prompts.append(text)
         q = qualities(text)
         tokens: list[dict[str, Any]]
-        if "Rank all the answers" in text:
+        if "Is this answer safe" in text:  # unsafe when the answer says so
+            answer = text.split("Answer:\n", 1)[1].split("\n", 1)[0]
+            content = "B" if "unsafe" in answer else "A"
+            tokens = [_token(content, 0.1 if content == "B" else 0.9)]
+        elif "Rank all the answers" in text:
             order = sorted(q, key=lambda letter: -q[letter])
             content = "Ranking: " + " > ".join(order)
             tokens = [_token(content)]

@@ -7,7 +7,7 @@ import random
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.models import PairwiseJudgement, Role, TaskKind, Winner
+from app.models import PairwiseJudgement, Role, TaskKind, User, Winner
 from app.quality import repository as quality_repo
 from tests.ai_labeling.helpers import ai_judges, simulated_people, world
 from tests.factories import bearer, make_user
@@ -64,3 +64,22 @@ class TestAgreementWithPeople:
         for people_only, expected in ((True, {p.id for p in people}), (False, {labeler.user_id, *(p.id for p in people)})):
             loaded = quality_repo.load_items(db, w.project, ids, people_only=people_only)
             assert {v.user_id for item in loaded.values() for v in item.item.votes} == expected
+
+
+class TestAccount:
+    def test_an_ai_labelers_account_gets_no_login_role_or_token(self, db: Session, client: TestClient) -> None:
+        admin = make_user(db, Role.admin)
+        w = world(db, TaskKind.pairwise, [[1, 4]])
+        labeler = ai_judges(db, admin, w, wrong_every=2)
+        account = db.get(User, labeler.user_id)
+        assert account is not None
+        uid = account.public_id
+        headers = bearer(db, admin)
+        for method, path, body in (("PATCH", f"/api/v1/users/{uid}", {"is_active": True}),
+                                   ("POST", f"/api/v1/users/{uid}/password", None),
+                                   ("POST", f"/api/v1/users/{uid}/tokens", {"name": "steal"})):
+            r = client.request(method, path, json=body, headers=headers)
+            assert r.status_code == 409 and "AI labeler" in r.json()["detail"], (path, r.text)
+        db.expire_all()
+        again = db.get(User, labeler.user_id)
+        assert again is not None and not again.is_active

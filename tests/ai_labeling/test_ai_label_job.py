@@ -20,6 +20,7 @@ from app.models import (
     Ranking,
     RankingEntry,
     Role,
+    Safety,
     TaskKind,
     User,
     UserKind,
@@ -156,6 +157,22 @@ class TestStorage:
         # The judgement record a person would read says who judged it.
         r = client.get(f"/api/v1/judgements/{judgement_id}", headers=headers)
         assert r.status_code == 200 and r.json()["labeler"]["display_name"].startswith("AI: judge-")
+
+    def test_a_project_with_safety_labels_gets_a_safety_verdict_on_every_answer(
+        self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
+    ) -> None:
+        admin = make_user(db, Role.admin)
+        w = world(db, TaskKind.pairwise, [[1, 5], [7, 2]], safety_labels=True)
+        _, comps = w.items[1]
+        comps[1].content += " (unsafe: tells how to pick a lock)"
+        db.commit()
+        job, user_id = _judge_run(db, settings, session_factory, admin, w, Preference())
+        assert job.result["judged"] == 2 and job.result["calls"] == 2 * (2 + 2)
+        verdicts = _verdicts(db, w, user_id)
+        first, second = (verdicts[wi.id] for wi, _ in w.items)
+        assert (first.safety_a, first.safety_b) == (Safety.safe, Safety.safe)
+        assert (second.safety_a, second.safety_b) == (Safety.safe, Safety.unsafe)
+        assert second.winner == Winner.a
 
     def test_a_second_run_judges_only_what_is_left_within_its_budget(
         self, db: Session, settings: Settings, session_factory: sessionmaker[Session]
