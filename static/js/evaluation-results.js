@@ -9,6 +9,7 @@ const root = document.getElementById("results");
 const pid = encodeURIComponent(root.dataset.project);
 const verdict = document.getElementById("verdict");
 const set = (id, text) => { document.getElementById(id).textContent = text; };
+let timer;
 
 function tiles(summary, out) {
   set("t-judged", String(out.comparisons));
@@ -58,7 +59,14 @@ async function load() {
     bias.value === null ? [] : [{ name: "shown first wins", ...bias }], "Share won by the reply shown first", { reference: 0.5 })));
   tables(out);
   set("method", out.method);
+  // While the replies are being sampled, follow the job (and the first verdicts).
+  clearTimeout(timer);
+  if (summary.job && ["queued", "running"].includes(summary.job.status)) timer = setTimeout(refresh, 5000);
 }
 
-document.getElementById("refresh").addEventListener("click", () => load().catch((err) => notice(verdict, "error", err.message)));
-load().catch((err) => notice(verdict, "error", err.message));
+function refresh() {
+  load().catch((err) => notice(verdict, "error", err.message));
+}
+
+document.getElementById("refresh").addEventListener("click", refresh);
+refresh();
