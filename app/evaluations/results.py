@@ -181,7 +181,7 @@ def position_bias(comparisons: Iterable[Comparison]) -> Estimate:
     """Share of the verdicts preferring a side that the reply shown first won."""
     first_won = decided = 0
     for c in comparisons:
-        if c.a_shown_first is None or c.winner not in (Winner.a, Winner.b):
+        if c.a_shown_first is None or c.winner not in (Winner.a, Winner.b) or c.model_a == c.model_b:
             continue
         decided += 1
         first_won += (c.winner == Winner.a) == c.a_shown_first
@@ -347,4 +347,5 @@ def results(comparisons: Sequence[Comparison], models: Sequence[str] = (),
     """Every figure of the results page."""
     table = pairs(comparisons, models)
     board = leaderboard(comparisons, models, reference)
-    return Results(len(comparisons), table, board, position_bias(comparisons), verdict(board, table))
+    counted = sum(c.model_a != c.model_b for c in comparisons)
+    return Results(counted, table, board, position_bias(comparisons), verdict(board, table))

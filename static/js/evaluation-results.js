@@ -27,6 +27,12 @@ function tiles(summary, out) {
   const bias = out.position_bias;
   set("t-position", bias.value === null ? "–" : pct(bias.value));
   set("t-position-sub", bias.value === null ? "no decided verdicts yet" : `95%: ${pct(bias.low)}–${pct(bias.high)} of ${bias.n}`);
+  // An interval that excludes 50%: labelers favour a position. The shuffle keeps it from
+  // favouring a model, but it adds noise, so it is worth a word with them.
+  const leaning = bias.low !== null && (bias.low > 0.5 || bias.high < 0.5);
+  const note = document.getElementById("t-position-note");
+  note.hidden = !leaning;
+  note.textContent = leaning ? `Labelers favour the reply shown ${bias.low > 0.5 ? "first" : "second"}.` : "";
 }
 
 function tables(out) {

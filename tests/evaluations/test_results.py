@@ -68,7 +68,10 @@ class TestPairs:
         assert pair.win_rate.value == pytest.approx((4 + 1.5) / 12)  # tie and both-bad count half
 
     def test_a_model_against_itself_is_no_comparison(self) -> None:
+        rows = [*_many("same", "same", A, 4, a_shown_first=True), *_many("x", "y", B, 2, a_shown_first=True)]
         assert pairs(_many("same", "same", A, 4)) == []
+        out = results(rows, ["x", "y"])
+        assert out.comparisons == 2 and out.position.n == 2 and out.position.value == 0
 
 
 class TestPositionBias:
