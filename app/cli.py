@@ -17,9 +17,14 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from app.config import Settings, get_settings
 from app.models import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
 
 Handler = Callable[[argparse.Namespace], int]
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -37,7 +42,7 @@ def _settings() -> Settings:
     return get_settings()
 
 
-def _migrated_session_factory(settings: Settings):  # type: ignore[no-untyped-def]
+def _migrated_session_factory(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
     from app.db import make_engine, make_session_factory
     from app.migrate import upgrade
 
@@ -303,7 +308,7 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     try:
-        from trainer import cli as trainer_cli  # type: ignore[attr-defined,unused-ignore]
+        from trainer import cli as trainer_cli
     except ImportError as exc:
         return _fail(f"training needs the train extra (pip install -e '.[train]'): {exc}")
     code = trainer_cli.main(list(args.trainer_args))

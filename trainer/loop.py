@@ -213,8 +213,6 @@ def fit(
     eval_every = cfg.eval_steps or steps_per_epoch
     best = BestTracker(cfg.metric_for_best_model or best_metric, run) if val_set else None
     base_model, parent = session.lineage
-    common = dict(kind=kind, base_model=base_model, manifest_sha256=session.export.manifest_sha256,
-                  config=cfg, parent=parent)
     fitted = Fitted(model, run)
 
     def save(target: str | None, metrics: dict[str, float], extra: dict[str, Any],
@@ -224,8 +222,9 @@ def fit(
         metrics = {**metrics, **extras.metrics}
         try:
             run.save_model(model, session.tokenizer, subdir=target, metrics=metrics, final=final,
-                           extra={**(manifest or {}), **extra, **extras.manifest},
-                           **common)  # type: ignore[arg-type]
+                           extra={**(manifest or {}), **extra, **extras.manifest}, kind=kind,
+                           base_model=base_model, manifest_sha256=session.export.manifest_sha256,
+                           config=cfg, parent=parent)
         finally:
             if extras.restore is not None:
                 extras.restore()

@@ -24,9 +24,9 @@ benchmark bench/bench_reward_listwise.py compares the two). With
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from accelerate import Accelerator
@@ -36,7 +36,7 @@ from transformers import PreTrainedTokenizerBase
 from trainer.chat import encode_prompt_completion, pad_token_id
 from trainer.collate import MARGIN_LABELS, collate_groups, right_pad
 from trainer.config import ConfigError
-from trainer.contract import ContractError, Export
+from trainer.contract import ContractError, Export, Split
 from trainer.data import Examples, PreferenceGroup, build_preference_groups
 from trainer.loop import SaveExtras, fit, open_session
 from trainer.losses import center_rewards_penalty, grouped_ranking_loss
@@ -46,19 +46,22 @@ from trainer.runtime import ProgressCallback
 
 __all__ = ["RewardConfig", "demonstration_offset", "evaluate", "train"]
 
-HEADS_BY_OBJECTIVE = {"helpful": ["helpful"], "safety": ["safety"], "both": ["helpful", "safety"]}
+Head = Literal["helpful", "safety"]
+HEADS_BY_OBJECTIVE: dict[str, list[Head]] = {
+    "helpful": ["helpful"], "safety": ["safety"], "both": ["helpful", "safety"],
+}
 MAX_K = 9  # the contract's largest ranking
 
 
-def _groups(export: Export, split: str, tokenizer: PreTrainedTokenizerBase,
-            config: RewardConfig, heads: list[str]) -> Examples[tuple[PreferenceGroup, int]]:
+def _groups(export: Export, split: Split, tokenizer: PreTrainedTokenizerBase,
+            config: RewardConfig, heads: list[Head]) -> Examples[tuple[PreferenceGroup, int]]:
     """(group, head index) for every head's comparisons in ``split``."""
     out: Examples[tuple[PreferenceGroup, int]] = Examples()
     for h, name in enumerate(heads):
         groups = build_preference_groups(
-            export, split, tokenizer, config.max_length,  # type: ignore[arg-type]
+            export, split, tokenizer, config.max_length,
             listwise=config.listwise, margin_scale=config.margin_scale,
-            margin_mapping=config.margin_mapping, objective=name,  # type: ignore[arg-type]
+            margin_mapping=config.margin_mapping, objective=name,
         )
         out.extend((g, h) for g in groups)
         out.truncated += groups.truncated
@@ -83,7 +86,7 @@ def _step(model: nn.Module, batch: dict[str, Tensor], center: float
                   "rewards/rejected": r_l, "rewards/margins": r_w - r_l}
 
 
-def evaluate(model: nn.Module, loader: Any, accelerator: Accelerator, heads: list[str]
+def evaluate(model: nn.Module, loader: Any, accelerator: Accelerator, heads: Sequence[str]
              ) -> dict[str, float]:
     """Per head, over every validation pair: ``accuracy`` (overall, ``accuracy/<margin
     label>``, ``accuracy/k=<K>`` by ranking size), ``mean_margin`` r_w − r_l,

@@ -55,7 +55,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
 from accelerate import Accelerator
@@ -86,6 +86,14 @@ __all__ = [
 MANIFEST_NAME = "rankwise.json"
 BEST_DIR = "best"  # out/best/: the best evaluated model, a model folder of its own
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class SizedIterable(Protocol[T_co]):
+    """What a prepared DataLoader offers the loop: its batches and how many there are."""
+
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[T_co]: ...
 
 
 @dataclass(frozen=True)
@@ -551,11 +559,11 @@ class Run:
             self._bar.refresh()
         return self.step
 
-    def iterate(self, loader: Iterable[T], epochs: int) -> Iterator[tuple[int, T]]:
+    def iterate(self, loader: SizedIterable[T], epochs: int) -> Iterator[tuple[int, T]]:
         """(epoch, batch) over ``epochs`` passes of a prepared loader, reshuffled per epoch
         through the sampler's ``set_epoch``; after ``resume`` the batches already trained
         on are skipped so the data order matches an uninterrupted run."""
-        n_batches = len(loader)  # type: ignore[arg-type]
+        n_batches = len(loader)
         accum = self.accelerator.gradient_accumulation_steps
         self.steps_per_epoch = max(1, math.ceil(n_batches / accum))
         first_epoch, done = divmod(self.step, self.steps_per_epoch)

@@ -95,7 +95,7 @@ def local_judge(model: JudgeModel, *, max_tokens: int, rationale: bool) -> Judge
     if not model.path:
         raise InvalidInput(f"Model version {model.name!r} has no folder.")
     lm = AutoModelForCausalLM.from_pretrained(model.path)
-    lm.eval()
+    lm.eval()  # type: ignore[no-untyped-call]  # transformers returns an untyped model here
     tokenizer = AutoTokenizer.from_pretrained(model.path)
 
     def write(conversations: list[Conversation]) -> list[str]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from app.labeling import repository as labeling
@@ -126,6 +126,52 @@ def items(db: Session, item_ids: Sequence[int]) -> list[ItemToJudge]:
         for i, pid, cat, messages in heads
     }
     return [by_id[i] for i in item_ids if i in by_id]
+
+
+def open_item_ids(db: Session, project_id: int, limit: int) -> list[int]:
+    """The project's open regular items, in id order."""
+    query = (select(WorkItem.id)
+             .where(WorkItem.project_id == project_id, WorkItem.is_open.is_(True), WorkItem.is_gold.is_(False))
+             .order_by(WorkItem.id).limit(limit))
+    return [int(i) for i in db.scalars(query)]
+
+
+def set_uncertainty(db: Session, margins: dict[int, float]) -> None:
+    for item_id, margin in margins.items():
+        db.execute(update(WorkItem).where(WorkItem.id == item_id).values(uncertainty=margin))
+
+
+def demonstration_prompts(
+    db: Session, project_id: int, tag: str, limit: int
+) -> list[tuple[int, str, list[dict[str, str]], str | None]]:
+    """(id, public id, messages, category) of the project's prompts that have a regular
+    work item and no completion from the job ``tag`` yet, in id order."""
+    done = select(Completion.id).where(Completion.prompt_id == Prompt.id, Completion.external_id == f"cai-{tag}")
+    has_item = select(WorkItem.id).where(WorkItem.prompt_id == Prompt.id, WorkItem.project_id == project_id,
+                                         WorkItem.is_gold.is_(False))
+    rows = db.execute(
+        select(Prompt.id, Prompt.public_id, Prompt.messages, Prompt.category)
+        .where(Prompt.project_id == project_id, exists(has_item), ~exists(done))
+        .order_by(Prompt.id).limit(limit)
+    )
+    return [(int(i), pid, list(messages or []), category) for i, pid, messages, category in rows]
+
+
+def add_candidate(db: Session, project_id: int, prompt_id: int, external_id: str, text: str,
+                  model: Any, trail: dict[str, Any]) -> None:
+    """A revision offered on the prompt's demonstration item (a completion of the item)."""
+    item_id = db.scalar(select(WorkItem.id).where(WorkItem.project_id == project_id, WorkItem.prompt_id == prompt_id,
+                                                  WorkItem.is_gold.is_(False)).order_by(WorkItem.id).limit(1))
+    if item_id is None:
+        return
+    completion = Completion(prompt_id=prompt_id, external_id=external_id, content=text,
+                            model_version_id=model.id, model_name=model.name, sampling={"constitutional": trail})
+    db.add(completion)
+    db.flush()
+    position = db.scalar(select(func.coalesce(func.max(ItemCompletion.position) + 1, 0))
+                         .where(ItemCompletion.item_id == item_id))
+    db.add(ItemCompletion(item_id=item_id, position=int(position or 0), completion_id=completion.id))
+    db.flush()
 
 
 def judged_count(db: Session, labeler_id: int) -> int:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.ai_labeling import agreement, service
+from app.ai_labeling import agreement, constitutional, scoring, service
 from app.ai_labeling.schemas import (
     AgreementOut,
     AiLabelerIn,
@@ -73,3 +73,18 @@ def ai_agreement(labeler_id: PathId, db: SessionDep, user: AdminUser) -> Agreeme
 def ai_judgement(judgement_id: PathId, db: SessionDep, user: AdminUser) -> ProvenanceOut:
     """How an AI judgement was made: the judge, the prompts sent, the raw replies."""
     return service.provenance(db, judgement_id)
+
+
+@router.post("/uncertainty-scores", status_code=201, responses=errors(404, 422))
+def score_uncertainty(body: scoring.ScoreIn, db: SessionDep, user: AdminUser) -> JobOut:
+    """Queue a ``score-uncertainty`` job: a reward model scores the open items' answers, and
+    the "uncertainty" queue order hands out the least certain items first."""
+    return job_out(scoring.submit(db, user, body))
+
+
+@router.post("/constitutional-runs", status_code=201, responses=errors(404, 422))
+def start_constitutional(body: constitutional.ConstitutionalIn, db: SessionDep, user: AdminUser) -> JobOut:
+    """Queue a ``constitutional`` job: the model answers a demonstration project's prompts,
+    critiques and revises each against a principle, and offers the revisions to people
+    (``mode: candidates``) or exports them as AI-written SFT data (``mode: export``)."""
+    return job_out(constitutional.submit(db, user, body))

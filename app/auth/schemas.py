@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from app.inputs import RequestModel
-from app.models import Role
+from app.models import Role, User
 
 
 class LoginIn(RequestModel):
@@ -25,10 +25,5 @@ class LoginOut(BaseModel):
     csrf_token: str = Field(description="send as X-CSRF-Token on state-changing requests")
 
 
-def user_out(user: object) -> UserOut:
-    return UserOut(
-        id=user.public_id,  # type: ignore[attr-defined]
-        email=user.email,  # type: ignore[attr-defined]
-        display_name=user.display_name,  # type: ignore[attr-defined]
-        role=user.role,  # type: ignore[attr-defined]
-    )
+def user_out(user: User) -> UserOut:
+    return UserOut(id=user.public_id, email=user.email, display_name=user.display_name, role=user.role)

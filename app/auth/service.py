@@ -118,9 +118,3 @@ def revoke_all_sessions(db: Session, user: User) -> None:
 
 def revoke_all_tokens(db: Session, user: User) -> None:
     repo.revoke_tokens_of(db, user.id)
-
-
-def require(user: User | None) -> User:
-    if user is None:
-        raise NotAuthenticated("Log in first.")
-    return user

@@ -35,6 +35,9 @@ class _Sink:
     def flush(self) -> None:
         return None
 
+    def close(self) -> None:
+        return None
+
     def seekable(self) -> bool:
         return False
 
@@ -49,7 +52,7 @@ def stream_archive(folder: Path, members: list[Path], fmt: str, chunk: int = 1 <
     sink = _Sink()
     top = folder.name
     if fmt == "zip":
-        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:  # type: ignore[call-overload]
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
             for path in members:
                 info = zipfile.ZipInfo(f"{top}/{path.name}", time.gmtime(path.stat().st_mtime)[:6])
                 info.compress_type = zipfile.ZIP_DEFLATED
@@ -60,6 +63,7 @@ def stream_archive(folder: Path, members: list[Path], fmt: str, chunk: int = 1 <
         yield sink.drain()
         return
     if fmt == "tar.gz":
+        # typeshed's fileobj protocol asks for read() and seek(), which stream mode never calls.
         with tarfile.open(fileobj=sink, mode="w|gz") as tf:  # type: ignore[call-overload]
             for path in members:
                 info = tf.gettarinfo(str(path), arcname=f"{top}/{path.name}")

@@ -39,7 +39,7 @@ from app.models import (
 )
 
 BATCH = 1_000
-Judgement = type[Demonstration] | type[Ranking] | type[PairwiseJudgement]
+Judgement = type[PromptSubmission] | type[Demonstration] | type[Ranking] | type[PairwiseJudgement]
 
 
 @dataclass(frozen=True)
@@ -395,7 +395,7 @@ def iter_unpooled_submissions(db: Session, flt: JudgementFilter) -> Iterator[tup
     """Written prompts that never entered the prompt pool (their pooled copy is a Prompt)."""
     stmt = (
         select(PromptSubmission.public_id, PromptSubmission.messages, PromptSubmission.category)
-        .where(*_conditions(PromptSubmission, flt), PromptSubmission.prompt_id.is_(None))  # type: ignore[arg-type]
+        .where(*_conditions(PromptSubmission, flt), PromptSubmission.prompt_id.is_(None))
         .order_by(PromptSubmission.id)
     )
     for batch in _batches(db, stmt):

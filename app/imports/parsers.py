@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 ROLES = ("system", "user", "assistant")
 MAX_MESSAGES = 200
 MAX_ID = 128
 MAX_MODEL = 120
 _MAX_ID_BITS = 425  # an integer id of more bits has more than MAX_ID digits
+T = TypeVar("T")
 PROMPT_FIELDS = ("id", "prompt", "text", "category")
 COMPLETION_FIELDS = ("id", "prompt_id", "content", "model")
 CSV_COLUMNS = ("id", "prompt", "category")
@@ -172,9 +173,10 @@ def _prompt_from_object(
     )
 
 
-def prompts_jsonl(
-    fh: IO[bytes], max_chars: int, categories: list[str]
-) -> Iterator[PromptRecord | LineError]:
+def jsonl_records(fh: IO[bytes], parse: Callable[[int, str], T]) -> Iterator[T | LineError]:
+    """``parse(line number, text)`` of every non-blank line; a line that is not UTF-8, or
+    that ``parse`` refuses by raising ValueError, is a LineError naming it. Every JSONL
+    upload (prompts, completions, gold items) reads its lines here."""
     bad: set[int] = set()
     for n, text in numbered_lines(fh, bad):
         if n in bad:
@@ -183,10 +185,17 @@ def prompts_jsonl(
         if not text.strip():
             continue
         try:
-            obj = json_object(text, PROMPT_FIELDS)
-            yield _prompt_from_object(n, obj, max_chars, categories)
-        except _Invalid as exc:
+            yield parse(n, text)
+        except ValueError as exc:
             yield LineError(n, str(exc))
+
+
+def prompts_jsonl(
+    fh: IO[bytes], max_chars: int, categories: list[str]
+) -> Iterator[PromptRecord | LineError]:
+    return jsonl_records(
+        fh, lambda n, text: _prompt_from_object(n, json_object(text, PROMPT_FIELDS), max_chars, categories)
+    )
 
 
 def prompts_csv(
@@ -249,29 +258,22 @@ def prompts_csv(
             yield LineError(start, str(exc))
 
 
+def _completion(n: int, text: str, max_chars: int) -> CompletionRecord:
+    obj = json_object(text, COMPLETION_FIELDS)
+    for required in ("prompt_id", "content", "model"):
+        if required not in obj:
+            raise _Invalid(f'"{required}" is missing')
+    ref = _identifier(obj["prompt_id"], '"prompt_id"')
+    if ref is None:
+        raise _Invalid('"prompt_id" is missing')
+    return CompletionRecord(
+        line=n,
+        prompt_ref=ref,
+        external_id=_identifier(obj.get("id"), '"id"'),
+        content=_text(obj["content"], '"content"', max_chars),
+        model=_text(obj["model"], '"model"', MAX_MODEL).strip(),
+    )
+
+
 def completions_jsonl(fh: IO[bytes], max_chars: int) -> Iterator[CompletionRecord | LineError]:
-    bad: set[int] = set()
-    for n, text in numbered_lines(fh, bad):
-        if n in bad:
-            yield LineError(n, f"line {NOT_UTF8}")
-            continue
-        if not text.strip():
-            continue
-        try:
-            obj = json_object(text, COMPLETION_FIELDS)
-            for required in ("prompt_id", "content", "model"):
-                if required not in obj:
-                    raise _Invalid(f'"{required}" is missing')
-            ref = _identifier(obj["prompt_id"], '"prompt_id"')
-            if ref is None:
-                raise _Invalid('"prompt_id" is missing')
-            model = _text(obj["model"], '"model"', MAX_MODEL).strip()
-            yield CompletionRecord(
-                line=n,
-                prompt_ref=ref,
-                external_id=_identifier(obj.get("id"), '"id"'),
-                content=_text(obj["content"], '"content"', max_chars),
-                model=model,
-            )
-        except _Invalid as exc:
-            yield LineError(n, str(exc))
+    return jsonl_records(fh, lambda n, text: _completion(n, text, max_chars))

@@ -50,7 +50,9 @@ def upload_body(description: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
 
-def _answer(report: service.ImportReport, dry_run: bool) -> ImportReportOut:
+def answer(report: service.ImportReport, dry_run: bool) -> ImportReportOut:
+    """The report of an upload (imports, gold items): 422 with every line error when a real
+    run found any, so nothing was stored; a dry run reports them with 200."""
     out = ImportReportOut.of(report)
     if not report.ok and not dry_run:
         raise InvalidInput(report.summary(), details=[e.model_dump() for e in out.errors])
@@ -72,7 +74,7 @@ def import_prompts(
         db, project, file.file, filename=file.filename or "upload.jsonl",
         max_text_chars=settings.max_text_chars, actor=admin, dry_run=dry_run,
     )
-    return _answer(report, dry_run)
+    return answer(report, dry_run)
 
 
 @router.post("/{pid}/completions:import", openapi_extra=upload_body(".jsonl"))
@@ -90,4 +92,4 @@ def import_completions(
         db, project, file.file, filename=file.filename or "upload.jsonl",
         max_text_chars=settings.max_text_chars, actor=admin, dry_run=dry_run,
     )
-    return _answer(report, dry_run)
+    return answer(report, dry_run)

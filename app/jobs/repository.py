@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import CursorResult, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Job, JobMetric, JobStatus
@@ -92,7 +93,7 @@ def touch_heartbeat(db: Session, job_id: int, worker: str, now: datetime) -> boo
         .where(Job.id == job_id, Job.worker == worker, Job.status == JobStatus.running)
         .values(heartbeat_at=now)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(cast("CursorResult[Any]", result).rowcount)  # an UPDATE's result is a cursor result
 
 
 def cancel_requested(db: Session, job_id: int) -> bool:

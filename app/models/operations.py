@@ -44,6 +44,7 @@ class JobKind(enum.StrEnum):
     diagnostic = "diagnostic"
     ai_label = "ai-label"
     score_uncertainty = "score-uncertainty"
+    constitutional = "constitutional"
 
 
 class Job(PublicIdMixin, CreatedAtMixin, Base):

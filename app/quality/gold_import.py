@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app import audit
 from app.errors import InvalidInput, NotFound
-from app.imports.parsers import LineError, check_messages, json_object, numbered_lines
+from app.imports.parsers import LineError, check_messages, json_object, jsonl_records
 from app.imports.service import PREVIEW, ErrorList, ImportReport
 from app.models import Project, TaskKind, User, WorkItem, new_public_id, utcnow
 from app.quality import repository as repo
@@ -105,18 +105,12 @@ def import_gold(
         )
     report, errors = ImportReport(), ErrorList()
     records: list[tuple[int, dict[str, Any]]] = []
-    bad_utf8: set[int] = set()
-    for line, text in numbered_lines(fh, bad_utf8):
-        if not text.strip():
-            continue
+    for read in jsonl_records(fh, lambda line, text: (line, _record(text, project, max_chars))):
         report.lines += 1
-        if line in bad_utf8:
-            errors.add(LineError(line, "the line is not valid UTF-8 text; save the file with UTF-8 encoding"))
-            continue
-        try:
-            records.append((line, _record(text, project, max_chars)))
-        except _Bad as exc:
-            errors.add(LineError(line, str(exc)))
+        if isinstance(read, LineError):
+            errors.add(read)
+        else:
+            records.append(read)
     seen = Counter(r["id"] for _, r in records)
     taken = repo.existing_external_ids(db, project.id, [f"gold-{r['id']}" for _, r in records])
     for line, r in records:

@@ -71,10 +71,6 @@ def day_of(moment: datetime) -> int:
 # --- projects, users, settings ------------------------------------------------------------
 
 
-def project_by_public_id(db: Session, public_id: str) -> Project | None:
-    return db.scalar(select(Project).where(Project.public_id == public_id))
-
-
 def is_member(db: Session, project_id: int, user_id: int) -> bool:
     found = db.scalar(
         select(ProjectMember.user_id).where(ProjectMember.project_id == project_id, ProjectMember.user_id == user_id)
@@ -209,12 +205,6 @@ def count_since(db: Session, kind: TaskKind, project_id: int, since: datetime | 
     if since is not None:
         inner = inner.where(model.created_at >= since)
     return int(db.scalar(select(func.count()).select_from(inner.limit(cap).subquery())) or 0)
-
-
-def judged_item_ids(db: Session, kind: TaskKind, project_id: int) -> list[int]:
-    model = judgement_model(kind)
-    query = select(model.item_id).where(model.project_id == project_id).distinct().order_by(model.item_id)
-    return [int(i) for i in db.scalars(query)]
 
 
 def shared_or_gold_item_ids(db: Session, kind: TaskKind, project_id: int) -> list[int]:
@@ -624,11 +614,6 @@ def existing_external_ids(db: Session, project_id: int, external_ids: Iterable[s
         found.update(db.scalars(select(Prompt.external_id).where(Prompt.project_id == project_id,
                                                                  Prompt.external_id.in_(chunk))))
     return found
-
-
-def item_judgement_count(db: Session, kind: TaskKind, item_id: int) -> int:
-    model = judgement_model(kind)
-    return int(db.scalar(select(func.count()).select_from(model).where(model.item_id == item_id)) or 0)
 
 
 # --- slots ---------------------------------------------------------------------------------

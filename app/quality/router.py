@@ -11,8 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, Response
 
 from app.deps import AdminUser, CurrentUser, ReviewerUser, SessionDep, SettingsDep
-from app.errors import InvalidInput
-from app.imports.router import UploadedFile, upload_body
+from app.imports.router import UploadedFile, answer, upload_body
 from app.imports.schemas import ImportReportOut
 from app.inputs import ProjectPath
 from app.labeling.router import SubmitBody
@@ -105,10 +104,7 @@ def import_gold(
 ) -> ImportReportOut:
     """Gold items with their known answer; every line is checked first, all or nothing (422)."""
     report = gold_import.import_gold(db, admin, pid, file.file, max_chars=settings.max_text_chars, dry_run=dry_run)
-    out = ImportReportOut.of(report)
-    if not report.ok and not dry_run:
-        raise InvalidInput(report.summary(), details=[e.model_dump() for e in out.errors])
-    return out
+    return answer(report, dry_run)
 
 
 @router.get("/projects/{pid}/gold")

@@ -237,9 +237,6 @@ class EndpointClient:
         them (OpenAI's ``logprobs`` / ``top_logprobs``; many servers return none)."""
         return asyncio.run(self._many(conversations, params, top_logprobs))
 
-    async def chat(self, messages: Sequence[dict[str, str]], params: ChatParams) -> str:
-        return (await self.chat_many([messages], params))[0]
-
     def chat_many_sync(
         self, conversations: Sequence[Sequence[dict[str, str]]], params: ChatParams
     ) -> list[str]:

@@ -93,30 +93,71 @@ async function loadList() {
 
 async function loadModels() {
   const { data } = await api("GET", "/models");
-  const select = document.getElementById("ai-model");
-  select.replaceChildren(...data.map((m) => el("option", { value: m.id }, `${m.name} (${m.kind})`)));
+  const options = () => data.map((m) => el("option", { value: m.id }, `${m.name} (${m.kind})`));
   if (!data.length) notice(status, "info", "Register a model version on the Models page first.");
+  if (root.dataset.kind === "demonstration") {
+    document.getElementById("cai-model").replaceChildren(...options());
+    return;
+  }
+  document.getElementById("ai-model").replaceChildren(...options());
+  document.getElementById("score-model").replaceChildren(...data.filter((m) => m.kind === "local")
+    .map((m) => el("option", { value: m.id }, m.name)));
 }
 
-document.getElementById("ai-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const f = ev.target;
-  const body = {
-    project_id: pid,
-    model_id: f.model_id.value,
-    both_orders: f.both_orders.checked,
-    rationale: f.rationale.checked,
-    max_tokens: Number(f.max_tokens.value),
-    constitution: lines(f.constitution.value),
-    template: f.template.value,
-  };
-  if (f.name.value.trim()) body.name = f.name.value.trim();
-  if (f.ranking_method) body.ranking_method = f.ranking_method.value;
-  try {
-    const { data } = await api("POST", "/ai-labelers", body);
-    notice(status, "ok", `${data.name} is attached.`);
-    await loadList();
-  } catch (err) { notice(status, "error", err.message); }
-});
+function constitutionalPage() {
+  document.getElementById("cai-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const out = document.getElementById("cai-status");
+    try {
+      const { data } = await api("POST", "/constitutional-runs", {
+        project_id: pid, model_id: f.model_id.value, mode: f.mode.value,
+        max_prompts: Number(f.max_prompts.value), principles: lines(f.principles.value),
+      });
+      out.className = "notice info";
+      out.replaceChildren("The stage is queued: ", el("a", { href: `/admin/training/${encodeURIComponent(data.id)}` }, "follow the job"));
+    } catch (err) { notice(out, "error", err.message); }
+  });
+}
 
-Promise.all([loadModels(), loadList()]).catch((err) => notice(status, "error", err.message));
+if (root.dataset.kind === "demonstration") {
+  constitutionalPage();
+  loadModels().catch((err) => notice(status, "error", err.message));
+} else {
+  labelersPage();
+}
+
+function labelersPage() {
+  document.getElementById("ai-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const body = {
+      project_id: pid,
+      model_id: f.model_id.value,
+      both_orders: f.both_orders.checked,
+      rationale: f.rationale.checked,
+      max_tokens: Number(f.max_tokens.value),
+      constitution: lines(f.constitution.value),
+      template: f.template.value,
+    };
+    if (f.name.value.trim()) body.name = f.name.value.trim();
+    if (f.ranking_method) body.ranking_method = f.ranking_method.value;
+    try {
+      const { data } = await api("POST", "/ai-labelers", body);
+      notice(status, "ok", `${data.name} is attached.`);
+      await loadList();
+    } catch (err) { notice(status, "error", err.message); }
+  });
+
+  document.getElementById("score-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const out = document.getElementById("score-status");
+    try {
+      const { data } = await api("POST", "/uncertainty-scores", { project_id: pid, model_id: ev.target.model_id.value });
+      out.className = "notice info";
+      out.replaceChildren("Scoring queued: ", el("a", { href: `/admin/training/${encodeURIComponent(data.id)}` }, "follow the job"));
+    } catch (err) { notice(out, "error", err.message); }
+  });
+
+  Promise.all([loadModels(), loadList()]).catch((err) => notice(status, "error", err.message));
+}
