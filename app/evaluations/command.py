@@ -13,7 +13,7 @@ from app.db import unit_of_work
 from app.errors import DomainError
 from app.evaluations import service
 from app.evaluations.results import Sweep
-from app.evaluations.schemas import LeaderboardOut, ResultsOut
+from app.evaluations.schemas import LeaderboardOut, RatingOut, ResultsOut
 from app.quality.schemas import EstimateOut
 
 # A sweep's bootstrap interval is a point: say why instead of printing it.
@@ -39,11 +39,17 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
     return "\n".join(lines)
 
 
+def _interval(r: RatingOut, reference: str | None) -> str:
+    if r.model == reference:
+        return "fixed"
+    return SWEEP[r.sweep] if r.sweep else f"{r.low:.0f}–{r.high:.0f}"
+
+
 def _ratings(board: LeaderboardOut) -> str:
     return _table(
         ["rank", "model", "rating", "95% interval", "comparisons"],
-        [[str(r.rank), r.model, f"{r.rating:.0f}", SWEEP[r.sweep] if r.sweep else f"{r.low:.0f}–{r.high:.0f}",
-          str(r.comparisons)] for r in board.ratings],
+        [[str(r.rank), r.model, f"{r.rating:.0f}", _interval(r, board.reference), str(r.comparisons)]
+         for r in board.ratings],
         {0, 2, 3, 4},
     )
 

@@ -181,7 +181,7 @@ def position_bias(comparisons: Iterable[Comparison]) -> Estimate:
     """Share of the verdicts preferring a side that the reply shown first won."""
     first_won = decided = 0
     for c in comparisons:
-        if c.a_shown_first is None or c.winner not in (Winner.a, Winner.b):
+        if c.a_shown_first is None or c.winner not in (Winner.a, Winner.b) or c.model_a == c.model_b:
             continue
         decided += 1
         first_won += (c.winner == Winner.a) == c.a_shown_first
@@ -306,22 +306,33 @@ def verdict(board: Leaderboard, head_to_head: Sequence[Pair]) -> Verdict:
     top, second = board.ratings[0], board.ratings[1]
     pair = next((p for p in head_to_head if {p.model_a, p.model_b} == {top.model, second.model}), None)
     if pair is not None:
-        rate = pair.win_rate if pair.model_a == top.model else _flip(pair.win_rate)
-        detail = (f"it wins {_pct(rate.value)} of their {pair.comparisons} comparisons "
-                  f"(95 % interval {_pct(rate.low)}–{_pct(rate.high)}; ties count half)")
-        clear = rate.low is not None and rate.low > 0.5
-    else:
-        rate = NONE
-        detail = (f"rated {top.rating:.0f} (95 % interval {top.low:.0f}–{top.high:.0f}) against "
-                  f"{second.rating:.0f} ({second.low:.0f}–{second.high:.0f})")
-        clear = top.low > second.high
+        return pair_verdict(pair, top.model)
+    detail = (f"rated {top.rating:.0f} (95 % interval {top.low:.0f}–{top.high:.0f}) against "
+              f"{second.rating:.0f} ({second.low:.0f}–{second.high:.0f})")
+    return _worded(top.model, second.model, detail, top.low > second.high, NONE)
+
+
+def pair_verdict(pair: Pair, leader: str | None = None) -> Verdict:
+    """The verdict of one head-to-head record (the whole story of a two-model evaluation);
+    ``leader`` defaults to the side winning at least half."""
+    if pair.comparisons == 0:
+        return Verdict(Outcome.no_data, "No two models have been compared yet.")
+    if leader is None:
+        leader = pair.model_a if (pair.win_rate.value or 0) >= 0.5 else pair.model_b
+    rate = pair.win_rate if pair.model_a == leader else _flip(pair.win_rate)
+    other = pair.model_b if leader == pair.model_a else pair.model_a
+    detail = (f"it wins {_pct(rate.value)} of their {pair.comparisons} comparisons "
+              f"(95 % interval {_pct(rate.low)}–{_pct(rate.high)}; ties count half)")
+    return _worded(leader, other, detail, rate.low is not None and rate.low > 0.5, rate)
+
+
+def _worded(top: str, second: str, detail: str, clear: bool, rate: Estimate) -> Verdict:
     if clear:
-        return Verdict(Outcome.winner, f"{top.model} beats {second.model}: {detail}.",
-                       top.model, second.model, rate)
+        return Verdict(Outcome.winner, f"{top} beats {second}: {detail}.", top, second, rate)
     return Verdict(Outcome.no_clear_winner,
-                   f"No clear winner yet: {top.model} leads {second.model}, but {detail}, "
+                   f"No clear winner yet: {top} leads {second}, but {detail}, "
                    "which does not exclude an even match. More judgements would tell.",
-                   top.model, second.model, rate)
+                   top, second, rate)
 
 
 def _flip(e: Estimate) -> Estimate:
@@ -336,4 +347,5 @@ def results(comparisons: Sequence[Comparison], models: Sequence[str] = (),
     """Every figure of the results page."""
     table = pairs(comparisons, models)
     board = leaderboard(comparisons, models, reference)
-    return Results(len(comparisons), table, board, position_bias(comparisons), verdict(board, table))
+    counted = sum(c.model_a != c.model_b for c in comparisons)
+    return Results(counted, table, board, position_bias(comparisons), verdict(board, table))

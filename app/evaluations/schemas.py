@@ -74,6 +74,14 @@ class SamplingJobOut(BaseModel):
     total: int | None = Field(description="prompts to sample; null before the job started")
 
 
+class VerdictOut(BaseModel):
+    kind: Outcome
+    text: str = Field(description="the result in one sentence")
+    winner: str | None = Field(description="the top-rated model")
+    runner_up: str | None
+    win_rate: EstimateOut = Field(description="the winner's win rate over the runner-up, when compared directly")
+
+
 class EvaluationSummaryOut(BaseModel):
     """One evaluation project in the list."""
 
@@ -86,6 +94,8 @@ class EvaluationSummaryOut(BaseModel):
     items: int = Field(description="items to judge (one per prompt)")
     judgements: int
     job: SamplingJobOut | None = Field(description="the job sampling the replies")
+    verdict: VerdictOut | None = Field(description="who won, from the win rate, when exactly two models were "
+                                                   "compared; null otherwise (see the results)")
 
 
 # ----------------------------------------------------------------------- results
@@ -128,14 +138,6 @@ class LeaderboardOut(BaseModel):
     ratings: list[RatingOut] = Field(description="best first")
     others: list[LeaderboardOut] = Field(description="groups of models with no chain of comparisons to "
                                                      "this board's, each fixed at its own first model")
-
-
-class VerdictOut(BaseModel):
-    kind: Outcome
-    text: str = Field(description="the result in one sentence")
-    winner: str | None = Field(description="the top-rated model")
-    runner_up: str | None
-    win_rate: EstimateOut = Field(description="the winner's win rate over the runner-up, when compared directly")
 
 
 class ResultsOut(BaseModel):

@@ -189,12 +189,33 @@ def _summaries(db: Session, found: list[Project]) -> list[EvaluationSummaryOut]:
               for pid, job in jobs_of.items() if pid not in models}
     names = repo.model_names(db, [ref for refs in wanted.values() for ref in refs])
     models.update({pid: [names.get(ref, ref) for ref in refs] for pid, refs in wanted.items()})
+    verdicts = _pair_verdicts(db, ids)
     return [
         EvaluationSummaryOut(project_id=p.public_id, project_slug=p.slug, name=p.name, created_at=p.created_at,
                              archived=p.archived, models=models.get(p.id, []), items=counts[p.id][0],
-                             judgements=counts[p.id][1], job=_job_out(jobs_of.get(p.id)))
+                             judgements=counts[p.id][1], job=_job_out(jobs_of.get(p.id)),
+                             verdict=verdicts.get(p.id))
         for p in sorted(found, key=lambda p: p.id, reverse=True)
     ]
+
+
+def _verdict_out(v: stats.Verdict) -> VerdictOut:
+    return VerdictOut(kind=v.kind, text=v.text, winner=v.winner, runner_up=v.runner_up,
+                      win_rate=EstimateOut.of(v.win_rate))
+
+
+def _pair_verdicts(db: Session, project_ids: list[int]) -> dict[int, VerdictOut]:
+    """The verdict of each evaluation that compares exactly two models, from the win rate
+    alone (no bootstrap: the list stays fast); others are read on their results page."""
+    by_project: dict[int, list[stats.Comparison]] = {}
+    for r in repo.comparisons(db, project_ids):
+        by_project.setdefault(r.project_id, []).append(stats.Comparison(r.a_model, r.b_model, r.winner))
+    out = {}
+    for pid, rows in by_project.items():
+        table = stats.pairs(rows)
+        if len(table) == 1:
+            out[pid] = _verdict_out(stats.pair_verdict(table[0]))
+    return out
 
 
 def _results(db: Session, found: list[Project], reference: str | None) -> ResultsOut:
@@ -222,9 +243,7 @@ def _results(db: Session, found: list[Project], reference: str | None) -> Result
         leaderboard=board_out(out.leaderboard),
         pairs=[PairOut.of(p) for p in out.pairs],
         position_bias=EstimateOut.of(out.position),
-        verdict=VerdictOut(kind=out.verdict.kind, text=out.verdict.text,
-                           winner=out.verdict.winner, runner_up=out.verdict.runner_up,
-                           win_rate=EstimateOut.of(out.verdict.win_rate)),
+        verdict=_verdict_out(out.verdict),
         method=METHOD,
     )
 

@@ -9,6 +9,7 @@ const root = document.getElementById("results");
 const pid = encodeURIComponent(root.dataset.project);
 const verdict = document.getElementById("verdict");
 const set = (id, text) => { document.getElementById(id).textContent = text; };
+let timer;
 
 function tiles(summary, out) {
   set("t-judged", String(out.comparisons));
@@ -26,6 +27,12 @@ function tiles(summary, out) {
   const bias = out.position_bias;
   set("t-position", bias.value === null ? "–" : pct(bias.value));
   set("t-position-sub", bias.value === null ? "no decided verdicts yet" : `95%: ${pct(bias.low)}–${pct(bias.high)} of ${bias.n}`);
+  // An interval that excludes 50%: labelers favour a position. The shuffle keeps it from
+  // favouring a model, but it adds noise, so it is worth a word with them.
+  const leaning = bias.low !== null && (bias.low > 0.5 || bias.high < 0.5);
+  const note = document.getElementById("t-position-note");
+  note.hidden = !leaning;
+  note.textContent = leaning ? `Labelers favour the reply shown ${bias.low > 0.5 ? "first" : "second"}.` : "";
 }
 
 function tables(out) {
@@ -58,7 +65,14 @@ async function load() {
     bias.value === null ? [] : [{ name: "shown first wins", ...bias }], "Share won by the reply shown first", { reference: 0.5 })));
   tables(out);
   set("method", out.method);
+  // While the replies are being sampled, follow the job (and the first verdicts).
+  clearTimeout(timer);
+  if (summary.job && ["queued", "running"].includes(summary.job.status)) timer = setTimeout(refresh, 5000);
 }
 
-document.getElementById("refresh").addEventListener("click", () => load().catch((err) => notice(verdict, "error", err.message)));
-load().catch((err) => notice(verdict, "error", err.message));
+function refresh() {
+  load().catch((err) => notice(verdict, "error", err.message));
+}
+
+document.getElementById("refresh").addEventListener("click", refresh);
+refresh();

@@ -159,6 +159,7 @@ class TestBlindEvaluationFromThePages:
         page.get_by_role("link", name="All evaluations").click()
         expect(page.locator("#ev-table")).to_contain_text("walk-sft vs walk-ppo")
         expect(page.locator("#ev-table")).to_contain_text(f"{2 * PROMPTS} verdicts on {PROMPTS} items")
+        expect(page.locator("#ev-table")).to_contain_text("winner walk-ppo: 100% (67.6%–100%)")
         expect(page.locator("#chart-board svg circle")).to_have_count(2)
         shot(page, "evaluation-list")
 

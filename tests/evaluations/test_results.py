@@ -15,6 +15,7 @@ from app.evaluations.results import (
     Outcome,
     Sweep,
     leaderboard,
+    pair_verdict,
     pairs,
     position_bias,
     results,
@@ -67,7 +68,10 @@ class TestPairs:
         assert pair.win_rate.value == pytest.approx((4 + 1.5) / 12)  # tie and both-bad count half
 
     def test_a_model_against_itself_is_no_comparison(self) -> None:
+        rows = [*_many("same", "same", A, 4, a_shown_first=True), *_many("x", "y", B, 2, a_shown_first=True)]
         assert pairs(_many("same", "same", A, 4)) == []
+        out = results(rows, ["x", "y"])
+        assert out.comparisons == 2 and out.position.n == 2 and out.position.value == 0
 
 
 class TestPositionBias:
@@ -204,6 +208,12 @@ class TestVerdict:
         out = results([*_many("sft", "ppo", B, 6), *_many("sft", "ppo", A, 4)], ["sft", "ppo"])
         assert out.verdict.kind == Outcome.no_clear_winner
         assert out.verdict.winner == "ppo" and "No clear winner" in out.verdict.text
+
+    def test_a_head_to_head_record_alone_names_its_leader(self) -> None:
+        (pair,) = pairs([*_many("sft", "ppo", B, 40), *_many("sft", "ppo", A, 10)], ["sft", "ppo"])
+        v = pair_verdict(pair)
+        assert (v.kind, v.winner, v.runner_up) == (Outcome.winner, "ppo", "sft")
+        assert v == results([*_many("sft", "ppo", B, 40), *_many("sft", "ppo", A, 10)], ["sft", "ppo"]).verdict
 
     def test_without_two_models_compared_there_is_no_verdict(self) -> None:
         assert verdict(leaderboard([]), []).kind == Outcome.no_data

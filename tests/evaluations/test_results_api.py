@@ -221,6 +221,10 @@ class TestListing:
         assert [e["project_id"] for e in out] == [newer.public_id, older.public_id]
         assert out[1]["models"] == ["list-a", "list-b"]
         assert (out[1]["items"], out[1]["judgements"]) == (3, 3) and out[1]["job"] is None
+        # Two models: the verdict from the win rate (2 wins of 3 holds an even match).
+        assert out[1]["verdict"]["kind"] == "no_clear_winner" and out[1]["verdict"]["winner"] == "list-b"
+        assert out[1]["verdict"]["win_rate"]["value"] == pytest.approx(2 / 3)
+        assert out[0]["verdict"] is None  # nothing judged yet
         one = client.get(f"/api/v1/evaluations/{older.public_id}", headers=bearer(db, engineer)).json()
         assert one == out[1]
 
