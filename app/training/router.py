@@ -9,10 +9,12 @@ parameters and resuming a run from its last checkpoint.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.deps import EngineerUser, SessionDep, SettingsDep
+from app.exports import service as exports
+from app.exports.schemas import ExportOut
 from app.inputs import PathId
 from app.jobs import service as jobs
 from app.jobs.schemas import JobOut, job_out
@@ -27,11 +29,15 @@ api = APIRouter(prefix="/api/v1/training", tags=["training"])
 
 
 @pages.get("/admin/training")
-def training(request: Request, user: EngineerUser, export: str | None = None) -> HTMLResponse:
-    """Start a run and see the recent jobs; ``?export=`` preselects an export."""
-    return templates.TemplateResponse(request, "training/training.html",
-                                      {"user": user, "stages": LABELS,
-                                       "preselect_export": (export or "")[:16]})
+def training(request: Request, db: SessionDep, user: EngineerUser,
+             export: str | None = None) -> HTMLResponse:
+    """Start a run and see the recent jobs; ``?export=`` preselects a finished export of a
+    project the caller may read (the exports page links here)."""
+    chosen = service.readable_export(db, user, export[:16]) if export else None
+    return templates.TemplateResponse(request, "training/training.html", {
+        "user": user, "stages": LABELS,
+        "preselect_export": chosen[0] if chosen else "",
+        "preselect_project": chosen[1] if chosen else ""})
 
 
 @pages.get("/admin/training/{jid}")
@@ -46,6 +52,15 @@ def list_stages(_user: EngineerUser) -> list[StageOut]:
     """Every stage with its hyper-parameters (name, type, default, help), read from the
     trainer's config dataclasses: the training form is drawn from this."""
     return stages()
+
+
+@api.get("/exports", responses=errors(404))
+def list_trainable_exports(
+    db: SessionDep, user: EngineerUser, project_id: str = Query(min_length=16, max_length=16),
+) -> list[ExportOut]:
+    """The finished exports of a project the caller may read, newest first."""
+    return [ExportOut.model_validate(exports.export_out(db, e))
+            for e in service.trainable_exports(db, user, project_id)]
 
 
 @api.post("/runs/{jid}/resume", status_code=201, responses=errors(404, 409, 422))

@@ -14,12 +14,12 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.errors import Conflict, InvalidInput
+from app.errors import Conflict, InvalidInput, NotFound
 from app.exports import runner as export_job
 from app.exports import service as exports
 from app.jobs import service as jobs
 from app.jobs.worker import job_dir
-from app.models import Job, JobKind, JobStatus, User
+from app.models import Export, ExportStatus, Job, JobKind, JobStatus, User
 from app.projects import service as projects
 from app.registry import service as registry
 from app.training.schemas import TrainJobIn, TrainRun
@@ -44,6 +44,27 @@ def _readable_export(db: Session, actor: User, export_id: str) -> tuple[str, int
     export, project = found
     projects.get(db, actor, project.public_id)  # 404 unless the caller may read it
     return export.public_id, project.id
+
+
+def readable_export(db: Session, actor: User, export_id: str) -> tuple[str, str] | None:
+    """(export id, project id) of a finished export the caller may train on; None if
+    there is no such export or its project is not theirs to read."""
+    found = exports.finished_export(db, export_id)
+    if found is None:
+        return None
+    try:
+        projects.get(db, actor, found[1].public_id)
+    except NotFound:
+        return None
+    return found[0].public_id, found[1].public_id
+
+
+def trainable_exports(db: Session, actor: User, project_public_id: str) -> list[Export]:
+    """The finished exports of a project the caller may read, newest first: what the
+    training form offers to train on."""
+    project = projects.get(db, actor, project_public_id)  # 404 unless the caller may read it
+    _project, found = exports.list_exports(db, project.public_id)
+    return [e for e in found if e.status == ExportStatus.succeeded and e.path]
 
 
 def submit(db: Session, actor: User, body: TrainJobIn) -> Job:
