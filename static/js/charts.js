@@ -224,3 +224,84 @@ export function heatMap(names, cells, label, fmt = pct, {
   wrap.append(svg, legend(keys));
   return wrap;
 }
+
+// --- training curves: a metric over steps, raw and smoothed ------------------------------
+
+// Round tick values (1, 2, 2.5, 5 × 10^k) covering [lo, hi]; one tick when lo === hi, so a
+// single value is labelled as itself rather than given an invented range.
+export function niceTicks(lo, hi, count = 4) {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= raw);
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(+v.toPrecision(12));
+  return ticks;
+}
+
+// Short tick labels that do not run together: 3 significant digits, exponents for tiny or
+// huge values (learning rates).
+export function fmtTick(v) {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a < 1e-3 || a >= 1e5) return v.toExponential(1).replace("e+", "e");
+  return String(+v.toPrecision(3));
+}
+
+// Exponential moving average with TensorBoard's debiasing, so the first points are not
+// pulled towards zero.
+export function smooth(values, weight = 0.6) {
+  let last = 0;
+  return values.map((v, i) => {
+    last = last * weight + (1 - weight) * v;
+    return last / (1 - weight ** (i + 1));
+  });
+}
+
+// One curve: points [[step, value], …] on labelled axes; the smoothed line over the raw one
+// when there are enough points for smoothing to mean something.
+export function lineChart(points, { title, xLabel = "step", yLabel = "", smoothing = 0.6 } = {}) {
+  const wrap = document.createElement("div");
+  if (!points.length) { wrap.textContent = "No points yet."; return wrap; }
+  const W = 480; const H = 230; const L = 58; const R = 14; const T = 12; const B = 42;
+  const xs = points.map((p) => p[0]); const ys = points.map((p) => p[1]);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const xt = niceTicks(x0, x1, 4); const yt = niceTicks(y0, y1, 4);
+  // Stretch the domain to the outer ticks; a flat or single value sits mid-height.
+  const [dx0, dx1] = x1 > x0 ? [Math.min(x0, xt[0]), Math.max(x1, xt[xt.length - 1])] : [x0 - 1, x0 + 1];
+  const [dy0, dy1] = y1 > y0 ? [Math.min(y0, yt[0]), Math.max(y1, yt[yt.length - 1])] : [y0 - 1, y0 + 1];
+  const sx = (x) => L + ((x - dx0) / (dx1 - dx0)) * (W - L - R);
+  const sy = (y) => T + (1 - (y - dy0) / (dy1 - dy0)) * (H - T - B);
+  const last = points[points.length - 1];
+  const svg = chart(W, H, `${title || yLabel}: ${points.length} points, last ${fmtTick(last[1])} at ${xLabel} ${last[0]}`);
+  svg.classList.add("line-chart");
+  for (const v of yt) {
+    svg.append(svgEl("line", { x1: L, x2: W - R, y1: sy(v), y2: sy(v), class: "grid" }));
+    svg.append(svgEl("text", { x: L - 6, y: sy(v) + 4, "text-anchor": "end" }, fmtTick(v)));
+  }
+  for (const v of xt) {
+    if (x1 === x0 && v !== x0) continue;
+    svg.append(svgEl("line", { x1: sx(v), x2: sx(v), y1: H - B, y2: H - B + 4, class: "axis" }));
+    svg.append(svgEl("text", { x: sx(v), y: H - B + 16, "text-anchor": "middle" }, fmtTick(v)));
+  }
+  svg.append(svgEl("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }));
+  svg.append(svgEl("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
+  svg.append(svgEl("text", { x: L + (W - L - R) / 2, y: H - 6, "text-anchor": "middle", class: "axis-label" }, xLabel));
+  svg.append(svgEl("text", { x: 12, y: T + (H - T - B) / 2, "text-anchor": "middle", class: "axis-label",
+    transform: `rotate(-90 12 ${T + (H - T - B) / 2})` }, yLabel));
+  const line = (vals, cls) => svgEl("polyline", {
+    points: points.map((p, i) => `${sx(p[0]).toFixed(1)},${sy(vals[i]).toFixed(1)}`).join(" "), class: cls });
+  const smoothed = points.length >= 5 && smoothing > 0;
+  if (points.length === 1) {
+    const dot = svgEl("circle", { cx: sx(last[0]), cy: sy(last[1]), r: 4, class: "dot" });
+    dot.append(svgEl("title", {}, `${xLabel} ${last[0]}: ${last[1]}`));
+    svg.append(dot);
+  } else {
+    svg.append(line(ys, smoothed ? "raw" : "line"));
+    if (smoothed) svg.append(line(smooth(ys, smoothing), "line"));
+  }
+  wrap.append(svg);
+  if (smoothed) wrap.append(legend([["raw-key", "raw"], ["line-key", `smoothed (EMA ${smoothing})`]]));
+  return wrap;
+}
