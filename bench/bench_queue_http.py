@@ -87,9 +87,16 @@ def start_server(app: str, env: dict[str, str], port: int, workers: int, profile
 
 
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
+    children = psutil.Process(proc.pid).children()
+    if Path(str(proc.args[0])).name == "py-spy" and children:
+        # py-spy writes its profile once the server it runs has exited.
+        for child in children:
+            child.terminate()
+        psutil.wait_procs(children, timeout=30)
+    else:
+        proc.terminate()
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
