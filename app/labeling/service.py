@@ -351,6 +351,12 @@ def renew(db: Session, user: User, assignment_public_id: str, now: datetime | No
 
 def skip(db: Session, user: User, assignment_public_id: str) -> None:
     """The item goes back to the pool and is never offered to this labeler again."""
+    # Giving the slot back locks the item, which other labelers' leases and submits lock
+    # too, in their own order: PostgreSQL may abort one of them as a deadlock.
+    retry_transient(db, lambda: _skip(db, user, assignment_public_id))
+
+
+def _skip(db: Session, user: User, assignment_public_id: str) -> None:
     lease = repo.assignment_of_user(db, assignment_public_id, user.id, lock=True)
     if lease is None:
         raise NotFound(NO_ASSIGNMENT)
