@@ -14,7 +14,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import __version__
 from app.config import Settings, get_settings
-from app.db import ConcurrencyGate, make_engine, make_session_factory
+from app.db import make_engine, make_session_factory
 from app.errors import (
     DomainError,
     NotAuthenticated,
@@ -25,7 +25,7 @@ from app.errors import (
 )
 from app.migrate import upgrade
 from app.openapi import api_routes, document_errors, is_upload_route
-from app.security.middleware import BodySizeLimit, CrossSiteGuard, InputGuard, SecurityHeaders
+from app.security.middleware import Edge
 from app.security.rate_limit import RateLimiter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,19 +151,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     def is_upload(path: str) -> bool:
         return any(regex.match(path) for regex in uploads)
 
-    # The last added runs first: headers go on every answer, 413 and 403 included;
-    # oversized and cross-site requests are refused before any work is done, and
-    # input no field may hold before any route reads it.
-    app.add_middleware(InputGuard, is_upload=is_upload)
+    # One layer (app/security/middleware.py, Edge): headers go on every answer, 413 and 403
+    # included; cross-site and oversized requests are refused before any work is done,
+    # and input no field may hold before any route reads it.
     app.add_middleware(
-        BodySizeLimit,
+        Edge,
         max_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
         is_upload=is_upload,
+        limit=settings.pool_size,
     )
-    app.add_middleware(CrossSiteGuard)
-    app.add_middleware(ConcurrencyGate, limit=settings.pool_size)
-    app.add_middleware(SecurityHeaders)
     if settings.forwarded_allow_ips.strip():
         # The client address (login rate limit) comes from X-Forwarded-For only when the
         # connection is from one of these proxies; uvicorn's own handling is off (app/cli.py).

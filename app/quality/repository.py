@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, delete, func, insert, select, true, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -747,15 +759,22 @@ def _insert(db: Session, model: type[Any]) -> Any:
     return postgresql.insert(table) if db.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
 
 
+# Built once: every lease runs it (a prebuilt statement memoizes its cache key).
+_POLICY = (
+    select(QualitySettings, LabelerQuality.standing)
+    .select_from(Project)
+    .outerjoin(QualitySettings, QualitySettings.project_id == Project.id)
+    .outerjoin(
+        LabelerQuality,
+        and_(LabelerQuality.project_id == Project.id, LabelerQuality.user_id == bindparam("user_id")),
+    )
+    .where(Project.id == bindparam("project_id"))
+)
+
+
 def policy(db: Session, project_id: int, user_id: int) -> tuple[QualitySettings | None, Standing | None]:
     """The project's quality settings and this labeler's standing, in one round trip."""
-    row = db.execute(
-        select(QualitySettings, LabelerQuality.standing)
-        .select_from(Project)
-        .outerjoin(QualitySettings, QualitySettings.project_id == Project.id)
-        .outerjoin(LabelerQuality, and_(LabelerQuality.project_id == Project.id, LabelerQuality.user_id == user_id))
-        .where(Project.id == project_id)
-    ).first()
+    row = db.execute(_POLICY, {"project_id": project_id, "user_id": user_id}).first()
     if row is None:
         return None, None
     return row[0], (Standing(row[1]) if row[1] is not None else None)
