@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.ai_labeling import repository as ai_repo
-from app.models import Demonstration, Role
+from app.models import Demonstration, Job, Role
 from app.registry import service as registry
 from app.sampling.generation import Model
 from tests.e2e.conftest import Server, log_in, shot
@@ -68,3 +68,27 @@ class TestCandidates:
         demo = _demonstration(db, project_id)
         assert demo.messages[-1]["content"] == "The capital of France is Paris."
         assert demo.suggestion_model_id is None
+
+
+class TestStartingTheStage:
+    def test_an_admin_starts_it_from_the_demonstration_projects_page(
+        self, server: Server, db: Session, page: Page
+    ) -> None:
+        (admin,) = make_labelers(db, 1, role=Role.admin)
+        project = make_project(db, "demonstration")
+        make_demo_item(db, project)
+        registry.register_endpoint(db, admin, name=f"cai-start-{project.id}", base_url="http://127.0.0.1:9/v1",
+                                   endpoint_model="m", api_key=None)
+        db.commit()
+        log_in(page, server.url, admin.email, PASSWORD)
+        page.goto(f"{server.url}/admin/projects/{project.public_id}")
+        page.get_by_role("link", name="Constitutional AI").click()
+        page.get_by_label("Model", exact=True).select_option(label=f"cai-start-{project.id} (endpoint)")
+        page.get_by_label("Revisions").select_option("export")
+        page.get_by_role("textbox", name="Constitution").fill("Be honest.\nBe brief.")
+        page.get_by_role("button", name="Start the Constitutional AI stage").click()
+        expect(page.locator("#cai-status")).to_contain_text("The stage is queued")
+        shot(page, "constitutional-start")
+        db.expire_all()
+        job = db.scalars(select(Job).where(Job.kind == "constitutional", Job.project_id == project.id)).one()
+        assert job.params["mode"] == "export" and job.params["principles"] == ["Be honest.", "Be brief."]
