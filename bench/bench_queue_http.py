@@ -96,7 +96,7 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
     else:
         proc.terminate()
     try:
-        proc.wait(timeout=60)
+        proc.wait(timeout=180)  # py-spy may take a while to write a long profile
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
