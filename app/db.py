@@ -1,19 +1,29 @@
 """Engine, SQLite pragmas and the per-request unit of work.
 
 SQLite runs in WAL mode with ``synchronous=FULL`` (an acknowledged judgement
-survives a power cut), foreign keys on, and every transaction opened with
-``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes can
-fail with "database is locked" without waiting, whereas an immediate one
-queues behind the busy timeout. Write transactions are kept short.
+survives a power cut) and foreign keys on. Its write discipline:
 
-The labeling hot path splits its request in two phases (``read_phase`` /
-``write_phase``): on SQLite the reads and the validation run as autocommit
-statements, outside the single write lock, and only the inserts and updates run
-inside ``BEGIN IMMEDIATE … COMMIT``, committed in the same thread, so the lock is
-held for a few statements and one fsync instead of the whole request (auth, thread
-hops, serialisation). Whatever the reads saw that can change is re-checked inside
-the write transaction. On PostgreSQL both are no-ops: the request stays one
-transaction under the unit of work, with row locks.
+- **One writer at a time, handed over at once.** Every write transaction begins
+  with ``BEGIN IMMEDIATE`` (a deferred one that reads, then writes can fail with
+  "database is locked" without waiting) after taking this process's writer lock
+  (``_WriterLock``), which the commit or rollback releases. Other processes
+  (``rankwise serve --workers N``) coordinate through SQLite's busy timeout.
+- **Reads take no lock.** The hot labeling path (``read_phase``) reads and
+  validates with autocommit statements, each its own WAL snapshot; whatever it saw
+  that can change is re-checked inside the write.
+- **Writes are short and commit where they ran.** ``write_phase`` runs only the
+  inserts and updates in ``BEGIN IMMEDIATE … COMMIT`` on the read phase's own
+  connection, in the thread that holds the lock, then carries on with lock-free
+  reads: the lock is held for a few statements and one fsync, never across a
+  thread hop. A request is one connection and at most one write transaction.
+- Other routes keep the plain unit of work: one ``BEGIN IMMEDIATE`` transaction
+  from the first statement, committed when the route returns (app/deps.py); the
+  edge middleware keeps the requests in flight below the thread pool, so such a
+  route can always find a thread to commit in.
+
+On PostgreSQL ``read_phase`` and ``write_phase`` are no-ops: the request is one
+transaction under the unit of work, with row locks; transient aborts (deadlock,
+serialization) are retried (``retry_transient``).
 """
 
 from __future__ import annotations
@@ -236,35 +246,3 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-class ConcurrencyGate:
-    """Pure-ASGI middleware: at most ``limit`` requests run at once; the rest wait on the
-    event loop, not in a worker thread.
-
-    FastAPI runs a request's sync dependencies and its route in separate thread-pool
-    hops, and the unit of work's transaction spans them. Without a gate, a burst larger
-    than the thread pool can fill every thread with requests blocked in ``BEGIN
-    IMMEDIATE`` while the request holding SQLite's write lock waits for a free thread to
-    finish — stalling until the busy timeout. Keeping in-flight requests below the
-    thread pool (and the connection pool) makes that impossible.
-    """
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-        self._semaphore: Any = None
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self._semaphore is None:
-            import anyio
-            import anyio.to_thread
-
-            limiter = anyio.to_thread.current_default_thread_limiter()
-            limiter.total_tokens = max(limiter.total_tokens, self.limit + 8)
-            self._semaphore = anyio.Semaphore(self.limit)
-        async with self._semaphore:
-            await self.app(scope, receive, send)

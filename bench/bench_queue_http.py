@@ -96,7 +96,7 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
     else:
         proc.terminate()
     try:
-        proc.wait(timeout=60)
+        proc.wait(timeout=180)  # py-spy may take a while to write a long profile
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
@@ -372,6 +372,13 @@ def run_rankwise(db: str, labelers: int, args: argparse.Namespace) -> list[Resul
         if engine.dialect.name == "postgresql":
             with engine.connect() as conn:
                 conn.execute(text("ANALYZE"))
+                if args.pg_commit_delay:
+                    # Group commit on PostgreSQL: a committing backend waits this many µs for
+                    # others to commit with the same WAL flush, when at least commit_siblings
+                    # other transactions are open (superuser settings; per database here).
+                    name = engine.url.database
+                    conn.execute(text(f'ALTER DATABASE "{name}" SET commit_delay = {int(args.pg_commit_delay)}'))
+                    conn.execute(text(f'ALTER DATABASE "{name}" SET commit_siblings = 5'))
                 conn.commit()
         env = rankwise_env(settings.database_url, settings.data_dir, args.pool)
         proc = start_server("app.main:create_app", env, args.port, args.workers, args.profile)
@@ -422,11 +429,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--profile", help="write the Rankwise server's py-spy profile here")
     ap.add_argument("--pool", type=int, default=60, help="RANKWISE_POOL_SIZE")
+    ap.add_argument("--pg-commit-delay", type=int, default=0,
+                    help="PostgreSQL commit_delay in µs for the Rankwise database (0: the default, off)")
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="rankwise-fsync-"))
     per_s, median_ms = fsync_ceiling(tmp)
-    print(f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} workers={args.workers}; the machine may be shared: "
+    print(f"cpus={os.cpu_count()} load={os.getloadavg()[0]:.1f} workers={args.workers} "
+          f"pool={args.pool} pg commit_delay={args.pg_commit_delay} µs; the machine may be shared: "
           "CPU ms/judgement is robust to that, judgements/s and latencies are not", flush=True)
     print(f"fsync ceiling (SQLite WAL, synchronous=FULL, one row per commit, this disk): "
           f"{per_s:.0f} commits/s, median commit {median_ms:.2f} ms", flush=True)

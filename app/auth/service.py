@@ -75,11 +75,11 @@ def user_for_api_token(db: Session, token: str) -> User | None:
     found = repo.token_with_user(db, sha256_hex(token))
     if found is None:
         return None
-    api_token, user = found
+    token_id, last_used_at, user = found
     now = utcnow()
     # Coarse last-used stamp: avoid a write on every scripted request.
-    if api_token.last_used_at is None or now - api_token.last_used_at > timedelta(minutes=5):
-        repo.touch_token(db, api_token.id, now)
+    if last_used_at is None or now - last_used_at > timedelta(minutes=5):
+        repo.touch_token(db, token_id, now)
     return user
 
 

@@ -2,7 +2,7 @@
 
 Login and logout are plain form posts so they work before any script loads.
 The login form carries no CSRF token (there is no session yet to bind one to);
-the CrossSiteGuard middleware refuses it when the browser marks it cross-site,
+the edge middleware (app/security/middleware.py) refuses it when the browser marks it cross-site,
 and a fresh session token is issued at every login, so a planted cookie is useless.
 """
 

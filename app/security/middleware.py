@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: body-size limit, input guard, security headers, cross-site refusal."""
+"""Pure-ASGI middleware: the edge (security headers, cross-site refusal, in-flight limit, body-size
+limit, input guard) in one layer."""
 
 from __future__ import annotations
 
@@ -233,52 +234,20 @@ def _invalid(detail: str) -> dict[str, Any]:
     return {"error": "invalid_input", "detail": detail, "errors": [{"field": None, "message": detail}]}
 
 
-class SecurityHeaders:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
-class CrossSiteGuard:
-    """Refuses state-changing requests that a browser marks as cross-site.
-
-    Defence in depth beside the CSRF token: `Sec-Fetch-Site: cross-site` or an
-    `Origin` whose host differs from `Host` is refused with 403. Requests with
-    neither header (scripts, curl) pass on to the token checks.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
-            refusal = _cross_site(dict(scope.get("headers") or []))
-            if refusal is not None:
-                await _send_json(send, 403, {"error": "forbidden", "detail": refusal})
-                return
-        await self.app(scope, receive, send)
-
-
 class Edge:
-    """Every check at the edge, as one pure-ASGI layer (each layer wraps ``receive`` and
-    ``send`` again and costs a coroutine per message): security headers on every
-    answer, cross-site refusal, at most ``limit`` requests in flight, the body-size
-    limit and the input guard — the same rules as ``SecurityHeaders``,
-    ``CrossSiteGuard``, ``ConcurrencyGate`` (app/db.py), ``BodySizeLimit`` and
-    ``InputGuard``, in that order, which stay as the reference for each rule.
+    """Every check at the edge, as one pure-ASGI layer (each layer would wrap ``receive``
+    and ``send`` again and cost a coroutine per message), in this order:
+
+    - security headers (CSP and the rest) on every answer, 403 and 413 included;
+    - cross-site refusal: defence in depth beside the CSRF token, a state-changing request
+      with ``Sec-Fetch-Site: cross-site`` or an ``Origin`` whose host differs from
+      ``Host`` (or is opaque) gets 403; scripts and curl send neither and go on to the
+      token checks;
+    - at most ``limit`` requests in flight; the rest wait here, on the event loop, not in
+      a worker thread (the thread pool is kept above the limit), so a burst cannot fill
+      every thread with requests waiting for SQLite's writer lock while the holder waits
+      for a thread to finish in (a route that commits at the end of its unit of work);
+    - the body-size limit (``BodySizeLimit``) and the input guard (``InputGuard``).
 
     A JSON or URL-encoded body is read whole here anyway (to look for NUL), so its size
     is checked while it is read and the app gets it in one message.
@@ -317,7 +286,6 @@ class Edge:
             import anyio
             import anyio.to_thread
 
-            # As ConcurrencyGate: requests wait here, on the event loop, not in threads.
             limiter = anyio.to_thread.current_default_thread_limiter()
             limiter.total_tokens = max(limiter.total_tokens, self.limit + 8)
             self._semaphore = anyio.Semaphore(self.limit)
