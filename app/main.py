@@ -97,6 +97,7 @@ def _include_routers(app: FastAPI) -> None:
     # One line per domain; each module exposes `router`.
     from app.auth.router import router as auth_router
     from app.evaluations.router import router as evaluations_router
+    from app.exports.pages import router as exports_pages_router
     from app.exports.router import router as exports_router
     from app.imports.router import router as imports_router
     from app.job_kinds import router as job_start_router
@@ -112,7 +113,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.users.router import router as users_router
 
     for router in (
-        auth_router, exports_router, labeling_router, projects_router, imports_router,
+        auth_router, exports_router, exports_pages_router, labeling_router, projects_router, imports_router,
         users_router, pages_router, job_start_router, jobs_router, registry_router,
         registry_pages_router, training_router, evaluations_router, quality_router, quality_pages_router,
     ):
