@@ -109,13 +109,14 @@ def _include_routers(app: FastAPI) -> None:
     from app.quality.router import router as quality_router
     from app.registry.pages import router as registry_pages_router
     from app.registry.router import router as registry_router
+    from app.sampling.pages import router as sampling_pages_router
     from app.training.router import router as training_router
     from app.users.router import router as users_router
 
     for router in (
         auth_router, exports_router, exports_pages_router, labeling_router, projects_router, imports_router,
         users_router, pages_router, job_start_router, jobs_router, registry_router,
-        registry_pages_router, training_router, evaluations_router, quality_router, quality_pages_router,
+        registry_pages_router, sampling_pages_router, training_router, evaluations_router, quality_router, quality_pages_router,
     ):
         app.include_router(router)
 

@@ -23,16 +23,24 @@ def prompt_by_id(db: Session, prompt_id: int) -> Prompt | None:
 
 
 def prompts_to_sample(
-    db: Session, project_id: int, *, prompt_public_ids: Sequence[str] | None, limit: int
+    db: Session, project_id: int, *, prompt_public_ids: Sequence[str] | None, limit: int,
+    choice: str = "unsampled", model_version_id: int | None = None,
 ) -> list[tuple[int, list[dict[str, str]]]]:
-    """The named prompts, or the oldest ``limit`` prompts that have no completion yet
-    and are not held out for evaluation."""
+    """The named prompts, or the oldest ``limit`` of the chosen ones (schemas.PROMPT_CHOICES):
+    with no completion yet, not yet answered by ``model_version_id``, every one, or the
+    held-out ones. Held-out prompts are kept for evaluation and never sampled otherwise."""
     query = select(Prompt.id, Prompt.messages).where(Prompt.project_id == project_id)
     if prompt_public_ids:
         query = query.where(Prompt.public_id.in_(list(prompt_public_ids)))
     else:
-        sampled = select(Completion.prompt_id)
-        query = query.where(Prompt.id.not_in(sampled), Prompt.held_out.is_(False)).limit(limit)
+        query = query.where(Prompt.held_out.is_(choice == "held_out"))
+        if choice == "unsampled":
+            query = query.where(Prompt.id.not_in(select(Completion.prompt_id)))
+        elif choice == "not_by_model":
+            answered = select(Completion.prompt_id).where(
+                Completion.model_version_id == model_version_id)
+            query = query.where(Prompt.id.not_in(answered))
+        query = query.limit(limit)
     return [(pid, list(messages)) for pid, messages in db.execute(query.order_by(Prompt.id))]
 
 

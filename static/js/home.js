@@ -40,6 +40,7 @@ if (document.getElementById("studio")) {
   "No models registered yet.", 3);
   fill("studio-projects", "/projects", (p) => el("tr", {},
     el("td", {}, p.name), el("td", {}, p.task_kind.replace("_", " ")),
-    el("td", {}, el("a", { href: "/admin/training" }, "train"))),
+    el("td", {}, el("a", { href: "/admin/training" }, "train"), " · ",
+      el("a", { href: `/admin/projects/${p.id}/sample` }, "sample a round"))),
   "No projects you may read yet: an admin adds you to one.", 3);
 }
