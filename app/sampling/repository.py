@@ -44,6 +44,24 @@ def prompts_to_sample(
     return [(pid, list(messages)) for pid, messages in db.execute(query.order_by(Prompt.id))]
 
 
+def copy_prompts(db: Session, source_id: int, target_id: int, tag: str, limit: int) -> list[str]:
+    """Copy up to ``limit`` prompts of project ``source_id`` (not held out, oldest first) that
+    are not in ``target_id`` yet into it, as external id ``<tag>:<their external id>``;
+    returns the public ids of the copies."""
+    present = select(Prompt.external_id).where(Prompt.project_id == target_id)
+    rows = db.scalars(
+        select(Prompt).where(Prompt.project_id == source_id, Prompt.held_out.is_(False),
+                             (tag + ":" + Prompt.external_id).not_in(present))
+        .order_by(Prompt.id).limit(limit)
+    ).all()
+    copies = [Prompt(project_id=target_id, external_id=f"{tag}:{p.external_id}"[:128],
+                     messages=list(p.messages), category=p.category, source="copied",
+                     batch=f"from {tag}"[:64]) for p in rows]
+    db.add_all(copies)
+    db.flush()
+    return [c.public_id for c in copies]
+
+
 def has_completion_tagged(db: Session, prompt_id: int, tag: str) -> bool:
     """Whether the prompt has a completion whose external id starts with ``tag-``."""
     query = select(Completion.id).where(

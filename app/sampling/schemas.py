@@ -31,6 +31,9 @@ class SampleParams(RequestModel):
     prompts: PromptChoice = Field("unsampled", description=(
         "which prompts, oldest first: " + "; ".join(f"{k}: {v}" for k, v in PROMPT_CHOICES.items())))
     limit: int = Field(20, ge=1, le=5000, description="at most this many prompts")
+    from_project_id: PublicId | None = Field(default=None, description=(
+        "copy up to `limit` prompts (not held out, oldest first) of this other project, one the "
+        "caller may read, into the project, and sample those; prompts copied before are skipped"))
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     max_tokens: int | None = Field(default=None, ge=1, le=8192)

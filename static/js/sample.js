@@ -11,7 +11,13 @@ const bar = document.getElementById("sample-progress");
 const pid = form.dataset.projectId;
 
 async function loadModels() {
-  const [models, project] = await Promise.all([api("GET", "/models"), api("GET", `/projects/${pid}`)]);
+  const [models, project, projects] = await Promise.all([api("GET", "/models"), api("GET", `/projects/${pid}`),
+    api("GET", "/projects")]);
+  form.elements.from_project_id.append(...projects.filter((p) => p.id !== pid)
+    .map((p) => el("option", { value: p.id }, `${p.name} (${p.task_kind})`)));
+  form.elements.from_project_id.addEventListener("change", () => {
+    if (form.elements.from_project_id.value) form.querySelector("input[value=copy]").checked = true;
+  });
   const select = form.elements.model_id;
   select.replaceChildren(...models.filter((m) => !m.retired).map((m) => el("option", { value: m.id },
     `${m.name}${m.id === project.sampler_model_id ? " (the project's sampler)" : ""}`)));
@@ -39,9 +45,12 @@ async function watch(jobId) {
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const d = new FormData(form);
-  const params = { project_id: pid, model_id: d.get("model_id"), prompts: d.get("prompts"),
+  const copy = d.get("prompts") === "copy";
+  if (copy && !d.get("from_project_id")) { notice(status, "error", "Choose the project to import prompts from."); return; }
+  const params = { project_id: pid, model_id: d.get("model_id"), prompts: copy ? "unsampled" : d.get("prompts"),
     limit: Number(d.get("limit")), k: Number(d.get("k")), temperature: Number(d.get("temperature")),
     top_p: Number(d.get("top_p")), max_tokens: Number(d.get("max_tokens")), seed: Number(d.get("seed")) };
+  if (copy) params.from_project_id = d.get("from_project_id");
   try {
     const job = await api("POST", "/jobs", { kind: "sample", params });
     await watch(job.id);
