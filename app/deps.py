@@ -102,6 +102,27 @@ async def _presented_csrf(request: Request) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PageUser:
+    """What the page header needs of the user, as plain values: an error page is drawn
+    after the request's unit of work rolled back, when the User row is expired."""
+
+    display_name: str
+    role: Role
+
+
+def page_user(request: Request) -> PageUser | None:
+    """The logged-in user of a browser request, for pages drawn outside any route (error
+    pages, a 404 for an unknown path): the one a route's dependency already found, else
+    the session cookie's, looked up in a unit of work of its own."""
+    known = getattr(request.state, "page_user", None)
+    if known is not None or not request.cookies.get(SESSION_COOKIE):
+        return known
+    with unit_of_work(request.app.state.session_factory) as db:
+        user = auth_service.user_for_session(db, request.cookies[SESSION_COOKIE])
+        return None if user is None else PageUser(user.display_name, user.role)
+
+
 async def optional_user(
     request: Request,
     settings: SettingsDep,
@@ -113,6 +134,8 @@ async def optional_user(
         and not csrf_valid(settings.secret_key, found.session, await _presented_csrf(request))
     ):
         raise Forbidden("The form has expired or did not come from this site; reload the page and try again.")
+    if found.user is not None:
+        request.state.page_user = PageUser(found.user.display_name, found.user.role)
     return found.user
 
 

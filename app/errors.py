@@ -100,13 +100,16 @@ def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-def error_response(request: Request, status: int, body: dict[str, Any]) -> Response:
+def error_response(request: Request, status: int, body: dict[str, Any], user: Any = None) -> Response:
+    """JSON for the API, else the error page; ``user`` (who is logged in, if known) gives
+    the page its navigation."""
     if wants_json(request):
         return JSONResponse(body, status_code=status)
     if status == 401:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": body.get("detail", "")}, status_code=status
+        request, "error.html", {"status": status, "message": body.get("detail", ""), "user": user},
+        status_code=status,
     )
 
 

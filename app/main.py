@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -15,6 +16,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app import __version__
 from app.config import Settings, get_settings
 from app.db import make_engine, make_session_factory
+from app.deps import PageUser, page_user
 from app.errors import (
     DomainError,
     NotAuthenticated,
@@ -46,10 +48,22 @@ def _allowed_methods(app: FastAPI, request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+async def _page_user(request: Request) -> PageUser | None:
+    """Who is logged in, for an error page's navigation; None for the API (JSON answers
+    need no header) and when the lookup itself fails (the database may be the error)."""
+    if wants_json(request):
+        return None
+    try:
+        return await run_in_threadpool(page_user, request)
+    except Exception:  # an error page must render even when the database is down
+        return None
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
-        response = error_response(request, exc.status_code, exc.to_dict())
+        response = error_response(request, exc.status_code, exc.to_dict(),
+                                  await _page_user(request))
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, NotAuthenticated) and wants_json(request):
@@ -60,7 +74,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         message, errors = validation_errors(exc.errors())
         return error_response(
-            request, 422, {"error": "invalid_input", "detail": message, "errors": errors}
+            request, 422, {"error": "invalid_input", "detail": message, "errors": errors},
+            await _page_user(request),
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -69,7 +84,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         detail = str(exc.detail)
         if exc.status_code == 400 and detail == "There was an error parsing the body":  # FastAPI's words
             detail = "The body cannot be read: send UTF-8 JSON whose numbers have at most 4,300 digits."
-        response = error_response(request, exc.status_code, {"error": code, "detail": detail})
+        response = error_response(request, exc.status_code, {"error": code, "detail": detail},
+                                  await _page_user(request))
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         if exc.status_code == 405:
@@ -84,6 +100,7 @@ def _include_routers(app: FastAPI) -> None:
     from app.auth.router import router as auth_router
     from app.evaluations.pages import router as evaluation_pages_router
     from app.evaluations.router import router as evaluations_router
+    from app.exports.pages import router as exports_pages_router
     from app.exports.router import router as exports_router
     from app.imports.router import router as imports_router
     from app.job_kinds import router as job_start_router
@@ -95,14 +112,15 @@ def _include_routers(app: FastAPI) -> None:
     from app.quality.router import router as quality_router
     from app.registry.pages import router as registry_pages_router
     from app.registry.router import router as registry_router
+    from app.sampling.pages import router as sampling_pages_router
     from app.training.router import router as training_router
     from app.users.router import router as users_router
 
     for router in (
-        auth_router, exports_router, labeling_router, projects_router, imports_router,
+        auth_router, exports_router, exports_pages_router, labeling_router, projects_router, imports_router,
         users_router, pages_router, job_start_router, jobs_router, registry_router,
-        registry_pages_router, training_router, evaluations_router, quality_router, quality_pages_router,
-        ai_labeling_router, ai_labeling_pages_router, evaluation_pages_router,
+        registry_pages_router, sampling_pages_router, training_router, evaluations_router, quality_router,
+        quality_pages_router, ai_labeling_router, ai_labeling_pages_router, evaluation_pages_router,
     ):
         app.include_router(router)
 

@@ -40,8 +40,9 @@ class TestLayering:
         assert "the queue imports no domain" in done.stdout
 
     def test_the_web_side_of_the_job_kinds_never_imports_torch(self) -> None:
-        # The web process reads the trainer's torch-free contract and stage table (names,
-        # config dataclasses) and nothing else of it: no loop, no torch, no transformers.
+        # The web process reads the trainer's torch-free contract, stage table (names,
+        # config dataclasses) and run-folder layout (checkpoints to resume from) and nothing
+        # else of it: no loop, no torch, no transformers.
         code = ("import sys, app.job_kinds, app.main; "
                 "print('torch' in sys.modules, 'transformers' in sys.modules); "
                 "print(*sorted(m for m in sys.modules if m.startswith('trainer.')))")
@@ -49,7 +50,7 @@ class TestLayering:
         assert done.returncode == 0, done.stderr
         heavy, trainer_modules = done.stdout.splitlines()
         assert heavy.split() == ["False", "False"]
-        allowed = {"trainer.contract", "trainer.stages", "trainer.config"}
+        allowed = {"trainer.contract", "trainer.stages", "trainer.config", "trainer.run_folder"}
         assert all(m in allowed or m.endswith("_config") for m in trainer_modules.split())
 
     def test_the_graph_check_catches_a_queue_that_imports_a_domain_and_a_cycle(self) -> None:

@@ -423,6 +423,12 @@ def list_exports(db: Session, project_id: int, limit: int = 200) -> Sequence[Exp
     return db.scalars(stmt).all()
 
 
+def recent_exports(db: Session, limit: int) -> Sequence[Export]:
+    """Every project's exports, newest first (admins see all projects)."""
+    stmt = select(Export).order_by(Export.created_at.desc(), Export.id.desc()).limit(limit)
+    return db.scalars(stmt).all()
+
+
 def project_by_id(db: Session, project_id: int) -> Project | None:
     return db.get(Project, project_id)
 

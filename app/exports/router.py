@@ -39,6 +39,15 @@ def list_exports(pid: ProjectPath, db: SessionDep, user: AdminUser) -> ExportLis
     return ExportList(items=[ExportOut.model_validate(service.export_out(db, e)) for e in exports])
 
 
+@router.get("/exports")
+def list_all_exports(
+    db: SessionDep, _user: AdminUser, limit: int = Query(50, ge=1, le=200),
+) -> ExportList:
+    """Every project's exports, newest first: the exports page's history."""
+    return ExportList(items=[ExportOut.model_validate(service.export_out(db, e))
+                             for e in service.recent_exports(db, limit)])
+
+
 @router.get("/exports/{eid}")
 def get_export(eid: PathId, db: SessionDep, _user: AdminUser) -> ExportOut:
     """One export with its counts and per-file checksums."""

@@ -577,6 +577,10 @@ def list_exports(db: Session, actor: User | None, project_ref: str) -> tuple[Pro
     return project, list(repo.list_exports(db, project.id))
 
 
+def recent_exports(db: Session, limit: int) -> list[Export]:
+    return list(repo.recent_exports(db, limit))
+
+
 def files_of(export: Export) -> dict[str, dict[str, Any]]:
     files = export.counts.get("files") if isinstance(export.counts, dict) else None
     return dict(files) if isinstance(files, dict) else {}

@@ -7,12 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
-from app.deps import AdminUser, CurrentUser, SessionDep
+from app.deps import AdminUser, CurrentUser, EngineerUser, SessionDep
 from app.inputs import ProjectPath
 from app.models import Project, Role
 from app.openapi import errors
 from app.projects import service
-from app.projects.schemas import MemberOut, MembersIn, ProjectCreate, ProjectOut, ProjectUpdate
+from app.projects.schemas import (
+    MemberOut,
+    MembersIn,
+    ProjectCreate,
+    ProjectOut,
+    ProjectUpdate,
+    SamplerIn,
+)
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
@@ -48,6 +55,14 @@ def get_project(pid: ProjectPath, db: SessionDep, user: CurrentUser) -> ProjectO
 def update_project(pid: ProjectPath, body: ProjectUpdate, db: SessionDep, admin: AdminUser) -> ProjectOut:
     """Change settings; the task kind is fixed. A new overlap applies to new items."""
     return _out(db, service.update(db, admin, service.get_writable(db, admin, pid), body))
+
+
+@router.put("/{pid}/sampler", responses=errors(404, 422))
+def set_sampler(pid: ProjectPath, body: SamplerIn, db: SessionDep, user: EngineerUser) -> ProjectOut:
+    """Choose the model version that samples the project's next rounds (engineers, for the
+    projects they may change: the models page's "use as sampler for project …")."""
+    project = service.get_writable(db, user, pid)
+    return _out(db, service.update(db, user, project, ProjectUpdate(sampler_model_id=body.model_id)))
 
 
 @router.delete("/{pid}", status_code=204)

@@ -76,6 +76,12 @@ class ProjectCreate(RequestModel):
         return self
 
 
+class SamplerIn(RequestModel):
+    """The model version that samples the project's next rounds; null: none."""
+
+    model_id: PublicId | None
+
+
 class ProjectUpdate(RequestModel):
     """Every field optional; the task kind of an existing project cannot change."""
 

@@ -51,7 +51,7 @@ def _plan(ctx: JobContext, p: SampleParams) -> _Plan:
             k=p.k, seed=p.seed, job=ctx.spec.public_id,
         )
         prompts = repo.prompts_to_sample(db, project.id, prompt_public_ids=p.prompt_ids,
-                                         limit=p.limit)
+                                         limit=p.limit, choice=p.prompts, model_version_id=mv.id)
         return _Plan(project.id, Model.of(mv), sampling, prompts)
 
 

@@ -11,6 +11,15 @@ from app.inputs import ProjectRef, RequestModel
 from app.jobs.schemas import PublicId
 from app.models import JobKind
 
+# Which prompts a new round samples (unless prompt_ids names them):
+PromptChoice = Literal["unsampled", "all", "not_by_model", "held_out"]
+PROMPT_CHOICES: dict[str, str] = {
+    "unsampled": "prompts with no answer yet",
+    "not_by_model": "prompts this model has not answered yet",
+    "all": "every prompt (not the held-out ones)",
+    "held_out": "only the held-out prompts",
+}
+
 
 class SampleParams(RequestModel):
     model_config = ConfigDict(extra="forbid")
@@ -19,7 +28,12 @@ class SampleParams(RequestModel):
     k: int = Field(4, ge=2, le=9, description=(
         "completions per prompt: 2 make one A/B pair; a ranking project needs k_min to k_max"))
     prompt_ids: list[PublicId] | None = Field(default=None, max_length=5000)
-    limit: int = Field(20, ge=1, le=5000, description="prompts without completions, oldest first")
+    prompts: PromptChoice = Field("unsampled", description=(
+        "which prompts, oldest first: " + "; ".join(f"{k}: {v}" for k, v in PROMPT_CHOICES.items())))
+    limit: int = Field(20, ge=1, le=5000, description="at most this many prompts")
+    from_project_id: PublicId | None = Field(default=None, description=(
+        "copy up to `limit` prompts (not held out, oldest first) of this other project, one the "
+        "caller may read, into the project, and sample those; prompts copied before are skipped"))
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     max_tokens: int | None = Field(default=None, ge=1, le=8192)

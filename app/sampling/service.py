@@ -14,7 +14,7 @@ from app.models import Completion, Job, JobKind, ModelVersion, Project, TaskKind
 from app.registry import service as registry
 from app.sampling import repository as repo
 from app.sampling.generation import Model
-from app.sampling.schemas import SampleJobIn
+from app.sampling.schemas import SampleJobIn, SampleParams
 
 
 def submit(db: Session, actor: User, body: SampleJobIn) -> Job:
@@ -27,9 +27,23 @@ def submit(db: Session, actor: User, body: SampleJobIn) -> Job:
     sampler = sampler_of(db, project, params.model_id)
     if sampler.retired:
         raise InvalidInput(f"model_id: {sampler.name!r} is retired.")
+    if params.from_project_id is not None:
+        params = params.model_copy(update={"prompt_ids": _copied_prompts(db, actor, project, params)})
     # The job names the project by its public id, however the request named it.
     return jobs.enqueue(db, JobKind.sample, {**params.model_dump(mode="json"), "project_id": project.public_id},
                         actor=actor, project_id=project.id)
+
+
+def _copied_prompts(db: Session, actor: User, project: Project, params: SampleParams) -> list[str]:
+    """Prompts of another project, copied into this one for the new round (their ids)."""
+    source = access.readable_project(db, actor, str(params.from_project_id))
+    if source.id == project.id:
+        raise InvalidInput("from_project_id: choose another project than this one.")
+    copied = repo.copy_prompts(db, source.id, project.id, source.slug, params.limit)
+    if not copied:
+        raise InvalidInput(f"from_project_id: every prompt of {source.name!r} (not held out) "
+                           "is already in this project.")
+    return copied
 
 
 def sampler_of(db: Session, project: Project, model_id: str | None) -> ModelVersion:

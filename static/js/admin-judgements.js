@@ -24,7 +24,7 @@ async function load(append) {
     const { data } = await api("GET", `/projects/${encodeURIComponent(pid)}/judgements?${query()}`);
     const rows = data.items.map((j) => el("tr", {},
       el("td", {}, fmtDate(j.created_at)), el("td", {}, j.labeler), el("td", {}, j.kind.replaceAll("_", " ")),
-      el("td", {}, String(Math.round(j.seconds))), el("td", {}, j.summary),
+      el("td", {}, String(j.round)), el("td", {}, String(Math.round(j.seconds))), el("td", {}, j.summary),
       el("td", {}, el("a", { href: `/admin/judgements/${encodeURIComponent(j.id)}`, "aria-label": `Open the judgement by ${j.labeler} from ${fmtDate(j.created_at)}` }, "Open"))));
     if (append) tbody.append(...rows); else tbody.replaceChildren(...rows);
     cursor = data.next_cursor;

@@ -83,12 +83,55 @@ evalForm.addEventListener("submit", async (event) => {
 });
 
 let projectsLoaded = false;
+let projectList = [];
+
+function stageOf(m) {
+  return m.kind === "local" ? (m.info?.stage || m.info?.manifest?.kind || "local") : "endpoint";
+}
+
+// model ← run ← export, from what the runner recorded when it registered the model.
+function lineageCells(m, byId) {
+  const parent = m.parent_id ? byId.get(m.parent_id) : null;
+  return [
+    el("td", {}, parent ? parent.name : "—"),
+    el("td", {}, m.info?.job ? el("a", { href: `/admin/training/${m.info.job}` }, m.info.job) : "—"),
+    el("td", {}, m.info?.export ? el("code", {}, m.info.export) : "—"),
+  ];
+}
+
+function fillSamplerPickers(models) {
+  const modelSelect = document.querySelector("select[name=sampler_model]");
+  const keep = modelSelect.value;
+  modelSelect.replaceChildren(...models.filter((m) => !m.retired).map((m) => el("option", { value: m.id }, m.name)));
+  if (keep) modelSelect.value = keep;
+  const projectSelect = document.querySelector("select[name=sampler_project]");
+  if (!projectSelect.options.length) {
+    projectSelect.replaceChildren(...projectList.map((p) => el("option", { value: p.id },
+      `${p.name}${p.sampler_model_id ? "" : " (no sampler yet)"}`)));
+  }
+}
+
+function fillExportsUsed(models) {
+  const used = new Map();
+  for (const m of models) {
+    if (!m.info?.export) continue;
+    if (!used.has(m.info.export)) used.set(m.info.export, []);
+    used.get(m.info.export).push(m.name);
+  }
+  document.querySelector("#exports-used tbody").replaceChildren(...(used.size ? [...used].map(([eid, names]) =>
+    el("tr", {}, el("td", {}, el("code", {}, eid)), el("td", {}, names.join(", "))))
+    : [el("tr", {}, el("td", { colspan: "2", class: "muted" }, "No model was trained here yet."))]));
+}
 
 async function load() {
   const models = await api("GET", "/models?include_retired=true");
   const projects = projectsLoaded ? null : await api("GET", "/projects");
+  if (projects) projectList = projects;
   projectsLoaded = true;
   fillEvaluationPickers(models, projects);
+  const byId = new Map(models.map((m) => [m.id, m]));
+  const samplerOf = new Map();
+  for (const p of projectList) if (p.sampler_model_id) samplerOf.set(p.sampler_model_id, [...(samplerOf.get(p.sampler_model_id) || []), p.name]);
   const body = document.querySelector("#models-table tbody");
   body.replaceChildren(...models.map((m) => {
     const actions = el("td", {});
@@ -100,17 +143,34 @@ async function load() {
       retire.addEventListener("click", async () => {
         try { await api("POST", `/models/${m.id}/retire`); await load(); } catch (err) { notice(out, "error", err.message); }
       });
-      actions.append(retire);
+      actions.append(" ", retire);
     }
-    return el("tr", {},
-      el("td", {}, m.retired ? `${m.name} (retired)` : m.name),
-      el("td", {}, m.kind === "local" ? (m.info?.manifest?.kind || "local") : "endpoint"),
-      el("td", {}, m.path || `${m.base_url} · ${m.endpoint_model}`),
-      el("td", {}, m.kind === "endpoint" ? m.api_key : "—"),
+    const samples = samplerOf.get(m.id);
+    return el("tr", { "data-model": m.id },
+      el("td", {}, el("div", {}, m.name), el("small", { class: "muted" }, m.path || `${m.base_url} · ${m.endpoint_model}`)),
+      el("td", {}, stageOf(m)),
+      ...lineageCells(m, byId),
       el("td", {}, fmtDate(m.created_at)),
+      el("td", {}, m.retired ? "retired" : samples ? `sampler of ${samples.join(", ")}` : "live"),
       actions);
   }));
+  fillSamplerPickers(models);
+  fillExportsUsed(models);
 }
+
+document.getElementById("sampler-set").addEventListener("click", async () => {
+  const model = document.querySelector("select[name=sampler_model]");
+  const project = document.querySelector("select[name=sampler_project]");
+  const status = document.getElementById("sampler-status");
+  try {
+    const p = await api("PUT", `/projects/${project.value}/sampler`, { model_id: model.value });
+    projectList = projectList.map((x) => (x.id === p.id ? p : x));
+    notice(status, "ok", `${model.selectedOptions[0].text} now samples the next rounds of ${p.name}.`);
+    await load();
+  } catch (err) {
+    notice(status, "error", err.message);
+  }
+});
 
 form.elements.kind.addEventListener("change", showKindFields);
 form.addEventListener("submit", async (event) => {

@@ -90,6 +90,7 @@ class TestAdminRunsAProject:
         row = page.locator("#j-table tbody tr")
         expect(row).to_have_count(1)
         expect(row).to_contain_text(labeler.display_name)
+        expect(row.locator("td").nth(3)).to_have_text("1")  # the round: the prompt's first
         shot(page, "admin-judgements")
         page.get_by_role("link", name="Open").click()
         expect(page.locator("#jd-answer")).to_contain_text("I will not run that script")

@@ -87,3 +87,21 @@ class TestExportsApi:
         assert client.post("/api/v1/projects/nope/exports", json={}, headers=headers).status_code == 404
         assert client.get("/api/v1/exports/0000000000000000").status_code == 404
         assert db.query(Export).count() == 0
+
+
+class TestListingEveryExport:
+    def test_admins_list_every_projects_exports_newest_first_and_others_may_not(
+        self, client: TestClient, db: Session, world: World
+    ) -> None:
+        headers = login(client, make_user(db, Role.admin))
+        first = _create(client, world, headers)
+        second = _create(client, world, headers, split={"validation_fraction": 0.0, "seed": 1})
+        r = client.get("/api/v1/exports?limit=1", headers=headers)
+        assert r.status_code == 200
+        assert [e["id"] for e in r.json()["items"]] == [second["id"]]
+        listed = client.get("/api/v1/exports", headers=headers).json()["items"]
+        assert [e["id"] for e in listed] == [second["id"], first["id"]]
+        assert listed[1]["files"] == first["files"] and listed[1]["manifest_sha256"]
+        client.cookies.clear()
+        engineer = login(client, make_user(db, Role.engineer))
+        assert client.get("/api/v1/exports", headers=engineer).status_code == 403

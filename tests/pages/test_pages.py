@@ -221,3 +221,45 @@ class TestMarkdownApi:
         headers = login(client, user)
         r = client.post("/api/v1/markdown", json={"texts": ["x"] * 65}, headers=headers)
         assert r.status_code == 422
+
+
+class TestHomesAndErrorPages:
+    def test_an_engineer_without_projects_lands_on_the_studio_not_a_dead_end(
+        self, client: TestClient, db: Session
+    ) -> None:
+        (engineer,) = make_labelers(db, 1, role=Role.engineer)
+        login(client, engineer)
+        r = client.get("/")
+        assert r.status_code == 200
+        assert "not assigned to any project" not in r.text
+        assert 'id="studio-jobs"' in r.text and 'href="/admin/training"' in r.text
+
+    def test_a_labeler_without_projects_is_told_how_to_get_one(self, client: TestClient, db: Session) -> None:
+        (labeler,) = make_labelers(db, 1)
+        login(client, labeler)
+        r = client.get("/")
+        assert "not assigned to any project" in r.text and 'id="studio"' not in r.text
+
+    def test_a_403_page_keeps_the_navigation_of_the_logged_in_user(
+        self, client: TestClient, db: Session
+    ) -> None:
+        (labeler,) = make_labelers(db, 1)
+        login(client, labeler)
+        r = client.get("/admin/users")
+        assert r.status_code == 403
+        assert 'aria-label="Main"' in r.text and labeler.display_name in r.text
+        assert 'href="/me/history"' in r.text and 'href="/admin/users"' not in r.text
+
+    def test_a_404_for_an_unknown_path_has_navigation_and_role_links(
+        self, client: TestClient, db: Session
+    ) -> None:
+        (engineer,) = make_labelers(db, 1, role=Role.engineer)
+        login(client, engineer)
+        r = client.get("/no/such/page")
+        assert r.status_code == 404
+        assert 'aria-label="Main"' in r.text and 'href="/admin/training"' in r.text
+
+    def test_an_anonymous_404_offers_the_login(self, client: TestClient) -> None:
+        r = client.get("/no/such/page")
+        assert r.status_code == 404
+        assert 'href="/login"' in r.text and 'aria-label="Main"' not in r.text

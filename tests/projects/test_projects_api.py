@@ -142,3 +142,40 @@ class TestChangeProject:
         r = client.put(f"{API}/{pid}/members", json={"user_ids": [labeler.public_id, "nosuchuser00000"]}, headers=admin)
         assert r.status_code == 422 and "nosuchuser00000" in r.json()["detail"]
         assert client.get(f"{API}/{pid}/members", headers=admin).json() == []
+
+
+class TestChoosingTheSampler:
+    def test_an_engineer_sets_the_sampler_of_a_project_they_work_on_and_only_that(
+        self, client: TestClient, db: Session, tmp_path: Any
+    ) -> None:
+        from app.models import ModelKind, ModelVersion, Project
+        from tests.factories import add_member, make_project
+
+        engineer = make_user(db, Role.engineer)
+        mine, other = make_project(db, "ranking"), make_project(db, "ranking")
+        add_member(db, mine, engineer)
+        model = ModelVersion(name="ppo-v1", kind=ModelKind.local, path=str(tmp_path), info={},
+                             retired=False)
+        retired = ModelVersion(name="old", kind=ModelKind.local, path=str(tmp_path), info={},
+                               retired=True)
+        db.add_all([model, retired])
+        db.commit()
+        headers = bearer(db, engineer)
+        mine_id, other_id, model_id = mine.public_id, other.public_id, model.public_id
+        r = client.put(f"/api/v1/projects/{mine_id}/sampler", headers=headers,
+                       json={"model_id": model_id})
+        assert r.status_code == 200, r.text
+        assert r.json()["sampler_model_id"] == model_id
+        r = client.put(f"/api/v1/projects/{other_id}/sampler", headers=headers,
+                       json={"model_id": model_id})
+        assert r.status_code == 404
+        r = client.put(f"/api/v1/projects/{mine_id}/sampler", headers=headers,
+                       json={"model_id": retired.public_id})
+        assert r.status_code == 422 and "non-retired" in r.json()["detail"]
+        db.expire_all()
+        assert db.scalar(select(Project.sampler_model_id).where(Project.public_id == other_id)) is None
+        assert db.scalar(select(Project.sampler_model_id).where(Project.public_id == mine_id)) == model.id
+        db.commit()
+        labeler = bearer(db, make_user(db, Role.labeler))
+        r = client.put(f"/api/v1/projects/{mine_id}/sampler", headers=labeler, json={"model_id": None})
+        assert r.status_code == 403
