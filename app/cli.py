@@ -360,6 +360,32 @@ def _add_export(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(handler=cmd_export)
 
 
+# --- eval ------------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from app.evaluations import command
+
+    settings = _settings()
+    engine, factory = _migrated_session_factory(settings)
+    try:
+        return command.run(args, factory)
+    finally:
+        engine.dispose()
+
+
+def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # The arguments are here, not in app/evaluations/command.py: that module imports
+    # scipy (choix), which every other command would then pay for at start-up.
+    p = sub.add_parser("eval", help="blind evaluations: `rankwise eval results PROJECT` says who won")
+    actions = p.add_subparsers(dest="eval_command", required=True, metavar="SUBCOMMAND")
+    r = actions.add_parser("results", help="leaderboard, head-to-head win rates and position bias")
+    r.add_argument("project", nargs="+", help="evaluation project slug or id (several: one leaderboard)")
+    r.add_argument("--reference", help="the model fixed at 1000 (default: the oldest version compared)")
+    r.add_argument("--json", action="store_true", help="print the API's JSON instead of tables")
+    p.set_defaults(handler=cmd_eval)
+
+
 SUBCOMMANDS: list[Registrar] = [
     _add_serve,
     _add_migrate,
@@ -370,6 +396,7 @@ SUBCOMMANDS: list[Registrar] = [
     _add_train,
     _add_worker,
     _add_export,
+    _add_eval,
 ]
 
 

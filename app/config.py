@@ -50,6 +50,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
+        # Absolute from here on: the job worker, the registry's folder checks and the
+        # demo's model folder must not depend on the directory a process was started in.
+        self.data_dir = self.data_dir.resolve()
+        if self.models_dir is not None:
+            self.models_dir = self.models_dir.resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'rankwise.db').resolve()}"
         if not self.secret_key:

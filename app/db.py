@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -69,6 +70,7 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
         cur.close()
 
     writer = _WriterLock(SQLITE_BUSY_TIMEOUT_MS / 1000)
+    _WRITERS[engine] = writer
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -136,6 +138,10 @@ class _WriterLock:
             self._lock.release()
 
 
+# Each SQLite engine's writer lock, for write phases that begin their transaction themselves.
+_WRITERS: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
@@ -162,25 +168,34 @@ def in_read_phase(db: Session) -> bool:
 def write_phase(db: Session) -> Iterator[None]:
     """The block's statements run in one write transaction, committed when it ends.
 
-    SQLite, after ``read_phase``: the reads done so far wrote nothing, so ending them
-    costs nothing; ``BEGIN IMMEDIATE`` waits for the writer lock; the commit happens
-    here, in the thread that holds the lock (it must never wait for a thread-pool slot
-    while holding it), and what follows is a read phase again. Otherwise (PostgreSQL,
-    or a session not in a read phase) it does nothing: the unit of work commits.
-    An error inside rolls the write back, so nothing is half-stored.
+    SQLite, after ``read_phase``: on the read phase's own connection (no new checkout,
+    no new session transaction), wait for the writer lock, ``BEGIN IMMEDIATE``, run the
+    block, ``COMMIT`` — here, in the thread that holds the lock (it must never wait for a
+    thread-pool slot while holding it) — and carry on with lock-free reads on the same
+    connection. An error inside rolls the write back, so nothing is half-stored; the
+    session itself does not know a transaction came and went, so its caller rolls the
+    session back before going on (as on any error). Otherwise (PostgreSQL, or a session
+    not in a read phase) it does nothing: the unit of work commits.
     """
     if not in_read_phase(db):
         yield
         return
-    db.commit()
+    conn = db.connection()
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    writer = _WRITERS[conn.engine]
+    writer.acquire(dbapi_conn)
     try:
-        yield
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield
+            conn.exec_driver_sql("COMMIT")
+        except BaseException:
+            # SQLite may have ended the transaction itself (a full disk, an I/O error).
+            if getattr(dbapi_conn, "in_transaction", False):
+                dbapi_conn.execute("ROLLBACK")
+            raise
     finally:
-        read_phase(db)
+        writer.release(dbapi_conn)
 
 
 # PostgreSQL's "deadlock detected" and "could not serialize": the transaction did

@@ -193,7 +193,7 @@ def setup_sampler(
     Projects that already have a sampler keep it."""
     if not (smollm_available() if available is None else available):
         return SMOLLM_HINT
-    folder = data_dir / "models" / SAMPLER_NAME
+    folder = (data_dir / "models" / SAMPLER_NAME).resolve()
     if not (folder / "rankwise.json").is_file():
         print(f"Converting SmolLM2-135M-Instruct into {folder} (once, about a minute)…",
               flush=True)

@@ -24,6 +24,9 @@ from fastapi import APIRouter, Body
 from pydantic import Field
 from sqlalchemy.orm import Session
 
+from app.ai_labeling import constitutional
+from app.ai_labeling import runner as ai_labeling
+from app.ai_labeling import scoring as uncertainty
 from app.deps import EngineerUser, SessionDep
 from app.evaluations import runner as evaluations
 from app.exports import runner as exports
@@ -56,6 +59,9 @@ KINDS: Mapping[JobKind, Kind] = {
     JobKind.evaluation_sample: Kind(evaluations.run),  # POST /api/v1/evaluations
     JobKind.model_test: Kind(sampling.run_model_test),  # the registry's test button
     JobKind.suggest: Kind(sampling.run_suggest),  # a labeler's "suggest a draft"
+    JobKind.ai_label: Kind(ai_labeling.run),  # POST /api/v1/ai-labelers/{id}/runs
+    JobKind.score_uncertainty: Kind(uncertainty.run),  # POST /api/v1/uncertainty-scores
+    JobKind.constitutional: Kind(constitutional.run),  # POST /api/v1/constitutional-runs
 }
 RUNNERS: Mapping[str, Runner] = {kind.value: k.run for kind, k in KINDS.items()}
 

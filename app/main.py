@@ -14,7 +14,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import __version__
 from app.config import Settings, get_settings
-from app.db import ConcurrencyGate, make_engine, make_session_factory
+from app.db import make_engine, make_session_factory
 from app.errors import (
     DomainError,
     NotAuthenticated,
@@ -25,7 +25,7 @@ from app.errors import (
 )
 from app.migrate import upgrade
 from app.openapi import api_routes, document_errors, is_upload_route
-from app.security.middleware import BodySizeLimit, CrossSiteGuard, InputGuard, SecurityHeaders
+from app.security.middleware import Edge
 from app.security.rate_limit import RateLimiter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +79,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def _include_routers(app: FastAPI) -> None:
     # One line per domain; each module exposes `router`.
+    from app.ai_labeling.pages import router as ai_labeling_pages_router
+    from app.ai_labeling.router import router as ai_labeling_router
     from app.auth.router import router as auth_router
+    from app.evaluations.pages import router as evaluation_pages_router
     from app.evaluations.router import router as evaluations_router
     from app.exports.router import router as exports_router
     from app.imports.router import router as imports_router
@@ -99,6 +102,7 @@ def _include_routers(app: FastAPI) -> None:
         auth_router, exports_router, labeling_router, projects_router, imports_router,
         users_router, pages_router, job_start_router, jobs_router, registry_router,
         registry_pages_router, training_router, evaluations_router, quality_router, quality_pages_router,
+        ai_labeling_router, ai_labeling_pages_router, evaluation_pages_router,
     ):
         app.include_router(router)
 
@@ -147,19 +151,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     def is_upload(path: str) -> bool:
         return any(regex.match(path) for regex in uploads)
 
-    # The last added runs first: headers go on every answer, 413 and 403 included;
-    # oversized and cross-site requests are refused before any work is done, and
-    # input no field may hold before any route reads it.
-    app.add_middleware(InputGuard, is_upload=is_upload)
+    # One layer (app/security/middleware.py, Edge): headers go on every answer, 413 and 403
+    # included; cross-site and oversized requests are refused before any work is done,
+    # and input no field may hold before any route reads it.
     app.add_middleware(
-        BodySizeLimit,
+        Edge,
         max_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
         is_upload=is_upload,
+        limit=settings.pool_size,
     )
-    app.add_middleware(CrossSiteGuard)
-    app.add_middleware(ConcurrencyGate, limit=settings.pool_size)
-    app.add_middleware(SecurityHeaders)
     if settings.forwarded_allow_ips.strip():
         # The client address (login rate limit) comes from X-Forwarded-For only when the
         # connection is from one of these proxies; uvicorn's own handling is off (app/cli.py).

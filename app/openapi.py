@@ -23,7 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel, Field
 
-from app.deps import current_user
+from app.deps import current_user, user_work
 from app.security.middleware import UNSAFE_METHODS
 
 __all__ = ["ErrorOut", "FieldError", "api_routes", "document_errors", "errors", "is_upload_route"]
@@ -87,7 +87,7 @@ def _calls(dependant: Dependant) -> set[Any]:
 
 def _inferred(route: Any) -> set[int]:
     calls = _calls(route.dependant)
-    needs_user = current_user in calls
+    needs_user = current_user in calls or user_work in calls
     has_input = bool(route.dependant.path_params or route.dependant.query_params or route.body_field
                      or is_upload_route(route))
     statuses: set[int] = set()

@@ -33,6 +33,15 @@ class TestSettings:
         assert first == second and len(first) >= 32
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
+    def test_a_relative_data_dir_is_made_absolute_once(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The worker and the registry must not depend on the directory a process starts in.
+        monkeypatch.chdir(tmp_path)
+        settings = Settings(data_dir=Path("var"), models_dir=Path("models"))
+        assert settings.data_dir == tmp_path / "var"
+        assert settings.model_roots == (tmp_path / "models", tmp_path / "var")
+
     def test_prod_refuses_a_short_secret_key(self, tmp_path: Path) -> None:
         with pytest.raises(ValidationError, match="at least 32 characters"):
             Settings(env="prod", secret_key="short", data_dir=tmp_path)

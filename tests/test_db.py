@@ -1,12 +1,15 @@
-"""Transient database aborts are retried; anything else is not."""
+"""Transient database aborts are retried; anything else is not. What a write phase keeps."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import TRANSIENT_ATTEMPTS, retry_transient
+from app.db import TRANSIENT_ATTEMPTS, read_phase, retry_transient, unit_of_work, write_phase
+from app.models import User
+from tests.factories import make_labelers
 
 
 class _PgError(Exception):
@@ -53,3 +56,25 @@ class TestRetryTransient:
         with pytest.raises(DBAPIError):
             retry_transient(db, work)
         assert calls == [1]
+
+
+class TestWritePhaseOnBothDatabases:
+    """What a request keeps: on SQLite the write phase commits itself (tests/test_db_write_phase.py),
+    on PostgreSQL the unit of work commits; either way an error stores nothing."""
+
+    def test_a_write_phase_is_kept_and_a_failed_one_keeps_nothing(
+        self, db: Session, session_factory: sessionmaker[Session]
+    ) -> None:
+        (user,) = make_labelers(db, 1)
+        db.commit()
+        with unit_of_work(session_factory) as s:
+            read_phase(s)
+            with write_phase(s):
+                s.execute(update(User).where(User.id == user.id).values(display_name="Kept"))
+        with pytest.raises(RuntimeError), unit_of_work(session_factory) as s:
+            read_phase(s)
+            with write_phase(s):
+                s.execute(update(User).where(User.id == user.id).values(display_name="Lost"))
+                raise RuntimeError("the answer failed validation")
+        db.expire_all()
+        assert db.scalar(select(User.display_name).where(User.id == user.id)) == "Kept"

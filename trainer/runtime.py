@@ -64,6 +64,13 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from trainer.chat import PLAIN_CHAT_TEMPLATE
+from trainer.run_folder import (
+    CHECKPOINTS_DIR,
+    METRICS_FILE,
+    STATE_FILE,
+    checkpoint_name,
+)
+from trainer.run_folder import checkpoints as complete_checkpoints
 
 __all__ = [
     "BEST_DIR",
@@ -450,7 +457,7 @@ class Run:
 
     @property
     def checkpoint_root(self) -> Path:
-        return self.out_dir / "checkpoints"
+        return self.out_dir / CHECKPOINTS_DIR
 
     @property
     def epoch(self) -> float:
@@ -473,7 +480,7 @@ class Run:
                               round(self.epoch, 4), clean, self._eta())
         line = {"stage": event.stage, "step": event.step, "epoch": event.epoch,
                 "time": round(time.time(), 3), **clean}
-        with (self.out_dir / "metrics.jsonl").open("a", encoding="utf-8") as fh:
+        with (self.out_dir / METRICS_FILE).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(_jsonable(line)) + "\n")
         if self._bar is not None:
             self._bar.n = min(self.step, self.total_steps)
@@ -508,10 +515,10 @@ class Run:
     def save_checkpoint(self) -> Path:
         """Everything ``accelerator.prepare`` saw (models, optimizers, schedulers), the RNG
         states and the step, as ``checkpoints/step-NNNNNNNN`` (temp folder, then rename)."""
-        final = self.checkpoint_root / f"step-{self.step:08d}"
+        final = self.checkpoint_root / checkpoint_name(self.step)
         if final.exists():
             return final
-        tmp = self.checkpoint_root / f".tmp-step-{self.step:08d}"
+        tmp = self.checkpoint_root / f".tmp-{checkpoint_name(self.step)}"
         if self.accelerator.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
@@ -519,7 +526,7 @@ class Run:
         self.accelerator.save_state(str(tmp))
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
-            _write_json_atomic(tmp / "trainer_state.json",
+            _write_json_atomic(tmp / STATE_FILE,
                                {"stage": self.stage, "step": self.step,
                                 "steps_per_epoch": self.steps_per_epoch,
                                 "total_steps": self.total_steps, "best": self.best,
@@ -532,12 +539,7 @@ class Run:
 
     def checkpoints(self) -> list[Path]:
         """Complete checkpoints, oldest first (temp folders of a crashed save are skipped)."""
-        if not self.checkpoint_root.is_dir():
-            return []
-        found = [p for p in self.checkpoint_root.iterdir()
-                 if p.is_dir() and p.name.startswith("step-")
-                 and (p / "trainer_state.json").is_file()]
-        return sorted(found, key=lambda p: p.name)
+        return complete_checkpoints(self.out_dir)
 
     def resume(self, checkpoint: str | Path | None = None) -> int:
         """Load ``checkpoint`` (default: the latest one in ``out_dir``) into the prepared
@@ -549,7 +551,7 @@ class Run:
                 return 0
             path = found[-1]
         self.accelerator.load_state(str(path))
-        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        state = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
         self.step = self._start_step = int(state["step"])
         self.best = state.get("best")
         self.wall_seconds = float(state.get("wall_seconds") or 0.0)

@@ -35,6 +35,7 @@ __all__ = [
     "RewardModelScorer",
     "Samples",
     "freeze",
+    "score_conversations",
     "scorer_from_options",
 ]
 
@@ -145,3 +146,31 @@ def scorer_from_options(
         safety_categories=set(options.safety_categories),
         max_length=max_length, device=device,
     )
+
+
+@torch.no_grad()
+def score_conversations(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[list[dict[str, str]]],
+    completions: list[str],
+    *,
+    max_length: int = 512,
+    batch_size: int = 16,
+    head: int = 0,
+) -> list[float]:
+    """r(x, y) of each (prompt, completion text) with a frozen reward model, laid out as
+    it was trained (prompt ⊕ completion through the RM's own template), in order."""
+    pad = pad_token_id(tokenizer)
+    rows = [
+        encode_prompt_completion(tokenizer, prompt, [{"role": "assistant", "content": text}], max_length).input_ids
+        for prompt, text in zip(prompts, completions, strict=True)
+    ]
+    device = next(model.parameters()).device
+    out: list[float] = []
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        ids = right_pad(chunk, pad).to(device)
+        mask = right_pad([[1] * len(r) for r in chunk], 0).to(device)
+        out.extend(float(v) for v in score(model, ids, mask)[:, head])
+    return out

@@ -18,6 +18,8 @@ from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import (
+    AiJudgement,
+    AiLabeler,
     Completion,
     Demonstration,
     Export,
@@ -32,6 +34,7 @@ from app.models import (
     RankingVerdict,
     ReviewVerdict,
     User,
+    UserKind,
     WorkItem,
 )
 
@@ -52,6 +55,8 @@ class JudgementFilter:
     exclude_rejected: bool = True
     review_status: tuple[str, ...] | None = None
     include_gold: bool = False
+    # Judgements of AI labelers (app/ai_labeling): "exclude", "include" or "only".
+    ai: str = "exclude"
 
 
 @dataclass
@@ -78,6 +83,7 @@ class JudgementRow:
     prompt_messages: list[dict[str, str]]
     prompt_category: str | None
     round: int  # the item's round (app/labeling/items.py)
+    judge: dict[str, Any] | None = None  # an AI judgement's provenance; None for a person's
 
 
 @dataclass
@@ -144,7 +150,45 @@ def _conditions(model: Judgement, flt: JudgementFilter) -> list[ColumnElement[bo
         )
         conds.append(~exists(other_model))
     conds.extend(_quality_conditions(model, flt))
+    if flt.ai != "include":
+        voter = aliased(User)  # the outer query may join users already
+        by_ai = exists(select(voter.id).where(voter.id == model.user_id, voter.kind == UserKind.ai))
+        conds.append(by_ai if flt.ai == "only" else ~by_ai)
     return conds
+
+
+def count_by_source(db: Session, flt: JudgementFilter) -> dict[str, int]:
+    """Judgements the filter keeps, by who made them ("human", "ai")."""
+    out = {"human": 0, "ai": 0}
+    for model in (Demonstration, Ranking, PairwiseJudgement):
+        rows = db.execute(
+            select(User.kind, func.count()).select_from(model).join(User, User.id == model.user_id)
+            .where(*_conditions(model, flt)).group_by(User.kind)
+        )
+        for kind, n in rows:
+            out[UserKind(kind).value] += int(n)
+    return out
+
+
+def _judges(db: Session, public_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The provenance of the AI judgements among ``public_ids``, as export records carry it."""
+    if not public_ids:
+        return {}
+    rows = db.execute(
+        select(AiJudgement, AiLabeler.public_id)
+        .join(AiLabeler, AiLabeler.id == AiJudgement.ai_labeler_id)
+        .where(AiJudgement.judgement_public_id.in_(public_ids))
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for row, labeler in rows:
+        calls = list(row.calls or [])
+        out[row.judgement_public_id] = {
+            "source": "ai", "ai_labeler": labeler, "model": row.model_name, "method": row.method,
+            "constitution_version": row.constitution_version, "p_a": row.p_a,
+            "prompt": calls[0].get("messages") if calls else None,
+            "raw": [c.get("raw") for c in calls],
+        }
+    return out
 
 
 def _review(model: Judgement, verdict: ReviewVerdict | None) -> Any:
@@ -229,8 +273,9 @@ def iter_demonstrations(db: Session, flt: JudgementFilter) -> Iterator[Demonstra
         .order_by(Demonstration.id)
     )
     for batch in _batches(db, stmt):
+        judges = _judges(db, [row[1] for row in batch])
         for row in batch:
-            yield DemonstrationRow(**_common(row), messages=row[10])
+            yield DemonstrationRow(**_common(row), judge=judges.get(row[1]), messages=row[10])
 
 
 def iter_rankings(db: Session, flt: JudgementFilter) -> Iterator[RankingRow]:
@@ -256,10 +301,11 @@ def iter_rankings(db: Session, flt: JudgementFilter) -> Iterator[RankingRow]:
         )
         for rid, cpid, content, model, tie_group, rating, flags in rows:
             entries[rid].append(CompletionRow(cpid, content, model, tie_group, rating, list(flags or [])))
+        judges = _judges(db, [row[1] for row in batch])
         for row in batch:
             verdict = row[10].value if isinstance(row[10], RankingVerdict) else str(row[10])
             yield RankingRow(
-                **_common(row), item_public_id=row[12], verdict=verdict, reason=row[11],
+                **_common(row), judge=judges.get(row[1]), item_public_id=row[12], verdict=verdict, reason=row[11],
                 entries=entries[row[0]],
             )
 
@@ -288,9 +334,11 @@ def iter_pairwise(db: Session, flt: JudgementFilter) -> Iterator[PairRow]:
         )
         for item_id, position, cpid, content, model in rows:
             sides[(item_id, position)] = CompletionRow(cpid, content, model)
+        judges = _judges(db, [row[1] for row in batch])
         for row in batch:
             yield PairRow(
                 **_common(row),
+                judge=judges.get(row[1]),
                 winner=_value(row[10]) or "tie",
                 margin_label=_value(row[11]),
                 safety_a=_value(row[12]),

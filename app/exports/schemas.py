@@ -22,6 +22,7 @@ MARGIN_LABELS: tuple[MarginLabelName, ...] = (
 
 Format = Literal["jsonl", "parquet"]
 ReviewStatus = Literal["accepted", "unreviewed", "rejected"]
+AiFilter = Literal["exclude", "include", "only"]
 
 
 def _jsonl_only() -> list[Format]:
@@ -56,6 +57,11 @@ class ExportFilters(_Strict):
         default=None, max_length=3, description="only judgements with these review states (default: all)",
     )
     include_gold: bool = Field(default=False, description="also export labelers' judgements of gold items")
+    ai: AiFilter = Field(
+        default="exclude",
+        description="judgements of AI labelers: 'exclude' (people only, the default), 'include' (both, each "
+                    "record marked), 'only' (AI only)",
+    )
 
     @model_validator(mode="after")
     def _window(self) -> ExportFilters:

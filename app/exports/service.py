@@ -160,14 +160,18 @@ class _Run:
             self.progress(self.done, max(self.total, self.done))
 
     def common(self, row: repo.JudgementRow) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "labeler": self.labeler(row.user_id),
+            "labeler_kind": "ai" if row.judge is not None else "human",
             "created_at": _iso(row.created_at),
             "shown_order": [_cid(c) for c in row.shown_order],
             "seconds": row.seconds,
             "prompt_id": f"q_{row.prompt_public_id}",
             "round": row.round,
         }
+        if row.judge is not None:
+            out["judge"] = row.judge
+        return out
 
     # -------------------------------------------------------- demonstrations
 
@@ -374,6 +378,7 @@ def resolve_filter(
         exclude_rejected=f.exclude_rejected,
         review_status=tuple(f.review_status) if f.review_status is not None else None,
         include_gold=f.include_gold,
+        ai=f.ai,
     )
     described: dict[str, Any] = {
         "since": _iso(f.since) if f.since else None,
@@ -386,6 +391,7 @@ def resolve_filter(
         "exclude_rejected": f.exclude_rejected,
         "review_status": list(f.review_status) if f.review_status is not None else None,
         "include_gold": f.include_gold,
+        "ai": f.ai,
     }
     return flt, described
 
@@ -454,6 +460,7 @@ def write_export(
     counts_out: dict[str, Any] = {
         **record_counts,
         "judgements": run.judged,
+        "judgements_by_source": repo.count_by_source(db, flt),
         "skipped": run.skipped,
         "rejected_left_out": repo.count_rejected(db, flt) if flt.exclude_rejected else 0,
     }

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -29,10 +30,11 @@ def _engine(settings: Settings) -> Engine:
     if not settings.is_sqlite:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        return create_engine(url, poolclass=NullPool)
+        return create_engine(url, poolclass=NullPool, json_deserializer=orjson.loads)
     engine = create_engine(
         url,
         poolclass=NullPool,
+        json_deserializer=orjson.loads,  # the JSON columns of every exported row
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
 

@@ -8,11 +8,12 @@ written, so the manifest's checksum is that of the file and nothing else.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from trainer.contract import sha256_of
 
@@ -28,12 +29,14 @@ class FileInfo:
         return {"records": self.records, "sha256": self.sha256}
 
 
+# orjson writes the same compact UTF-8 JSON as json.dumps(ensure_ascii=False,
+# separators=(",", ":")) at several times the speed; encoding is most of an export's CPU.
+def dumps(record: Any) -> bytes:
+    return orjson.dumps(record)
+
+
 def dumps_str(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def dumps(record: dict[str, Any]) -> bytes:
-    return dumps_str(record).encode("utf-8")
+    return orjson.dumps(value).decode("utf-8")
 
 
 class JsonlWriter:
@@ -97,7 +100,7 @@ def jsonl_to_parquet(source: Path, target: Path, columns: list[str]) -> FileInfo
 
     with source.open("rb") as fh:
         for raw in fh:
-            batch.append(json.loads(raw))
+            batch.append(orjson.loads(raw))
             records += 1
             if len(batch) >= PARQUET_BATCH:
                 flush()
@@ -132,5 +135,5 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
         elif value is None or isinstance(value, str):
             out[key] = value
         else:
-            out[key] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            out[key] = dumps_str(value)
     return out

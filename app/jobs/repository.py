@@ -109,6 +109,14 @@ def metrics_after(db: Session, job_id: int, after_step: int, limit: int) -> Sequ
     ).all()
 
 
+def metrics_up_to(db: Session, job_id: int, last_step: int) -> Sequence[JobMetric]:
+    return db.scalars(
+        select(JobMetric)
+        .where(JobMetric.job_id == job_id, JobMetric.step <= last_step)
+        .order_by(JobMetric.step, JobMetric.id)
+    ).all()
+
+
 def add_metric(db: Session, job_id: int, step: int, metrics: dict[str, float | str]) -> None:
     db.add(JobMetric(job_id=job_id, step=step, metrics=metrics))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -40,6 +41,16 @@ class MetricsOut(BaseModel):
     last_step: int
 
 
+# Terminal escape sequences a child's output may carry (colours, tqdm's cursor moves,
+# titles): CSI ``ESC [ … final``, OSC ``ESC ] … BEL|ST``, and two-character ``ESC x``.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[0-9<=>@-Z\\-_]")
+
+
+def plain_text(text: str) -> str:
+    """``text`` without terminal escape codes: a log shown in a page, not a terminal."""
+    return _ESCAPES.sub("", text)
+
+
 def job_out(job: Job, *, with_log: bool = True) -> JobOut:
     return JobOut(
         id=job.public_id,
@@ -48,8 +59,8 @@ def job_out(job: Job, *, with_log: bool = True) -> JobOut:
         params=job.params or {},
         progress=job.progress or {},
         result=job.result or {},
-        error=job.error,
-        log_tail=job.log_tail if with_log else "",
+        error=None if job.error is None else plain_text(job.error),
+        log_tail=plain_text(job.log_tail) if with_log else "",
         worker=job.worker,
         cancel_requested=job.cancel_requested,
         created_at=job.created_at,

@@ -271,6 +271,16 @@ def reap_stale(db: Session, stale_after: timedelta, now: datetime | None = None)
     return reaped
 
 
+def copy_metrics(db: Session, source: Job, target: Job, last_step: int) -> int:
+    """Give ``target`` the metric points of ``source`` up to ``last_step`` (a run that
+    continues another from its checkpoint draws one curve); returns how many."""
+    rows = repository.metrics_up_to(db, source.id, last_step)
+    for row in rows:
+        repository.add_metric(db, target.id, row.step, dict(row.metrics))
+    db.flush()
+    return len(rows)
+
+
 def metrics(db: Session, job: Job, after_step: int, limit: int) -> list[dict[str, Any]]:
     """Metric points after ``after_step``; json_safe again on the way out because a
     row written before non-finite numbers were spelled out may still hold one."""

@@ -3,8 +3,10 @@
 An item needs ``required`` distinct labelers. ``taken`` counts the slots held by an
 active lease or a judgement; the database refuses ``taken > required``, so two
 labelers can never both hold the last slot. A lease that runs out frees its slot:
-expired leases are reclaimed lazily, a small batch per ``next`` through the index
-``(project_id, status, expires_at)``, never by scanning the project.
+expired leases are reclaimed lazily, a small batch at a time through the index
+``(project_id, status, expires_at)``, never by scanning the project: by the first
+lease of a project every ``SWEEP_INTERVAL`` in each process, and by any lease that
+finds no free item otherwise.
 
 On PostgreSQL the candidate item is locked with ``FOR UPDATE SKIP LOCKED``, so
 concurrent labelers spread over different items instead of queueing on one row;
@@ -14,6 +16,10 @@ Search order: the oldest open items first (so started items are finished before 
 ones are opened), then the items past the newest one this labeler was ever given (so a
 labeler with 50k judgements does not re-probe them), and only when both are empty a
 full walk of the open items (near the end of a project).
+
+Uncertainty order (``Project.queue_order``, app/labeling/active.py): the open items the
+reward model was scored on come first, the smallest margin between their two best
+answers first; items not scored yet follow in the order above.
 
 Renewal: while the labeler works, the page renews the lease (``renew``), so a long
 multi-turn demonstration does not lose its slot to the lease alone; a lease is never
@@ -32,9 +38,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Conflict, LeaseExpired
 from app.labeling import repository as repo
-from app.models import Assignment, AssignmentStatus, Project, User, new_public_id
+from app.models import Assignment, AssignmentStatus, Project, QueueOrder, User, new_public_id
 
 SWEEP_BATCH = 20
+SWEEP_INTERVAL = timedelta(seconds=10)
 TAKE_ATTEMPTS = 3
 # The longest a labeler can keep one task by renewing it: long enough for a long
 # multi-turn demonstration, short enough that an abandoned tab does not hold an item
@@ -53,6 +60,22 @@ def reclaim_expired(db: Session, project_id: int, now: datetime) -> int:
     for item_id in sorted(freed):
         repo.release_slot(db, item_id)
     return len(freed)
+
+
+# When this process last swept each project (by the callers' clock).
+_last_sweep: dict[int, datetime] = {}
+
+
+def _sweep_due(project_id: int, now: datetime) -> bool:
+    """Whether this lease should sweep the project's expired leases first: at most once
+    per ``SWEEP_INTERVAL`` per process, not on every lease (the sweep is a query each
+    time, and expired leases are rare); a lease that finds nothing sweeps anyway, so an
+    expired lease never makes anyone wait for work."""
+    last = _last_sweep.get(project_id)
+    if last is not None and timedelta(0) <= now - last < SWEEP_INTERVAL:
+        return False
+    _last_sweep[project_id] = now
+    return True
 
 
 def current_lease(db: Session, project: Project, user: User, now: datetime) -> Assignment | None:
@@ -105,19 +128,31 @@ def install_policy(policy: LeasePolicy) -> None:
     _policy = policy
 
 
-def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assignment | None:
-    """Resume the labeler's lease, or lease them a new item; None when nothing is left."""
+def lease_next(
+    db: Session, project: Project, user: User, now: datetime, *, may_hold: bool = True
+) -> Assignment | None:
+    """Resume the labeler's lease, or lease them a new item; None when nothing is left.
+
+    ``may_hold=False``: the caller has just closed the labeler's active lease in this
+    project in this transaction (a labeler holds at most one: every lease is made here,
+    after this check, with the labeler locked), so there is none to look for.
+    """
     repo.lock_user(db, user.id)
-    lease = current_lease(db, project, user, now)
-    if lease is not None:
-        return lease
-    reclaim_expired(db, project.id, now)
+    if may_hold:
+        lease = current_lease(db, project, user, now)
+        if lease is not None:
+            return lease
+    swept = _sweep_due(project.id, now)
+    if swept:
+        reclaim_expired(db, project.id, now)
     # Quality control first (the installed policy): screening and gold items, or nothing
     # for a labeler who is paused or failed screening.
     picked = _policy(db, project, user, lambda: has_work(db, project.id, user.id))
     if picked.blocked:
         return None
-    item_id = picked.item_id if picked.item_id is not None else _regular_item(db, project.id, user.id)
+    item_id = picked.item_id if picked.item_id is not None else _regular_item(db, project, user.id)
+    if item_id is None and not swept and reclaim_expired(db, project.id, now):
+        item_id = _regular_item(db, project, user.id)
     if item_id is None:
         return None
     public_id = new_public_id()
@@ -138,10 +173,16 @@ def lease_next(db: Session, project: Project, user: User, now: datetime) -> Assi
     return lease
 
 
-def _regular_item(db: Session, project_id: int, user_id: int) -> int | None:
-    """Take a slot on the first regular item this labeler may get (the search order above)."""
+def _regular_item(db: Session, project: Project, user_id: int) -> int | None:
+    """Take a slot on the first regular item this labeler may get (the search order above;
+    a project ordered by uncertainty first offers its scored items, least certain first)."""
+    project_id = project.id
     for _ in range(TAKE_ATTEMPTS):
-        item_id = find_item(db, project_id, user_id, lock=True)
+        item_id = None
+        if project.queue_order == QueueOrder.uncertainty:
+            item_id = repo.find_uncertain(db, project_id, user_id, lock=True)
+        if item_id is None:
+            item_id = find_item(db, project_id, user_id, lock=True)
         if item_id is None and db.get_bind().dialect.name == "postgresql":
             # SKIP LOCKED passes over items other transactions hold for a moment (a
             # submit counting its judgement, another labeler leasing); near the end of

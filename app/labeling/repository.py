@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Select,
     Table,
     and_,
@@ -144,7 +145,7 @@ _EXTEND_LEASE = (
 
 def extend_lease(db: Session, assignment_id: int, expires_at: datetime) -> bool:
     """Move an active lease's expiry; False if the lease is no longer active."""
-    return _rowcount(db.execute(_EXTEND_LEASE, {"p_id": assignment_id, "p_expires": expires_at})) == 1
+    return _rowcount(_core(db).execute(_EXTEND_LEASE, {"p_id": assignment_id, "p_expires": expires_at})) == 1
 
 
 def reactivate(db: Session, assignment_id: int, expires_at: datetime) -> None:
@@ -180,7 +181,7 @@ def _expired_leases_stmt(limit: int) -> Any:
 def expired_leases(db: Session, project_id: int, now: datetime, limit: int) -> list[tuple[int, int]]:
     """(assignment id, item id) of leases past their expiry; rows another transaction is
     already reclaiming are skipped rather than waited for."""
-    rows = db.execute(_expired_leases_stmt(limit), {"project_id": project_id, "now": now}).all()
+    rows = _core(db).execute(_expired_leases_stmt(limit), {"project_id": project_id, "now": now}).all()
     return [(r[0], r[1]) for r in rows]
 
 
@@ -217,27 +218,27 @@ _FRONTIER = select(func.max(_ASSIGNMENTS.c.item_id)).where(
 def set_status(
     db: Session, assignment_id: int, new: AssignmentStatus, *, only_if: AssignmentStatus
 ) -> bool:
-    result = db.execute(_SET_STATUS, {"p_id": assignment_id, "p_only_if": only_if, "p_status": new})
+    result = _core(db).execute(_SET_STATUS, {"p_id": assignment_id, "p_only_if": only_if, "p_status": new})
     return _rowcount(result) == 1
 
 
 def release_slot(db: Session, item_id: int) -> None:
-    db.execute(_RELEASE_SLOT, {"p_id": item_id})
+    _core(db).execute(_RELEASE_SLOT, {"p_id": item_id})
 
 
 def take_slot(db: Session, item_id: int) -> bool:
     """Take one slot if one is free; the CHECK (taken <= required) backs this up."""
-    return _rowcount(db.execute(_TAKE_SLOT, {"p_id": item_id})) == 1
+    return _rowcount(_core(db).execute(_TAKE_SLOT, {"p_id": item_id})) == 1
 
 
 def record_done(db: Session, item_id: int) -> None:
     """Count a judgement; the item closes when it has all the judgements it needs."""
-    db.execute(_RECORD_DONE, {"p_id": item_id})
+    _core(db).execute(_RECORD_DONE, {"p_id": item_id})
 
 
 def frontier(db: Session, user_id: int, project_id: int) -> int:
     """The newest item this labeler was ever given in the project (one index seek)."""
-    value = db.scalar(_FRONTIER, {"user_id": user_id, "project_id": project_id})
+    value = _core(db).scalar(_FRONTIER, {"user_id": user_id, "project_id": project_id})
     return int(value or 0)
 
 
@@ -267,7 +268,7 @@ def find_candidate(
     params: dict[str, Any] = {"project_id": project_id, "user_id": user_id}
     if after is not None:
         params["after"] = after
-    value = db.scalar(_candidate_stmt(after is not None, window and OLDEST_WINDOW, lock), params)
+    value = _core(db).scalar(_candidate_stmt(after is not None, window and OLDEST_WINDOW, lock), params)
     return int(value) if value is not None else None
 
 
@@ -297,6 +298,27 @@ def _candidate_stmt(after: bool, window: int, lock: bool) -> Select[int]:
     return query
 
 
+@cache
+def _uncertain_stmt(lock: bool) -> Select[int]:
+    project_id: Any = bindparam("project_id")
+    query = (
+        _candidates(project_id, bindparam("user_id"))
+        .where(WorkItem.uncertainty.is_not(None))
+        .order_by(None)
+        .order_by(WorkItem.uncertainty, WorkItem.id)
+    )
+    if lock:
+        query = query.with_for_update(skip_locked=True, key_share=True)
+    return query
+
+
+def find_uncertain(db: Session, project_id: int, user_id: int, *, lock: bool) -> int | None:
+    """The open item with a free slot, never given to this labeler, whose reward-model
+    margin is smallest (scored items only; ``ix_work_items_uncertainty``)."""
+    value = db.scalar(_uncertain_stmt(lock), {"project_id": project_id, "user_id": user_id})
+    return int(value) if value is not None else None
+
+
 # Waits for the row lock (no SKIP LOCKED); PostgreSQL then re-checks the conditions on
 # the row as the holder left it.
 _LOCK_IF_FREE = (
@@ -312,7 +334,7 @@ _LOCK_IF_FREE = (
 
 def lock_if_free(db: Session, item_id: int) -> int | None:
     """Lock the item once no one else holds it; None if it has no free slot by then."""
-    value = db.scalar(_LOCK_IF_FREE, {"item_id": item_id})
+    value = _core(db).scalar(_LOCK_IF_FREE, {"item_id": item_id})
     return int(value) if value is not None else None
 
 
@@ -337,12 +359,6 @@ _COMPLETION_IDS = (
     .where(ItemCompletion.item_id == bindparam("item_id"))
     .order_by(ItemCompletion.position)
 )
-_COMPLETION_CONTENTS = (
-    select(Completion.public_id, Completion.content)
-    .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
-    .where(ItemCompletion.item_id == bindparam("item_id"))
-    .order_by(ItemCompletion.position)
-)
 _PROMPT = select(Prompt).where(Prompt.id == bindparam("prompt_id"))
 
 
@@ -354,30 +370,34 @@ def item_completions(db: Session, item_id: int) -> list[tuple[Completion, int]]:
 
 def completion_ids(db: Session, item_id: int) -> list[tuple[str, int]]:
     """(public id, id) of the item's completions in canonical order (0 = A, 1 = B)."""
-    rows = db.execute(_COMPLETION_IDS, {"item_id": item_id}).all()
+    rows = _core(db).execute(_COMPLETION_IDS, {"item_id": item_id}).all()
     return [(r[0], r[1]) for r in rows]
 
 
-def completion_contents(db: Session, item_id: int) -> dict[str, str]:
-    """Public id → content of the item's completions (row tuples, no ORM objects)."""
-    return {r[0]: r[1] for r in db.execute(_COMPLETION_CONTENTS, {"item_id": item_id})}
-
-
 def completion_public_ids(db: Session, item_id: int) -> list[str]:
-    return [r[0] for r in db.execute(_COMPLETION_IDS, {"item_id": item_id})]
+    return [r[0] for r in _core(db).execute(_COMPLETION_IDS, {"item_id": item_id})]
 
 
-_TASK_ITEM = (
-    select(WorkItem.public_id, WorkItem.category, Prompt.public_id, Prompt.messages, Prompt.category)
+_TASK_VIEW = (
+    select(
+        WorkItem.public_id, WorkItem.category, Prompt.public_id, Prompt.messages, Prompt.category,
+        Completion.public_id, Completion.content,
+    )
+    .select_from(WorkItem)
     .outerjoin(Prompt, Prompt.id == WorkItem.prompt_id)
+    .outerjoin(ItemCompletion, ItemCompletion.item_id == WorkItem.id)
+    .outerjoin(Completion, Completion.id == ItemCompletion.completion_id)
     .where(WorkItem.id == bindparam("item_id"))
+    .order_by(ItemCompletion.position)
 )
 
 
-def task_item(db: Session, item_id: int) -> Any:
-    """What a task shows of its item, as one row (no ORM objects): item public id, item
-    category, then the prompt's public id, messages and category (None without a prompt)."""
-    return db.execute(_TASK_ITEM, {"item_id": item_id}).one()
+def task_view(db: Session, item_id: int) -> tuple[Any, dict[str, str]]:
+    """What a task shows of its item, in one round trip without ORM objects: (item public
+    id, item category, prompt public id, messages, category — None without a prompt) and
+    completion public id → content."""
+    rows = _core(db).execute(_TASK_VIEW, {"item_id": item_id}).all()
+    return rows[0][:5], {r[5]: r[6] for r in rows if r[5] is not None}
 
 
 _INSERT_ASSIGNMENT = insert(_ASSIGNMENTS).returning(_ASSIGNMENTS.c.id)
@@ -385,7 +405,7 @@ _INSERT_ASSIGNMENT = insert(_ASSIGNMENTS).returning(_ASSIGNMENTS.c.id)
 
 def insert_assignment(db: Session, values: dict[str, Any]) -> int:
     """One INSERT … RETURNING id, without the unit of work's flush machinery."""
-    return int(db.execute(_INSERT_ASSIGNMENT, values).scalar_one())
+    return int(_core(db).execute(_INSERT_ASSIGNMENT, values).scalar_one())
 
 
 def prompt(db: Session, prompt_id: int) -> Prompt | None:
@@ -433,7 +453,7 @@ def _insert_judgement_stmt(model: JudgementModel, keys: frozenset[str]) -> Any:
 def insert_judgement(db: Session, model: JudgementModel, values: dict[str, Any]) -> int:
     """One INSERT … RETURNING id: no ORM flush, no re-read of the row."""
     stmt = _insert_judgement_stmt(model, frozenset(values))
-    return int(db.execute(stmt, {f"p_{k}": v for k, v in values.items()}).scalar_one())
+    return int(_core(db).execute(stmt, {f"p_{k}": v for k, v in values.items()}).scalar_one())
 
 
 _RANKING_ENTRIES = insert(cast(Table, RankingEntry.__table__))
@@ -442,7 +462,7 @@ _RANKING_ENTRIES = insert(cast(Table, RankingEntry.__table__))
 def insert_ranking_entries(db: Session, rows: list[dict[str, Any]]) -> None:
     """One executemany; every row carries every column (rating None is stored as NULL)."""
     if rows:
-        db.execute(_RANKING_ENTRIES, rows)
+        _core(db).execute(_RANKING_ENTRIES, rows)
 
 
 def judgement_by_public_id(db: Session, models: Iterable[JudgementModel], public_id: str) -> Judgement | None:
@@ -547,7 +567,7 @@ def labeler_counts(
 
     Left for the labeler: open items with a free slot that were never given to them
     (not judged, skipped or let expire by them), plus the task they hold now."""
-    row = db.execute(
+    row = _core(db).execute(
         _labeler_counts_stmt(model, cap), {"since": since, "user_id": user_id, "project_id": project_id}
     ).one()
     left = int(row[2] or 0) + int(row[3] or 0) + (1 if row[4] else 0)
@@ -590,6 +610,13 @@ def users_by_id(db: Session, ids: set[int]) -> dict[int, User]:
     if not ids:
         return {}
     return {u.id: u for u in db.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def _core(db: Session) -> Connection:
+    """The session's connection, for Core statements on the hot path: executing them
+    through the session adds its ORM execution layer (events, compile-state lookup) to
+    every statement for nothing, as no entity is loaded or flushed."""
+    return db.connection()
 
 
 def _rowcount(result: Any) -> int:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import PlainValidator
 from sqlalchemy.orm import Session
 
-from app.db import read_phase
-from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from app.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, UserWorkDep
 from app.inputs import DateTime, ProjectPath
 from app.labeling import service
 from app.labeling import suggest as suggestion
@@ -24,6 +23,7 @@ from app.labeling.schemas import (
     SubmitOut,
     TaskOut,
 )
+from app.models import User
 from app.openapi import errors
 from app.registry.safety import EndpointPolicy
 
@@ -45,26 +45,19 @@ SubmitBody = Annotated[
 ]
 
 
-def _read_first(db: SessionDep) -> Session:
-    read_phase(db)
-    return db
-
-
-# The request's unit of work, starting with lock-free reads (app/db.py, write_phase). It
-# must come before CurrentUser in a route's parameters, so that it opens the session
-# before authentication reads from it.
-ReadFirstSession = Annotated[Session, Depends(_read_first, scope="function")]
-
-
 def _limit_submits(request: Request, user_id: int) -> None:
     request.app.state.submit_limiter.hit(f"submit:{user_id}", "submissions")
 
 
+# The queue and submit routes are the hot path: async, with their whole database work
+# (session, authentication, service, commit) in one thread-pool hop (app/deps.py, UserWork).
+
+
 @router.post("/projects/{pid}/next", response_model=TaskOut,
              responses={204: {"description": "nothing left for you"}, **errors(409)})
-def next_task(pid: ProjectPath, db: ReadFirstSession, user: CurrentUser) -> TaskOut | Response:
+async def next_task(pid: ProjectPath, run: UserWorkDep) -> TaskOut | Response:
     """Your current task on the project, or a newly leased one; 204 when nothing is left."""
-    task = service.next_task(db, user, pid)
+    task = await run(lambda db, user: service.next_task(db, user, pid))
     if task is None:
         return Response(status_code=204)
     return task
@@ -72,22 +65,25 @@ def next_task(pid: ProjectPath, db: ReadFirstSession, user: CurrentUser) -> Task
 
 @router.post("/assignments/{aid}/submit", status_code=201, response_model_exclude_unset=True,
              responses=errors(409, 410, 429))
-def submit(
+async def submit(
     aid: PublicId,
     body: SubmitBody,
     request: Request,
     response: Response,
-    db: ReadFirstSession,
-    settings: SettingsDep,
-    user: CurrentUser,
+    run: UserWorkDep,
     then_next: Annotated[bool, Query(alias="next")] = False,
 ) -> SubmitOut:
     """Store your answer once; the same idempotency key again replays the first answer (a
     different answer under a used key is refused). The body is the schema of the task's
     kind. With ``?next=true`` the answer also carries your next task (``next``, null when
     none)."""
-    _limit_submits(request, user.id)
-    result = service.submit(db, user, aid, body, settings, then_next=then_next)
+    settings = request.app.state.settings
+
+    def work(db: Session, user: User) -> service.Submitted:
+        _limit_submits(request, user.id)
+        return service.submit(db, user, aid, body, settings, then_next=then_next)
+
+    result = await run(work)
     if result.replayed:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
@@ -95,12 +91,16 @@ def submit(
 
 
 @router.post("/assignments/{aid}/renew", responses=errors(409, 410, 429))
-def renew(aid: PublicId, request: Request, db: ReadFirstSession, user: CurrentUser) -> RenewOut:
+async def renew(aid: PublicId, request: Request, run: UserWorkDep) -> RenewOut:
     """Keep your task while you work on it: the lease runs the project's lease time from
     now, up to a maximum hold (4 hours, or the lease time if longer) after it was given.
     410 if it ran out and someone else took it; 409 if it was submitted or skipped."""
-    request.app.state.submit_limiter.hit(f"renew:{user.id}", "renewals")
-    return service.renew(db, user, aid)
+
+    def work(db: Session, user: User) -> RenewOut:
+        request.app.state.submit_limiter.hit(f"renew:{user.id}", "renewals")
+        return service.renew(db, user, aid)
+
+    return await run(work)
 
 
 @router.post("/assignments/{aid}/skip", status_code=204, responses=errors(409, 429))

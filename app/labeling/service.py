@@ -91,11 +91,8 @@ def _next_for(db: Session, project: Project, user: User, now: datetime) -> TaskO
 
 
 def _task_out(db: Session, project: Project, user: User, lease: Assignment, now: datetime) -> TaskOut:
-    # Row tuples, not ORM objects: the item with its prompt in one query, then the texts.
-    item_public_id, item_category, prompt_public_id, prompt_messages, prompt_category = repo.task_item(
-        db, lease.item_id
-    )
-    contents = repo.completion_contents(db, lease.item_id)
+    item, contents = repo.task_view(db, lease.item_id)
+    item_public_id, item_category, prompt_public_id, prompt_messages, prompt_category = item
     prompt_out = None
     if prompt_public_id is not None:
         prompt_out = PromptOut(
@@ -203,7 +200,7 @@ def _submit(
     following: Assignment | None = None
     try:
         with write_phase(db):
-            _claim(db, lease)
+            was_active = _claim(db, lease)
             public_id = new_public_id()
             recording = Recording(db, project, lease, public_id)
             values: dict[str, Any] = {
@@ -220,7 +217,7 @@ def _submit(
             }
             kind.after_insert(recording, repo.insert_judgement(db, kind.judgement_model, values), answer)
             if then_next:
-                following = queue.lease_next(db, project, user, now)
+                following = queue.lease_next(db, project, user, now, may_hold=not was_active)
             # Counted last: on PostgreSQL this UPDATE locks the item's row until the commit,
             # and other labelers' `next` skips locked items rather than wait for them.
             repo.record_done(db, lease.item_id)
@@ -245,18 +242,19 @@ def _submit(
     return Submitted(answer_out, replayed=False)
 
 
-def _claim(db: Session, lease: Assignment) -> None:
-    """Mark the lease submitted if it still holds its slot.
+def _claim(db: Session, lease: Assignment) -> bool:
+    """Mark the lease submitted if it still holds its slot; True if it was the labeler's
+    active lease (so they now hold none in the project).
 
     A lease that ran out but was not reclaimed still holds it; a reclaimed one gets it
     back only if the slot is still free. Otherwise raise with the status found.
     """
     if repo.set_status(db, lease.id, AssignmentStatus.submitted, only_if=AssignmentStatus.active):
-        return
+        return True
     status = repo.assignment_status(db, lease.id)
     if status == AssignmentStatus.expired and repo.take_slot(db, lease.item_id):
         repo.set_status(db, lease.id, AssignmentStatus.submitted, only_if=AssignmentStatus.expired)
-        return
+        return False
     raise _NotClaimed(status)
 
 
@@ -344,6 +342,12 @@ def renew(db: Session, user: User, assignment_public_id: str, now: datetime | No
 
 def skip(db: Session, user: User, assignment_public_id: str) -> None:
     """The item goes back to the pool and is never offered to this labeler again."""
+    # Giving the slot back locks the item, which other labelers' leases and submits lock
+    # too, in their own order: PostgreSQL may abort one of them as a deadlock.
+    retry_transient(db, lambda: _skip(db, user, assignment_public_id))
+
+
+def _skip(db: Session, user: User, assignment_public_id: str) -> None:
     lease = repo.assignment_of_user(db, assignment_public_id, user.id, lock=True)
     if lease is None:
         raise NotFound(NO_ASSIGNMENT)

@@ -1,5 +1,6 @@
 """Typed SQLAlchemy 2.0 models, one module per aggregate."""
 
+from app.models.ai import AiConstitution, AiJudgement, AiLabeler, RankingMethod
 from app.models.base import Base, new_public_id, utcnow
 from app.models.judgements import (
     Demonstration,
@@ -29,6 +30,7 @@ from app.models.projects import (
     ModelVersion,
     Project,
     ProjectMember,
+    QueueOrder,
     TaskKind,
 )
 from app.models.prompts import Completion, Prompt
@@ -45,11 +47,14 @@ from app.models.quality import (
     Standing,
 )
 from app.models.queue import Assignment, AssignmentStatus, ItemCompletion, WorkItem
-from app.models.users import ApiToken, Role, User, WebSession
+from app.models.users import ApiToken, Role, User, UserKind, WebSession
 
 __all__ = [
     "DEFAULT_CATEGORIES",
     "DEFAULT_FLAGS",
+    "AiConstitution",
+    "AiJudgement",
+    "AiLabeler",
     "ApiToken",
     "Assignment",
     "AssignmentStatus",
@@ -81,8 +86,10 @@ __all__ = [
     "QualityItem",
     "QualitySettings",
     "QualityState",
+    "QueueOrder",
     "Ranking",
     "RankingEntry",
+    "RankingMethod",
     "RankingVerdict",
     "ReviewVerdict",
     "Role",
@@ -90,6 +97,7 @@ __all__ = [
     "Standing",
     "TaskKind",
     "User",
+    "UserKind",
     "WebSession",
     "Winner",
     "WorkItem",

@@ -42,6 +42,9 @@ class JobKind(enum.StrEnum):
     model_test = "model-test"
     suggest = "suggest"
     diagnostic = "diagnostic"
+    ai_label = "ai-label"
+    score_uncertainty = "score-uncertainty"
+    constitutional = "constitutional"
 
 
 class Job(PublicIdMixin, CreatedAtMixin, Base):

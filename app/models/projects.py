@@ -51,6 +51,13 @@ DEFAULT_CATEGORIES = [
 ]
 
 
+class QueueOrder(enum.StrEnum):
+    """Which open item a labeler gets next (app/labeling/queue.py)."""
+
+    oldest = "oldest"  # the oldest open items first
+    uncertainty = "uncertainty"  # the reward model's least certain items first (app/labeling/active.py)
+
+
 class ModelKind(enum.StrEnum):
     local = "local"
     endpoint = "endpoint"
@@ -110,6 +117,9 @@ class Project(PublicIdMixin, CreatedAtMixin, Base):
     )
     # Prompt-writing projects ask for this many prompts in each category.
     prompts_per_category: Mapped[int] = mapped_column(default=10, server_default="10")
+    queue_order: Mapped[QueueOrder] = mapped_column(
+        str_enum(QueueOrder, "queue_order"), default=QueueOrder.oldest, server_default=QueueOrder.oldest.value
+    )
     archived: Mapped[bool] = mapped_column(default=False)
 
 

@@ -26,6 +26,8 @@ class WorkItem(PublicIdMixin, CreatedAtMixin, Base):
         Index("ix_work_items_queue", "project_id", "is_open", "id"),
         # The quality policy looks up a project's gold items (app/quality/queue_policy.py).
         Index("ix_work_items_gold", "project_id", "is_gold"),
+        # The "uncertainty" queue order walks this index: smallest reward-model margin first.
+        Index("ix_work_items_uncertainty", "project_id", "is_open", "uncertainty"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,6 +48,9 @@ class WorkItem(PublicIdMixin, CreatedAtMixin, Base):
     # open in the regular queue: the quality policy mixes it in for every labeler.
     is_gold: Mapped[bool] = mapped_column(default=False)
     gold: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The margin between the two best reward-model scores of its answers (app/labeling/
+    # active.py), written by the score-uncertainty job; None until scored.
+    uncertainty: Mapped[float | None]
 
 
 class ItemCompletion(Base):

@@ -33,6 +33,13 @@ class Role(enum.StrEnum):
     reviewer = "reviewer"
 
 
+class UserKind(enum.StrEnum):
+    """A person, or a model judging as a labeler (app/ai_labeling); AI accounts never log in."""
+
+    human = "human"
+    ai = "ai"
+
+
 class User(PublicIdMixin, CreatedAtMixin, Base):
     __tablename__ = "users"
 
@@ -42,6 +49,8 @@ class User(PublicIdMixin, CreatedAtMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"), default=Role.labeler)
     is_active: Mapped[bool] = mapped_column(default=True)
+    kind: Mapped[UserKind] = mapped_column(str_enum(UserKind, "user_kind"), default=UserKind.human,
+                                           server_default=UserKind.human.value)
 
 
 class WebSession(CreatedAtMixin, Base):

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.inputs import Matching, RequestModel
-from app.models import DEFAULT_CATEGORIES, DEFAULT_FLAGS, MarginScale, Project, TaskKind, User
+from app.models import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_FLAGS,
+    MarginScale,
+    Project,
+    QueueOrder,
+    TaskKind,
+    User,
+)
 
 Slug = Annotated[str, Matching(
     r"^[a-z0-9][a-z0-9_]{0,39}$",
@@ -57,6 +65,7 @@ class ProjectCreate(RequestModel):
     sampler_model_id: PublicId | None = None
     sampling: Sampling = Field(default_factory=lambda: Sampling.model_validate({}))
     prompts_per_category: int = Field(10, ge=1, le=10_000)
+    queue_order: QueueOrder = Field(QueueOrder.oldest, description="which open item a labeler gets next")
 
     @model_validator(mode="after")
     def _check(self) -> ProjectCreate:
@@ -84,6 +93,7 @@ class ProjectUpdate(RequestModel):
     sampler_model_id: PublicId | None = None
     sampling: Sampling | None = None
     prompts_per_category: int | None = Field(None, ge=1, le=10_000)
+    queue_order: QueueOrder | None = None
     archived: bool | None = None
 
     @model_validator(mode="after")
@@ -111,6 +121,7 @@ class ProjectOut(BaseModel):
     sampler_model_id: str | None
     sampling: dict[str, Any]
     prompts_per_category: int
+    queue_order: QueueOrder
     archived: bool
     created_at: datetime
 
@@ -134,6 +145,7 @@ class ProjectOut(BaseModel):
             sampler_model_id=sampler_public_id,
             sampling=project.sampling,
             prompts_per_category=project.prompts_per_category,
+            queue_order=project.queue_order,
             archived=project.archived,
             created_at=project.created_at,
         )

@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, delete, func, insert, select, true, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,6 +55,7 @@ from app.models import (
     Standing,
     TaskKind,
     User,
+    UserKind,
     Winner,
     WorkItem,
 )
@@ -396,12 +409,24 @@ def _with_votes(item: ItemData, votes: tuple[Vote, ...]) -> ItemData:
     return ItemData(item.item_id, item.completions, item.lengths, item.chars, votes, item.gold, item.pairwise)
 
 
-def load_items(db: Session, project: Project, item_ids: Sequence[int]) -> dict[int, Loaded]:
+def ai_user_ids(db: Session) -> frozenset[int]:
+    return frozenset(db.scalars(select(User.id).where(User.kind == UserKind.ai)))
+
+
+def load_items(
+    db: Session, project: Project, item_ids: Sequence[int], *, people_only: bool = True
+) -> dict[int, Loaded]:
     """Every judgement of the items (rejected ones marked), with what the statistics need
-    of the items themselves."""
+    of the items themselves. ``people_only``: without the judgements of AI labelers
+    (app/ai_labeling), so they never move the people's figures; their own agreement with
+    the people is computed beside them."""
     items = item_rows(db, item_ids)
     completions = item_completion_lengths(db, item_ids)
     votes = VOTE_LOADERS[project.task_kind](db, item_ids)
+    if people_only:
+        machines = ai_user_ids(db)
+        if machines:
+            votes = {i: [v for v in vs if v.user_id not in machines] for i, vs in votes.items()}
     rejected = rejected_ids(db, project.id, item_ids)
     out: dict[int, Loaded] = {}
     for item_id in item_ids:
@@ -734,15 +759,22 @@ def _insert(db: Session, model: type[Any]) -> Any:
     return postgresql.insert(table) if db.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
 
 
+# Built once: every lease runs it (a prebuilt statement memoizes its cache key).
+_POLICY = (
+    select(QualitySettings, LabelerQuality.standing)
+    .select_from(Project)
+    .outerjoin(QualitySettings, QualitySettings.project_id == Project.id)
+    .outerjoin(
+        LabelerQuality,
+        and_(LabelerQuality.project_id == Project.id, LabelerQuality.user_id == bindparam("user_id")),
+    )
+    .where(Project.id == bindparam("project_id"))
+)
+
+
 def policy(db: Session, project_id: int, user_id: int) -> tuple[QualitySettings | None, Standing | None]:
     """The project's quality settings and this labeler's standing, in one round trip."""
-    row = db.execute(
-        select(QualitySettings, LabelerQuality.standing)
-        .select_from(Project)
-        .outerjoin(QualitySettings, QualitySettings.project_id == Project.id)
-        .outerjoin(LabelerQuality, and_(LabelerQuality.project_id == Project.id, LabelerQuality.user_id == user_id))
-        .where(Project.id == project_id)
-    ).first()
+    row = db.execute(_POLICY, {"project_id": project_id, "user_id": user_id}).first()
     if row is None:
         return None, None
     return row[0], (Standing(row[1]) if row[1] is not None else None)

@@ -33,7 +33,7 @@ import httpx
 
 from app.registry.safety import EndpointPolicy, UnsafeEndpoint, pin
 
-__all__ = ["ChatParams", "EndpointClient", "EndpointError", "EndpointPolicy"]
+__all__ = ["ChatParams", "ChatReply", "EndpointClient", "EndpointError", "EndpointPolicy", "TokenLogprob"]
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 EXCERPT_CHARS = 120
@@ -57,6 +57,37 @@ def _excerpt(response: httpx.Response) -> str:
 
 class EndpointError(Exception):
     """The endpoint could not give an answer (after retries, where retrying makes sense)."""
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token, its log-probability and the most likely alternatives."""
+
+    token: str
+    logprob: float
+    top: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    content: str
+    tokens: list[TokenLogprob] | None  # None: the endpoint returned no log-probabilities
+
+
+def _token_logprobs(choice: Any) -> list[TokenLogprob] | None:
+    """``choices[0].logprobs.content`` as OpenAI documents it; None when absent or malformed
+    (a foreign answer never fails a reply that has its content)."""
+    try:
+        content = choice.get("logprobs", {}).get("content") if isinstance(choice, dict) else None
+        if not isinstance(content, list):
+            return None
+        out = []
+        for entry in content:
+            top = {str(t["token"]): float(t["logprob"]) for t in entry.get("top_logprobs") or []}
+            out.append(TokenLogprob(str(entry["token"]), float(entry["logprob"]), top))
+        return out
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -158,37 +189,53 @@ class EndpointClient:
 
     async def _chat(
         self, client: httpx.AsyncClient, gate: asyncio.Semaphore,
-        messages: Sequence[dict[str, str]], params: ChatParams,
-    ) -> str:
-        body = {
+        messages: Sequence[dict[str, str]], params: ChatParams, top_logprobs: int | None = None,
+    ) -> ChatReply:
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": list(messages),
             "temperature": params.temperature,
             "top_p": params.top_p,
             "max_tokens": params.max_tokens,
         }
+        if top_logprobs is not None:
+            body["logprobs"] = True
+            body["top_logprobs"] = top_logprobs
         async with gate:
             data = await self._post(client, body)
         try:
-            content = data["choices"][0]["message"]["content"]
+            choice = data["choices"][0]
+            content = choice["message"]["content"]
         except (KeyError, IndexError, TypeError) as exc:
             raise EndpointError(
                 f"{self.url} answered without choices[0].message.content; is it an "
                 "OpenAI-compatible chat-completions endpoint?"
             ) from exc
         # PostgreSQL cannot store NUL; a model that emits one loses nothing else.
-        return str(content or "").replace("\x00", "")
+        return ChatReply(str(content or "").replace("\x00", ""), _token_logprobs(choice))
+
+    async def _many(
+        self, conversations: Sequence[Sequence[dict[str, str]]], params: ChatParams, top_logprobs: int | None
+    ) -> list[ChatReply]:
+        gate = asyncio.Semaphore(self.max_concurrency)
+        limits = httpx.Limits(max_connections=self.max_concurrency)
+        async with httpx.AsyncClient(transport=self._transport, limits=limits, follow_redirects=False,
+                                     trust_env=False) as client:
+            tasks = [self._chat(client, gate, conv, params, top_logprobs) for conv in conversations]
+            return list(await asyncio.gather(*tasks))
 
     async def chat_many(
         self, conversations: Sequence[Sequence[dict[str, str]]], params: ChatParams
     ) -> list[str]:
         """One reply per conversation, in order; at most ``max_concurrency`` in flight."""
-        gate = asyncio.Semaphore(self.max_concurrency)
-        limits = httpx.Limits(max_connections=self.max_concurrency)
-        async with httpx.AsyncClient(transport=self._transport, limits=limits, follow_redirects=False,
-                                     trust_env=False) as client:
-            tasks = [self._chat(client, gate, conv, params) for conv in conversations]
-            return list(await asyncio.gather(*tasks))
+        return [r.content for r in await self._many(conversations, params, None)]
+
+    def replies_sync(
+        self, conversations: Sequence[Sequence[dict[str, str]]], params: ChatParams, *, top_logprobs: int | None
+    ) -> list[ChatReply]:
+        """``chat_many`` with the replies' token log-probabilities where the endpoint gives
+        them (OpenAI's ``logprobs`` / ``top_logprobs``; many servers return none)."""
+        return asyncio.run(self._many(conversations, params, top_logprobs))
 
     def chat_many_sync(
         self, conversations: Sequence[Sequence[dict[str, str]]], params: ChatParams

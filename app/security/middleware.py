@@ -192,11 +192,7 @@ class InputGuard:
             return
         ctype = _content_type(scope)
         if ctype == b"multipart/form-data" and not self.is_upload(scope["path"]):
-            await self._refuse(scope, receive, send, 415, {
-                "error": "unsupported_media_type",
-                "detail": "Only file uploads take multipart/form-data; send JSON "
-                          "(or a URL-encoded form to the login page).",
-            })
+            await self._refuse(scope, receive, send, 415, _MULTIPART_REFUSED)
             return
         check = json_has_nul if _is_json(ctype) else form_has_nul if ctype == b"application/x-www-form-urlencoded" else None
         if check is None:
@@ -225,6 +221,12 @@ class InputGuard:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+_MULTIPART_REFUSED = {
+    "error": "unsupported_media_type",
+    "detail": "Only file uploads take multipart/form-data; send JSON (or a URL-encoded form to the login page).",
+}
 
 
 def _invalid(detail: str) -> dict[str, Any]:
@@ -263,20 +265,123 @@ class CrossSiteGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in UNSAFE_METHODS:
-            headers = dict(scope.get("headers") or [])
-            site = headers.get(b"sec-fetch-site", b"").decode().lower()
-            origin = headers.get(b"origin", b"").decode()
-            host = headers.get(b"host", b"").decode()
-            if site == "cross-site" or (origin and origin != "null" and urlsplit(origin).netloc != host):
-                await _send_json(
-                    send,
-                    403,
-                    {"error": "forbidden", "detail": "Cross-site requests are not allowed."},
-                )
-                return
-            if origin == "null":
-                await _send_json(
-                    send, 403, {"error": "forbidden", "detail": "Requests from an opaque origin are not allowed."}
-                )
+            refusal = _cross_site(dict(scope.get("headers") or []))
+            if refusal is not None:
+                await _send_json(send, 403, {"error": "forbidden", "detail": refusal})
                 return
         await self.app(scope, receive, send)
+
+
+class Edge:
+    """Every check at the edge, as one pure-ASGI layer (each layer wraps ``receive`` and
+    ``send`` again and costs a coroutine per message): security headers on every
+    answer, cross-site refusal, at most ``limit`` requests in flight, the body-size
+    limit and the input guard — the same rules as ``SecurityHeaders``,
+    ``CrossSiteGuard``, ``ConcurrencyGate`` (app/db.py), ``BodySizeLimit`` and
+    ``InputGuard``, in that order, which stay as the reference for each rule.
+
+    A JSON or URL-encoded body is read whole here anyway (to look for NUL), so its size
+    is checked while it is read and the app gets it in one message.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_upload_bytes: int, is_upload: IsUpload,
+                 limit: int) -> None:
+        self.app = app
+        self.guard = InputGuard(app, is_upload)
+        self.body_limit = BodySizeLimit(app, max_bytes, max_upload_bytes, is_upload)
+        self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
+        self.is_upload = is_upload
+        self.limit = limit
+        self._semaphore: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                message["headers"] = headers + [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+            await send(message)
+
+        headers = dict(scope.get("headers") or [])
+        if scope["method"] in UNSAFE_METHODS:
+            refusal = _cross_site(headers)
+            if refusal is not None:
+                await _send_json(with_headers, 403, {"error": "forbidden", "detail": refusal})
+                return
+        if self._semaphore is None:
+            import anyio
+            import anyio.to_thread
+
+            # As ConcurrencyGate: requests wait here, on the event loop, not in threads.
+            limiter = anyio.to_thread.current_default_thread_limiter()
+            limiter.total_tokens = max(limiter.total_tokens, self.limit + 8)
+            self._semaphore = anyio.Semaphore(self.limit)
+        async with self._semaphore:
+            await self._checked(scope, receive, with_headers, headers)
+
+    async def _checked(self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]) -> None:
+        upload = self.is_upload(scope["path"])
+        limit = self.max_upload_bytes if upload else self.max_bytes
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await _send_json(send, 413, _too_large(limit))
+            return
+        query = scope.get("query_string", b"")
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            where = "the URL path" if "\x00" in scope["path"] else "the query string"
+            await self.guard._refuse(scope, receive, send, 422, _invalid(_NUL_MESSAGE.format(where=where)))
+            return
+        ctype = _content_type(scope)
+        if ctype == b"multipart/form-data" and not upload:
+            await self.guard._refuse(scope, receive, send, 415, _MULTIPART_REFUSED)
+            return
+        check = json_has_nul if _is_json(ctype) else form_has_nul if ctype == b"application/x-www-form-urlencoded" else None
+        if check is None:
+            await self.body_limit(scope, receive, send)  # counts a streamed body as it goes
+            return
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                await _send_json(send, 413, _too_large(limit))
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if check(body):
+            await self.guard._refuse(scope, receive, send, 422, _invalid(_NUL_MESSAGE.format(where="the body")))
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                following: Message = await receive()
+                return following
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+def _cross_site(headers: dict[bytes, bytes]) -> str | None:
+    """Why a state-changing request is refused as cross-site (CrossSiteGuard), or None."""
+    site = headers.get(b"sec-fetch-site", b"").decode().lower()
+    origin = headers.get(b"origin", b"").decode()
+    host = headers.get(b"host", b"").decode()
+    if site == "cross-site" or (origin and origin != "null" and urlsplit(origin).netloc != host):
+        return "Cross-site requests are not allowed."
+    if origin == "null":
+        return "Requests from an opaque origin are not allowed."
+    return None

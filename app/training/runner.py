@@ -26,6 +26,8 @@ from app.models import ExportStatus
 from app.registry import service as registry
 from app.training import stages
 from app.training.schemas import TrainRun
+from app.training.service import OUTPUT_DIR, output_folder
+from trainer.run_folder import METRICS_FILE, copy_for_resume
 
 LAUNCH_POLL_SECONDS = 1.0
 
@@ -56,9 +58,11 @@ def _resolve(ctx: JobContext, run: TrainRun) -> _Inputs:
 def _run_launched(ctx: JobContext, cmd: list[str], out: Path, total: int) -> None:
     """Run ``accelerate launch`` and forward its metrics.jsonl as progress. Cancelling sends
     SIGINT to the launcher's process group; the run keeps its last periodic checkpoint."""
+    metrics_file = out / METRICS_FILE
+    # A resumed run's folder starts with the lines up to its checkpoint; the job has them.
+    seen = (len(metrics_file.read_text(encoding="utf-8").splitlines())
+            if metrics_file.exists() else 0)
     proc = subprocess.Popen(cmd, start_new_session=True)
-    seen = 0
-    metrics_file = out / "metrics.jsonl"
     while proc.poll() is None:
         time.sleep(LAUNCH_POLL_SECONDS)
         if metrics_file.exists():
@@ -85,9 +89,16 @@ def run(ctx: JobContext) -> dict[str, Any]:
     params = TrainRun.model_validate(ctx.params)
     inputs = _resolve(ctx, params)
     stage = stages.load(params.stage)
-    out = ctx.job_dir / "model"
+    out = ctx.job_dir / OUTPUT_DIR
+    if params.resume_from is not None:
+        source = output_folder(ctx.settings, params.resume_from)
+        checkpoint = copy_for_resume(source, out)
+        if checkpoint is None:
+            raise InvalidInput(f"Run {params.resume_from} has no checkpoint left in {source}.")
+        ctx.log(f"resuming run {params.resume_from} from {checkpoint.path.name} "
+                f"(step {checkpoint.step})")
     managed = {"data": inputs.export_path, "model": inputs.base_path, "out": str(out),
-               "resume": params.resume, **inputs.paths}
+               "resume": params.resume or params.resume_from is not None, **inputs.paths}
     config = stages.build_config(stage.config_cls, params.hyperparameters, managed)
     config_path = ctx.job_dir / "config.json"
     config_path.write_text(json.dumps(dataclasses.asdict(config), indent=2), encoding="utf-8")

@@ -14,12 +14,17 @@ from app.models import JobKind
 from app.training.stages import Stage
 
 # A hyper-parameter value as JSON carries it; the stage's config dataclass checks its
-# name and type when the run starts. Numbers are bounded like every other input.
+# name and type when the run starts. Numbers are bounded like every other input; lists
+# (safety_categories) and mappings (margin_mapping) are short.
+HyperNumber = Annotated[float, Field(ge=-1e15, le=1e15)]
+HyperText = Annotated[str, Field(max_length=200)]
 HyperValue = (
     bool
     | DbInt
-    | Annotated[float, Field(ge=-1e15, le=1e15)]
-    | Annotated[str, Field(max_length=200)]
+    | HyperNumber
+    | HyperText
+    | Annotated[list[HyperText], Field(max_length=64)]
+    | Annotated[dict[Annotated[str, Field(max_length=64)], HyperNumber], Field(max_length=64)]
     | None
 )
 
@@ -78,10 +83,13 @@ class TrainParams(_TrainSettings):
 
 class TrainRun(_TrainSettings):
     """The run as queued (the job's params): the export is always named; ``after_job``
-    is the export job it waits for, when the request asked for "export now"."""
+    is the export job it waits for, when the request asked for "export now";
+    ``resume_from`` is the cancelled or failed run whose last checkpoint this one
+    continues from (POST /api/v1/training/runs/{id}/resume)."""
 
     export_id: PublicId
     after_job: PublicId | None = None
+    resume_from: PublicId | None = None
 
 
 class TrainJobIn(RequestModel):

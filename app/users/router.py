@@ -63,7 +63,7 @@ def update_user(uid: PathId, body: UserUpdate, db: SessionDep, admin: AdminUser)
     return UserOut.of(user)
 
 
-@router.post("/users/{uid}/password")
+@router.post("/users/{uid}/password", responses=errors(409))
 def reset_password(uid: PathId, db: SessionDep, admin: AdminUser) -> PasswordOut:
     """Replace the password with a generated one, shown once; ends their sessions."""
     return PasswordOut(password=service.reset_password(db, admin, service.get(db, uid)))
@@ -75,7 +75,7 @@ def list_tokens(uid: PathId, db: SessionDep, actor: CurrentUser) -> list[TokenOu
     return [TokenOut.of(t) for t in service.tokens(db, _self_or_admin(db, actor, uid))]
 
 
-@router.post("/users/{uid}/tokens", status_code=201)
+@router.post("/users/{uid}/tokens", status_code=201, responses=errors(409))
 def create_token(uid: PathId, body: TokenCreate, db: SessionDep, actor: CurrentUser) -> TokenCreated:
     """Issue an API token; the raw value is in this answer only."""
     token, raw = service.create_token(db, actor, _self_or_admin(db, actor, uid), body.name)

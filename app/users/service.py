@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app import audit
 from app.auth import service as auth_service
 from app.errors import Conflict, NotFound
-from app.models import ApiToken, Role, User, utcnow
+from app.models import ApiToken, Role, User, UserKind, utcnow
 from app.models.users import normalise_email
 from app.security.passwords import hash_password
 from app.users import repository as repo
@@ -86,6 +86,7 @@ def update(
     is_active: bool | None = None,
     display_name: str | None = None,
 ) -> User:
+    _refuse_ai_login(user, role is not None or is_active is not None)
     _check_not_last_admin(db, user, role, is_active)
     changes: dict[str, object] = {}
     if role is not None and role != user.role:
@@ -108,7 +109,16 @@ def update(
     return user
 
 
+def _refuse_ai_login(user: User, refused: bool = True) -> None:
+    """An AI labeler's account (app/ai_labeling) never logs in nor holds a token: it would
+    let someone judge under the model's name."""
+    if refused and user.kind == UserKind.ai:
+        raise Conflict(f"{user.display_name} is an AI labeler's account: it has no password, role or token; "
+                       "manage it on its project's AI labelers page.")
+
+
 def reset_password(db: Session, actor: User, user: User) -> str:
+    _refuse_ai_login(user)
     password = generate_password()
     user.password_hash = hash_password(password)
     auth_service.revoke_all_sessions(db, user)
@@ -122,6 +132,7 @@ def tokens(db: Session, user: User) -> list[ApiToken]:
 
 
 def create_token(db: Session, actor: User | None, user: User, name: str) -> tuple[ApiToken, str]:
+    _refuse_ai_login(user)
     token, raw = auth_service.create_api_token(db, user, name.strip() or "token")
     audit.record(db, actor, "token.create", user.email, {"token": token.public_id, "name": token.name})
     return token, raw

@@ -41,6 +41,7 @@ function readForm(form, editing) {
     lease_seconds: num("lease_seconds"),
     prompts_per_category: num("prompts_per_category"),
     margin_scale: v("margin_scale").value,
+    queue_order: v("queue_order").value,
     safety_labels: v("safety_labels").checked,
     multi_turn: v("multi_turn").checked,
     flags: lines(v("flags").value),
@@ -59,7 +60,7 @@ function readForm(form, editing) {
 
 function fillForm(form, p) {
   const set = (name, value) => { const n = form.querySelector(`[name=${name}]`); if (n && value !== undefined && value !== null) n.value = value; };
-  for (const k of ["name", "guidelines", "k_min", "k_max", "overlap", "lease_seconds", "prompts_per_category", "margin_scale", "task_kind", "sampler_model_id"]) set(k, p[k]);
+  for (const k of ["name", "guidelines", "k_min", "k_max", "overlap", "lease_seconds", "prompts_per_category", "margin_scale", "queue_order", "task_kind", "sampler_model_id"]) set(k, p[k]);
   form.querySelector("[name=safety_labels]").checked = Boolean(p.safety_labels);
   form.querySelector("[name=multi_turn]").checked = Boolean(p.multi_turn);
   set("flags", (p.flags || []).join("\n"));

@@ -154,11 +154,12 @@ export function bandLine(points, label, { min = 0, max = 1, reference = null, fm
 
 // One row per labeler: the estimate as a dot, its interval as a whisker, an optional
 // reference line (50% for position bias); flagged rows are drawn in the warning colour.
-export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = pct } = {}) {
+// `nameChars` widens the name column for longer names (model versions).
+export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = pct, nameChars = 16 } = {}) {
   const wrap = document.createElement("div");
   const data = rows.filter((r) => r.value !== null && r.value !== undefined);
   if (!data.length) { wrap.textContent = "Not measured yet."; return wrap; }
-  const W = 560; const row = 26; const L = 120; const R = 140; const H = data.length * row + 30;
+  const L = nameChars > 16 ? nameChars * 7 + 12 : 120; const W = 440 + L; const row = 26; const R = 140; const H = data.length * row + 30;
   const x = (v) => L + ((Math.min(max, Math.max(min, v)) - min) / (max - min)) * (W - L - R);
   const svg = chart(W, H, label);
   for (let i = 0; i <= 4; i++) {
@@ -169,7 +170,7 @@ export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = 
   if (reference !== null) svg.append(svgEl("line", { x1: x(reference), x2: x(reference), y1: 4, y2: H - 22, class: "reference" }));
   data.forEach((r, i) => {
     const cy = 4 + i * row + row / 2;
-    const name = r.name.length > 16 ? `${r.name.slice(0, 15)}…` : r.name;
+    const name = r.name.length > nameChars ? `${r.name.slice(0, nameChars - 1)}…` : r.name;
     svg.append(svgEl("text", { x: L - 8, y: cy + 4, "text-anchor": "end" }, name));
     const cls = r.flagged ? "flagged" : "";
     if (r.low !== null && r.low !== undefined) {
@@ -183,10 +184,19 @@ export function forest(rows, label, { min = 0, max = 1, reference = null, fmt = 
   return wrap;
 }
 
-// Labeler × labeler agreement: colour by value (ten classes in app.css), the count on hover.
-export function heatMap(names, cells, label, fmt = pct) {
+// A square matrix coloured by value (ten classes in app.css), the figure on hover.
+// Default: labeler × labeler agreement (symmetric). With `directed`, the cell in row a,
+// column b is `${a.id}|${b.id}` only (e.g. the row model's win rate over the column's).
+export function heatMap(names, cells, label, fmt = pct, {
+  pick = (c) => c.agreement,
+  directed = false,
+  empty = "No two labelers share an item yet.",
+  keys = [["h1", "low agreement"], ["h5", "middling"], ["h9", "high agreement"], ["hnone", "no shared items"]],
+  describe = (a, b, e) => `${a.name} & ${b.name}: ${interval(e, fmt)} over ${e.n} shared items`,
+  none = (a, b) => `${a.name} & ${b.name}: no shared items`,
+} = {}) {
   const wrap = document.createElement("div");
-  if (names.length < 2 || !cells.length) { wrap.textContent = "No two labelers share an item yet."; return wrap; }
+  if (names.length < 2 || !cells.length) { wrap.textContent = empty; return wrap; }
   const size = Math.max(18, Math.min(44, Math.floor(560 / names.length)));
   const L = 170; const T = 130; const W = L + names.length * size + 20; const H = T + names.length * size + 10;
   const svg = chart(W, H, label);
@@ -200,18 +210,98 @@ export function heatMap(names, cells, label, fmt = pct) {
     }, short));
   });
   names.forEach((a, i) => names.forEach((b, j) => {
-    const cell = i === j ? null : at.get(`${a.id}|${b.id}`) || at.get(`${b.id}|${a.id}`);
-    const value = cell ? cell.agreement.value : null;
+    const cell = i === j ? null : at.get(`${a.id}|${b.id}`) || (directed ? null : at.get(`${b.id}|${a.id}`));
+    const estimate = cell ? pick(cell) : null;
+    const value = estimate ? estimate.value : null;
     const bucket = value === null || value === undefined ? "none" : Math.min(9, Math.floor(value * 10));
     const rect = svgEl("rect", { x: L + j * size, y: T + i * size, width: size - 2, height: size - 2, class: `heat h${bucket}` });
-    rect.append(svgEl("title", {}, i === j ? a.name : cell
-      ? `${a.name} & ${b.name}: ${interval(cell.agreement, fmt)} over ${cell.agreement.n} shared items`
-      : `${a.name} & ${b.name}: no shared items`));
+    rect.append(svgEl("title", {}, i === j ? a.name : cell ? describe(a, b, estimate) : none(a, b)));
     svg.append(rect);
     if (cell && value !== null && size >= 34) {
-      svg.append(svgEl("text", { x: L + j * size + size / 2 - 1, y: T + i * size + size / 2 + 4, "text-anchor": "middle", class: bucket >= 6 ? "on-heat" : "" }, `${Math.round(value * 100)}`));
+      svg.append(svgEl("text", { x: L + j * size + size / 2 - 1, y: T + i * size + size / 2 + 4, "text-anchor": "middle", class: bucket >= 7 || bucket <= 1 ? "on-heat" : "" }, `${Math.round(value * 100)}`));
     }
   }));
-  wrap.append(svg, legend([["h1", "low agreement"], ["h5", "middling"], ["h9", "high agreement"], ["hnone", "no shared items"]]));
+  wrap.append(svg, legend(keys));
+  return wrap;
+}
+
+// --- training curves: a metric over steps, raw and smoothed ------------------------------
+
+// Round tick values (1, 2, 2.5, 5 × 10^k) covering [lo, hi]; one tick when lo === hi, so a
+// single value is labelled as itself rather than given an invented range.
+export function niceTicks(lo, hi, count = 4) {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= raw);
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(+v.toPrecision(12));
+  return ticks;
+}
+
+// Short tick labels that do not run together: 3 significant digits, exponents for tiny or
+// huge values (learning rates).
+export function fmtTick(v) {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a < 1e-3 || a >= 1e5) return v.toExponential(1).replace("e+", "e");
+  return String(+v.toPrecision(3));
+}
+
+// Exponential moving average with TensorBoard's debiasing, so the first points are not
+// pulled towards zero.
+export function smooth(values, weight = 0.6) {
+  let last = 0;
+  return values.map((v, i) => {
+    last = last * weight + (1 - weight) * v;
+    return last / (1 - weight ** (i + 1));
+  });
+}
+
+// One curve: points [[step, value], …] on labelled axes; the smoothed line over the raw one
+// when there are enough points for smoothing to mean something.
+export function lineChart(points, { title, xLabel = "step", yLabel = "", smoothing = 0.6 } = {}) {
+  const wrap = document.createElement("div");
+  if (!points.length) { wrap.textContent = "No points yet."; return wrap; }
+  const W = 480; const H = 230; const L = 58; const R = 14; const T = 12; const B = 42;
+  const xs = points.map((p) => p[0]); const ys = points.map((p) => p[1]);
+  const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  const xt = niceTicks(x0, x1, 4); const yt = niceTicks(y0, y1, 4);
+  // Stretch the domain to the outer ticks; a flat or single value sits mid-height.
+  const [dx0, dx1] = x1 > x0 ? [Math.min(x0, xt[0]), Math.max(x1, xt[xt.length - 1])] : [x0 - 1, x0 + 1];
+  const [dy0, dy1] = y1 > y0 ? [Math.min(y0, yt[0]), Math.max(y1, yt[yt.length - 1])] : [y0 - 1, y0 + 1];
+  const sx = (x) => L + ((x - dx0) / (dx1 - dx0)) * (W - L - R);
+  const sy = (y) => T + (1 - (y - dy0) / (dy1 - dy0)) * (H - T - B);
+  const last = points[points.length - 1];
+  const svg = chart(W, H, `${title || yLabel}: ${points.length} points, last ${fmtTick(last[1])} at ${xLabel} ${last[0]}`);
+  svg.classList.add("line-chart");
+  for (const v of yt) {
+    svg.append(svgEl("line", { x1: L, x2: W - R, y1: sy(v), y2: sy(v), class: "grid" }));
+    svg.append(svgEl("text", { x: L - 6, y: sy(v) + 4, "text-anchor": "end" }, fmtTick(v)));
+  }
+  for (const v of xt) {
+    if (x1 === x0 && v !== x0) continue;
+    svg.append(svgEl("line", { x1: sx(v), x2: sx(v), y1: H - B, y2: H - B + 4, class: "axis" }));
+    svg.append(svgEl("text", { x: sx(v), y: H - B + 16, "text-anchor": "middle" }, fmtTick(v)));
+  }
+  svg.append(svgEl("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, class: "axis" }));
+  svg.append(svgEl("line", { x1: L, x2: L, y1: T, y2: H - B, class: "axis" }));
+  svg.append(svgEl("text", { x: L + (W - L - R) / 2, y: H - 6, "text-anchor": "middle", class: "axis-label" }, xLabel));
+  svg.append(svgEl("text", { x: 12, y: T + (H - T - B) / 2, "text-anchor": "middle", class: "axis-label",
+    transform: `rotate(-90 12 ${T + (H - T - B) / 2})` }, yLabel));
+  const line = (vals, cls) => svgEl("polyline", {
+    points: points.map((p, i) => `${sx(p[0]).toFixed(1)},${sy(vals[i]).toFixed(1)}`).join(" "), class: cls });
+  const smoothed = points.length >= 5 && smoothing > 0;
+  if (points.length === 1) {
+    const dot = svgEl("circle", { cx: sx(last[0]), cy: sy(last[1]), r: 4, class: "dot" });
+    dot.append(svgEl("title", {}, `${xLabel} ${last[0]}: ${last[1]}`));
+    svg.append(dot);
+  } else {
+    svg.append(line(ys, smoothed ? "raw" : "line"));
+    if (smoothed) svg.append(line(smooth(ys, smoothing), "line"));
+  }
+  wrap.append(svg);
+  if (smoothed) wrap.append(legend([["raw-key", "raw"], ["line-key", `smoothed (EMA ${smoothing})`]]));
   return wrap;
 }

@@ -130,6 +130,35 @@ function fitTurns(turns) {
 }
 
 let multi = false;
+let candidate = null;
+
+// AI-written candidates (Constitutional AI revisions): accept one as it is, edit it in the
+// reply box, or reject them and write the reply yourself.
+function drawCandidates(task) {
+  const box = document.getElementById("candidates");
+  const shown = task.completions || [];
+  candidate = null;
+  box.hidden = !shown.length;
+  box.replaceChildren(...(shown.length ? [el("h2", {}, "AI-written candidates")] : []), ...shown.map((c, i) => {
+    const name = `candidate ${i + 1}`;
+    const card = el("article", { class: "panel candidate", "aria-label": `AI-written ${name}` },
+      el("p", { class: "small muted" }, "Written by a model, critiqued and revised against a principle. Check it as you would your own reply."),
+      el("div", { class: "md" }, c.content),
+      el("div", { class: "actions" },
+        el("button", { type: "button", onclick: () => {
+          drawTurns([{ role: "assistant", content: c.content }]);
+          candidate = c.id;
+          ctxRef.saveDraft();
+          notice(suggestStatus, "ok", `The ${name} is in the reply box: submit it as it is, or edit it first.`);
+        } }, `Use ${name}`),
+        el("button", { type: "button", class: "danger", onclick: () => {
+          card.remove();
+          if (candidate === c.id) candidate = null;
+          if (!box.querySelector(".candidate")) box.hidden = true;
+        } }, `Reject ${name}`)));
+    return card;
+  }));
+}
 
 startWork({
   async render(task, ctx, draft) {
@@ -142,6 +171,7 @@ startWork({
       el("div", { class: "md", html: html[i] }))));
     multi = Boolean(task.project && task.project.multi_turn);
     addBtn.hidden = !multi;
+    drawCandidates(task);
     const turns = (draft && Array.isArray(draft.turns) && draft.turns.length) ? draft.turns : [{ role: "assistant", content: "" }];
     drawTurns(fitTurns(turns));
   },
@@ -157,5 +187,5 @@ startWork({
     if (blank > 0) return `Turn ${blank + 1} (${roleName(turns[blank].role)}) is empty: write it or remove that exchange.`;
     return null;
   },
-  collect: () => ({ turns: readTurns() }),
+  collect: () => (candidate ? { turns: readTurns(), candidate } : { turns: readTurns() }),
 });

@@ -148,6 +148,22 @@ class TestStartEvaluation:
         assert r.status_code == 422 and "nobody" in r.json()["detail"]
         assert _count(db, Project) == projects_before and _count(db, Job) == 0
 
+    def test_only_active_labelers_may_be_named_as_labelers(self, client: TestClient, db: Session) -> None:
+        engineer, other_engineer = make_labelers(db, 2, Role.engineer)
+        active, gone = make_labelers(db, 2)
+        gone.is_active = False
+        db.commit()
+        a, b = _models(db, engineer)
+        source = _source(db, engineer, held_out=1)
+        projects_before = _count(db, Project)
+        r = client.post("/api/v1/evaluations", headers=bearer(db, engineer),
+                        json=_body(a, b, source, labelers=[active.public_id, gone.public_id,
+                                                           other_engineer.public_id]))
+        assert r.status_code == 422
+        detail = r.json()["detail"]
+        assert gone.public_id in detail and other_engineer.public_id in detail and active.public_id not in detail
+        assert _count(db, Project) == projects_before and _count(db, Job) == 0
+
     def test_labelers_may_not_start_one(self, client: TestClient, db: Session) -> None:
         engineer, labeler = make_labelers(db, 1, Role.engineer) + make_labelers(db, 1)
         a, b = _models(db, engineer)

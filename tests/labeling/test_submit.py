@@ -299,7 +299,7 @@ class TestTheBodyFollowsTheTasksKind:
         r = _submit(client, task, headers, turns=[{"role": "assistant", "content": "Hi."}], ranking=[[c]])
         assert r.status_code == 422
         assert r.json()["detail"] == (
-            "'ranking' does not belong to a demonstration task; remove it (a demonstration answer takes 'turns')."
+            "'ranking' does not belong to a demonstration task; remove it (a demonstration answer takes 'turns', 'candidate')."
         )
         assert _count(db, Demonstration) == 0
 

@@ -102,9 +102,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def fake_openai_server() -> Iterator[tuple[str, FakeOpenAI]]:
-    """Yields (base_url ending in /v1, the app with its counters)."""
-    app = FakeOpenAI()
+def fake_openai_server(app: FakeOpenAI | None = None) -> Iterator[tuple[str, FakeOpenAI]]:
+    """Yields (base_url ending in /v1, the app with its counters); ``app`` replaces the
+    default answers (a subclass overriding ``_answer``)."""
+    app = app or FakeOpenAI()
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="on"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import demo
@@ -56,6 +57,20 @@ class TestDemoSampler:
         assert by_slug["demo-pairwise"] is None
         ranking = db.query(Project).filter_by(slug="demo-ranking").one()
         assert ranking.sampling["max_tokens"] == 64
+
+    def test_a_relative_data_dir_still_registers_the_sampler(
+        self, db: Session, session_factory: sessionmaker[Session], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # `rankwise demo` runs with the default RANKWISE_DATA_DIR=var, relative to the
+        # working directory; the registry only takes absolute folders.
+        monkeypatch.chdir(tmp_path)
+        demo.seed(session_factory)
+        line = demo.setup_sampler(session_factory, Path("var"), available=True,
+                                  convert=fake_convert([]))
+        assert demo.SAMPLER_NAME in line
+        (mv,) = db.query(ModelVersion).all()
+        assert mv.path == str(tmp_path / "var" / "models" / demo.SAMPLER_NAME)
 
     def test_the_check_for_the_extra_does_not_import_torch(self) -> None:
         import subprocess

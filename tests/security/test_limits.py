@@ -143,6 +143,10 @@ NOT_FROM_REQUESTS = {
     "completions.model_name": "imports: parsers.MAX_MODEL; sampling: a model version's name",
     "prompts.source": "a fixed word (import, written, …)",
     "prompts.batch": "generated: import-<10 characters>",
+    "ai_judgements.judgement_public_id": "new_public_id() of the judgement it describes",
+    "ai_judgements.job_public_id": "new_public_id() of the run",
+    "ai_judgements.model_name": "a model version's name (model_versions.name, 120)",
+    "ai_judgements.method": "written by the code: 'pairwise, both orders', 'copeland, one order', 'listwise'",
 }
 
 
