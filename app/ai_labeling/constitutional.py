@@ -26,12 +26,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import access, audit
 from app.ai_labeling import repository as repo
 from app.ai_labeling.schemas import Principle, PublicId
-from app.errors import InvalidInput, NotFound
+from app.errors import InvalidInput
 from app.exports.writer import JsonlWriter
-from app.inputs import RequestModel
+from app.inputs import ProjectRef, RequestModel
 from app.jobs import service as jobs
 from app.jobs.context import JobContext
 from app.models import Job, JobKind, TaskKind, User, utcnow
@@ -47,7 +47,7 @@ Mode = Literal["candidates", "export"]
 
 
 class ConstitutionalIn(RequestModel):
-    project_id: PublicId = Field(description="a demonstration project: its prompts are answered and revised")
+    project_id: ProjectRef = Field(description="a demonstration project: its prompts are answered and revised")
     model_id: PublicId = Field(description="the model that answers, critiques and revises")
     principles: list[Principle] = Field(min_length=1, max_length=50)
     mode: Mode = Field(default="candidates", description="offer the revisions to people, or export them as SFT data")
@@ -71,9 +71,7 @@ class ConstitutionalParams(BaseModel):
 
 
 def submit(db: Session, actor: User, body: ConstitutionalIn) -> Job:
-    project = repo.project_by_public_id(db, body.project_id)
-    if project is None:
-        raise NotFound("No such project.")
+    project = access.writable_project(db, actor, body.project_id)
     if project.task_kind != TaskKind.demonstration:
         raise InvalidInput("The Constitutional AI stage writes demonstrations: choose a demonstration project.",
                            details=[{"field": "project_id", "message": "not a demonstration project"}])
@@ -81,7 +79,9 @@ def submit(db: Session, actor: User, body: ConstitutionalIn) -> Job:
     if mv is None or mv.retired:
         raise InvalidInput("model_id: no model version in use has this id.",
                            details=[{"field": "model_id", "message": "unknown or retired model version"}])
-    job = jobs.enqueue(db, JobKind.constitutional, body.model_dump(), actor=actor, project_id=project.id)
+    # The job names the project by its public id, however the request named it.
+    job = jobs.enqueue(db, JobKind.constitutional, {**body.model_dump(), "project_id": project.public_id}, actor=actor,
+                       project_id=project.id)
     audit.record(db, actor, "project.constitutional", project.slug,
                  {"job": job.public_id, "model": mv.name, "mode": body.mode, "principles": len(body.principles)})
     return job
@@ -99,7 +99,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
     p = ConstitutionalParams.model_validate(ctx.params)
     tag = ctx.spec.public_id
     with ctx.session() as db:
-        project = repo.project_by_public_id(db, p.project_id)
+        project = access.by_ref(db, access.writable(None), p.project_id)
         mv = repo.model_by_public_id(db, p.model_id)
         if project is None or mv is None:
             raise InvalidInput("The project or the model no longer exists.")

@@ -18,15 +18,10 @@ from app.models import (
     Completion,
     ItemCompletion,
     ModelVersion,
-    Project,
     Prompt,
     User,
     WorkItem,
 )
-
-
-def project_by_public_id(db: Session, public_id: str) -> Project | None:
-    return db.scalar(select(Project).where(Project.public_id == public_id))
 
 
 def model_by_public_id(db: Session, public_id: str) -> ModelVersion | None:

@@ -24,7 +24,7 @@ from app.jobs.schemas import JobOut, job_out
 from app.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["ai labelers"])
-ProjectQuery = Annotated[str, Query(min_length=1, max_length=16, description="the project's id")]
+ProjectQuery = Annotated[str, Query(min_length=1, max_length=64, description="the project's id or short name (slug)")]
 
 
 @router.post("/ai-labelers", status_code=201, responses=errors(404, 422))
@@ -36,7 +36,7 @@ def create_ai_labeler(body: AiLabelerIn, db: SessionDep, user: AdminUser) -> AiL
 @router.get("/ai-labelers", responses=errors(404))
 def list_ai_labelers(project: ProjectQuery, db: SessionDep, user: AdminUser) -> AiLabelerList:
     """The project's AI labelers."""
-    return AiLabelerList(items=[service.out(db, a) for a in service.of_project(db, project)])
+    return AiLabelerList(items=[service.out(db, a) for a in service.of_project(db, user, project)])
 
 
 @router.get("/ai-labelers/{labeler_id}", responses=errors(404))

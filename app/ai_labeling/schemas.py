@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import RequestModel
+from app.inputs import ProjectRef, RequestModel
 from app.models import RankingMethod
 
 PublicId = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[0-9a-z]+$")]
@@ -21,7 +21,7 @@ class _Strict(RequestModel):
 
 
 class AiLabelerIn(_Strict):
-    project_id: PublicId
+    project_id: ProjectRef
     model_id: PublicId = Field(description="the judge: a model version of the registry")
     name: str | None = Field(default=None, min_length=1, max_length=100,
                              description="shown as the labeler's name (default: 'AI: <model>')")

@@ -16,11 +16,11 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import access, audit
 from app.ai_labeling import repository as repo
 from app.ai_labeling.schemas import PublicId
-from app.errors import InvalidInput, NotFound
-from app.inputs import RequestModel
+from app.errors import InvalidInput
+from app.inputs import ProjectRef, RequestModel
 from app.jobs import service as jobs
 from app.jobs.context import JobContext
 from app.labeling.active import score_margin
@@ -30,7 +30,7 @@ CHUNK_ITEMS = 32
 
 
 class ScoreIn(RequestModel):
-    project_id: PublicId
+    project_id: ProjectRef
     model_id: PublicId = Field(description="a reward model: a local folder of the registry")
     max_items: int = Field(default=100_000, ge=1, le=1_000_000)
     batch_size: int = Field(default=16, ge=1, le=256)
@@ -44,16 +44,16 @@ class ScoreParams(BaseModel):
 
 
 def submit(db: Session, actor: User, body: ScoreIn) -> Job:
-    project = repo.project_by_public_id(db, body.project_id)
-    if project is None:
-        raise NotFound("No such project.")
+    project = access.writable_project(db, actor, body.project_id)
     if project.task_kind not in (TaskKind.ranking, TaskKind.pairwise):
         raise InvalidInput("Uncertainty scores order ranking and pairwise projects only.")
     mv = repo.model_by_public_id(db, body.model_id)
     if mv is None or mv.kind != ModelKind.local or mv.retired:
         raise InvalidInput("model_id: choose a reward model registered as a local folder and in use.",
                            details=[{"field": "model_id", "message": "not a local model version in use"}])
-    job = jobs.enqueue(db, JobKind.score_uncertainty, body.model_dump(), actor=actor, project_id=project.id)
+    # The job names the project by its public id, however the request named it.
+    job = jobs.enqueue(db, JobKind.score_uncertainty, {**body.model_dump(), "project_id": project.public_id}, actor=actor,
+                       project_id=project.id)
     audit.record(db, actor, "project.score_uncertainty", project.slug, {"job": job.public_id, "model": mv.name})
     return job
 
@@ -66,7 +66,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
 
     p = ScoreParams.model_validate(ctx.params)
     with ctx.session() as db:
-        project = repo.project_by_public_id(db, p.project_id)
+        project = access.by_ref(db, access.writable(None), p.project_id)
         mv = repo.model_by_public_id(db, p.model_id)
         if project is None or mv is None or not mv.path:
             raise InvalidInput("The project or the reward model no longer exists.")

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app import audit
+from app import access, audit
 from app.ai_labeling import repository as repo
 from app.ai_labeling.judge import DEFAULT_TEMPLATE
 from app.ai_labeling.schemas import (
@@ -57,13 +57,6 @@ NO_LOGIN = "!ai-labeler: no password"  # not an Argon2 hash: every login attempt
 NOT_FOUND = "No such AI labeler."
 
 
-def _project(db: Session, public_id: str) -> Project:
-    project = repo.project_by_public_id(db, public_id)
-    if project is None:
-        raise NotFound("No such project.")
-    return project
-
-
 def _model(db: Session, public_id: str) -> ModelVersion:
     mv = repo.model_by_public_id(db, public_id)
     if mv is None:
@@ -91,7 +84,7 @@ def _check_project(project: Project) -> None:
 
 
 def create(db: Session, actor: User, body: AiLabelerIn) -> AiLabeler:
-    project = _project(db, body.project_id)
+    project = access.writable_project(db, actor, body.project_id)
     _check_project(project)
     mv = _model(db, body.model_id)
     public_id = new_public_id()
@@ -155,8 +148,8 @@ def out(db: Session, labeler: AiLabeler) -> AiLabelerOut:
     )
 
 
-def of_project(db: Session, project_public_id: str) -> list[AiLabeler]:
-    project = _project(db, project_public_id)
+def of_project(db: Session, actor: User, project_ref: str) -> list[AiLabeler]:
+    project = access.readable_project(db, actor, project_ref)
     return [a for a, _, _ in repo.labelers_of(db, project.id)]
 
 

@@ -6,16 +6,19 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from app import access
+from app.config import Settings
 from app.deps import AdminUser, SessionDep, SettingsDep
 from app.errors import InvalidInput
 from app.imports import service
 from app.imports.schemas import ImportReportOut
 from app.inputs import ProjectPath
+from app.models import User
 
 router = APIRouter(prefix="/api/v1/projects", tags=["imports"])
 
@@ -59,37 +62,29 @@ def answer(report: service.ImportReport, dry_run: bool) -> ImportReportOut:
     return out
 
 
+def _import(
+    run: service.Importer, pid: str, db: Session, settings: Settings, admin: User, file: UploadFile,
+    dry_run: bool,
+) -> ImportReportOut:
+    project = access.writable_project(db, admin, pid)
+    report = run(db, project, file.file, filename=file.filename or "upload.jsonl",
+                 max_text_chars=settings.max_text_chars, actor=admin, dry_run=dry_run)
+    return answer(report, dry_run)
+
+
 @router.post("/{pid}/prompts:import", openapi_extra=upload_body(".jsonl or .csv"))
 def import_prompts(
-    pid: ProjectPath,
-    db: SessionDep,
-    settings: SettingsDep,
-    admin: AdminUser,
-    file: UploadedFile,
+    pid: ProjectPath, db: SessionDep, settings: SettingsDep, admin: AdminUser, file: UploadedFile,
     dry_run: DryRun = False,
 ) -> ImportReportOut:
     """Every line is checked first; with any error nothing is stored (422)."""
-    project = access.writable_project(db, admin, pid)
-    report = service.import_prompts(
-        db, project, file.file, filename=file.filename or "upload.jsonl",
-        max_text_chars=settings.max_text_chars, actor=admin, dry_run=dry_run,
-    )
-    return answer(report, dry_run)
+    return _import(service.import_prompts, pid, db, settings, admin, file, dry_run)
 
 
 @router.post("/{pid}/completions:import", openapi_extra=upload_body(".jsonl"))
 def import_completions(
-    pid: ProjectPath,
-    db: SessionDep,
-    settings: SettingsDep,
-    admin: AdminUser,
-    file: UploadedFile,
+    pid: ProjectPath, db: SessionDep, settings: SettingsDep, admin: AdminUser, file: UploadedFile,
     dry_run: DryRun = False,
 ) -> ImportReportOut:
     """Completions name their prompt by its import id or public id; all or nothing."""
-    project = access.writable_project(db, admin, pid)
-    report = service.import_completions(
-        db, project, file.file, filename=file.filename or "upload.jsonl",
-        max_text_chars=settings.max_text_chars, actor=admin, dry_run=dry_run,
-    )
-    return answer(report, dry_run)
+    return _import(service.import_completions, pid, db, settings, admin, file, dry_run)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -96,6 +96,15 @@ def _finish(report: ImportReport, errors: ErrorList) -> ImportReport:
     # Each record gets at most one error (a record failing one check skips the rest).
     report.valid = max(0, report.lines - errors.count)
     return report
+
+
+class Importer(Protocol):
+    """``import_prompts`` and ``import_completions``: one upload into a project, all or nothing."""
+
+    def __call__(
+        self, db: Session, project: Project, fh: IO[bytes], /, *, filename: str, max_text_chars: int,
+        actor: User | None, dry_run: bool = False,
+    ) -> ImportReport: ...
 
 
 # --- prompts ---------------------------------------------------------------

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from app.deps import CurrentUser, ReviewerUser, SessionDep
 from app.errors import NotFound
+from app.inputs import ProjectPath
 from app.models import User
 from app.quality import repository as repo
 from app.quality import review, service
@@ -20,7 +21,7 @@ def _page(request: Request, name: str, user: User, **context: object) -> HTMLRes
 
 
 @router.get("/admin/projects/{pid}/quality")
-def quality_page(request: Request, db: SessionDep, user: ReviewerUser, pid: str) -> HTMLResponse:
+def quality_page(request: Request, db: SessionDep, user: ReviewerUser, pid: ProjectPath) -> HTMLResponse:
     """Agreement over time, the labeler table, the agreement heat map, disputed items."""
     return _page(request, "quality/quality.html", user, project=service.readable_project(db, user, pid))
 
@@ -32,7 +33,7 @@ def review_home(request: Request, db: SessionDep, user: ReviewerUser) -> HTMLRes
 
 
 @router.get("/review/projects/{pid}")
-def review_project(request: Request, db: SessionDep, user: ReviewerUser, pid: str) -> HTMLResponse:
+def review_project(request: Request, db: SessionDep, user: ReviewerUser, pid: ProjectPath) -> HTMLResponse:
     """A project's most disputed items, to review one by one."""
     return _page(request, "quality/review_queue.html", user, project=service.readable_project(db, user, pid))
 

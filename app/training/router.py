@@ -56,7 +56,8 @@ def list_stages(_user: EngineerUser) -> list[StageOut]:
 
 @api.get("/exports", responses=errors(404))
 def list_trainable_exports(
-    db: SessionDep, user: EngineerUser, project_id: str = Query(min_length=16, max_length=16),
+    db: SessionDep, user: EngineerUser,
+    project_id: str = Query(min_length=1, max_length=64, description="the project's id or short name (slug)"),
 ) -> list[ExportOut]:
     """The finished exports of a project the caller may read, newest first."""
     return [ExportOut.model_validate(exports.export_out(db, e))

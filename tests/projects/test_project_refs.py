@@ -35,6 +35,10 @@ ROUTES: list[tuple[Role, str, str, dict[str, Any], set[int]]] = [
      {"files": {"file": ("p.jsonl", b'{"text": "Hello?"}\n')}}, {200}),
     (Role.admin, "GET", "/admin/projects/{ref}", {}, {200}),
     (Role.admin, "GET", "/admin/projects/{ref}/progress", {}, {200}),
+    (Role.admin, "GET", "/api/v1/ai-labelers?project={ref}", {}, {200}),
+    (Role.admin, "GET", "/admin/projects/{ref}/ai", {}, {200}),
+    (Role.admin, "GET", "/admin/projects/{ref}/quality", {}, {200}),
+    (Role.engineer, "GET", "/api/v1/training/exports?project_id={ref}", {}, {200}),
 ]
 
 
