@@ -38,50 +38,6 @@ async function test(model) {
   }
 }
 
-const evalForm = document.getElementById("eval-form");
-const evalStatus = document.getElementById("eval-status");
-
-function fillEvaluationPickers(models, projects) {
-  const live = models.filter((m) => !m.retired);
-  for (const [name, pick] of [["model_a", 0], ["model_b", 1]]) {
-    const select = evalForm.elements[name];
-    const keep = select.value;
-    select.replaceChildren(...live.map((m) => el("option", { value: m.id }, m.name)));
-    select.value = live.some((m) => m.id === keep) ? keep : (live[pick] || live[0] || {}).id || "";
-  }
-  if (projects) {
-    evalForm.elements.project_id.replaceChildren(...projects.map((p) => el("option", { value: p.id }, p.name)));
-  }
-}
-
-evalForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const f = evalForm.elements;
-  const body = {
-    model_a: f.model_a.value,
-    model_b: f.model_b.value,
-    prompts: { project_id: f.project_id.value, all: f.all.checked },
-    max_prompts: f.max_prompts.value ? Number(f.max_prompts.value) : null,
-    name: f.name.value.trim() || null,
-    sampling: { temperature: Number(f.temperature.value), top_p: Number(f.top_p.value),
-      max_tokens: Number(f.max_tokens.value) },
-    overlap: Number(f.overlap.value),
-  };
-  notice(evalStatus, "info", "Starting…");
-  try {
-    const made = await api("POST", "/evaluations", body);
-    evalStatus.replaceChildren(
-      `Started on ${made.prompts} prompts: `,
-      el("a", { href: `/admin/projects/${made.project_id}` }, made.name),
-      " · ",
-      el("a", { href: `/admin/training/${made.job_id}` }, "sampling progress"),
-    );
-    evalStatus.className = "notice ok";
-  } catch (err) {
-    notice(evalStatus, "error", err.message);
-  }
-});
-
 let projectsLoaded = false;
 let projectList = [];
 
@@ -128,7 +84,6 @@ async function load() {
   const projects = projectsLoaded ? null : await api("GET", "/projects");
   if (projects) projectList = projects;
   projectsLoaded = true;
-  fillEvaluationPickers(models, projects);
   const byId = new Map(models.map((m) => [m.id, m]));
   const samplerOf = new Map();
   for (const p of projectList) if (p.sampler_model_id) samplerOf.set(p.sampler_model_id, [...(samplerOf.get(p.sampler_model_id) || []), p.name]);
