@@ -38,6 +38,9 @@ ACCOUNTS = [
     ("admin@example.com", "Demo Admin", Role.admin),
     ("alice@example.com", "Alice (labeler)", Role.labeler),
     ("bob@example.com", "Bob (labeler)", Role.labeler),
+    # An engineer sees the studio home, exports, training, models and evaluations of the
+    # projects they are a member of.
+    ("erin@example.com", "Erin (engineer)", Role.engineer),
 ]
 
 GUIDELINES = """\
@@ -114,7 +117,7 @@ def seed(factory: sessionmaker[Session]) -> DemoResult:
     with unit_of_work(factory) as db:
         accounts = [(_account(db, email, name, role), role) for email, name, role in ACCOUNTS]
         admin = accounts[0][0][0]
-        labelers = [user.public_id for (user, _), role in accounts if role == Role.labeler]
+        members = [user.public_id for (user, _), role in accounts if role != Role.admin]
         result.accounts = [(role, user.email, pw) for (user, pw), role in accounts]
         for slug, name, kind, extra in PROJECTS:
             project = projects_repo.by_slug(db, slug)
@@ -123,7 +126,7 @@ def seed(factory: sessionmaker[Session]) -> DemoResult:
                     {"name": name, "slug": slug, "task_kind": kind, "guidelines": GUIDELINES, **extra}
                 )
                 project = projects.create(db, admin, body)
-                projects.set_members(db, admin, project, labelers)
+                projects.set_members(db, admin, project, members)
             _seed_prompts(db, project)
             result.projects.append((name, kind, len(items_of(db, project))))
     return result

@@ -89,7 +89,7 @@ class TestDemo:
         assert main(["demo", "--no-serve"]) == 0
         second = capsys.readouterr().out
         assert [db.scalar(select(func.count()).select_from(m)) for m in (User, Project, Prompt, WorkItem)] == counts
-        assert counts[:2] == [3, 5]
+        assert counts[:2] == [4, 5]  # an admin, two labelers and an engineer; one project per kind
         assert {p.task_kind for p in db.scalars(select(Project))} == set(TaskKind)
         sizes = db.execute(
             select(func.count())
