@@ -99,16 +99,20 @@ function lineageCells(m, byId) {
   ];
 }
 
+function byName(models, id) {
+  return (models.find((m) => m.id === id) || { name: "a model not listed" }).name;
+}
+
 function fillSamplerPickers(models) {
   const modelSelect = document.querySelector("select[name=sampler_model]");
   const keep = modelSelect.value;
   modelSelect.replaceChildren(...models.filter((m) => !m.retired).map((m) => el("option", { value: m.id }, m.name)));
   if (keep) modelSelect.value = keep;
   const projectSelect = document.querySelector("select[name=sampler_project]");
-  if (!projectSelect.options.length) {
-    projectSelect.replaceChildren(...projectList.map((p) => el("option", { value: p.id },
-      `${p.name}${p.sampler_model_id ? "" : " (no sampler yet)"}`)));
-  }
+  const chosen = projectSelect.value;
+  projectSelect.replaceChildren(...projectList.map((p) => el("option", { value: p.id },
+    `${p.name}${p.sampler_model_id ? ` (sampler: ${byName(models, p.sampler_model_id)})` : " (no sampler yet)"}`)));
+  if (chosen) projectSelect.value = chosen;
 }
 
 // export ← judgements: the records each export holds (an export of a project the viewer may

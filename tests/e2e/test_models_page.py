@@ -60,6 +60,8 @@ class TestModelsPage:
         expect(page.locator("#sampler-status")).to_have_text(
             f"ppo-{tag} now samples the next rounds of Next round.")
         expect(cells.nth(6)).to_have_text("sampler of Next round")
+        expect(page.get_by_role("combobox", name=re.compile("^as the sampler")).locator(
+            "option:checked")).to_have_text(f"Next round (sampler: ppo-{tag})")
         shot(page, "models-page")
         db.expire_all()
         assert db.get(Project, project.id).sampler_model_id == ppo.id  # type: ignore[union-attr]
