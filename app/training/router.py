@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.deps import EngineerUser, SessionDep, SettingsDep
+from app.errors import NotFound
 from app.exports import service as exports
 from app.exports.schemas import ExportOut
 from app.inputs import PathId
@@ -62,6 +63,16 @@ def list_trainable_exports(
     """The finished exports of a project the caller may read, newest first."""
     return [ExportOut.model_validate(exports.export_out(db, e))
             for e in service.trainable_exports(db, user, project_id)]
+
+
+@api.get("/exports/{eid}", responses=errors(404))
+def trainable_export(eid: PathId, db: SessionDep, user: EngineerUser) -> ExportOut:
+    """One finished export of a project the caller may read (the models page's lineage:
+    how many records a model was trained on)."""
+    found = service.readable_export(db, user, eid)
+    if found is None:
+        raise NotFound("No finished export with that id in a project you may read.")
+    return ExportOut.model_validate(exports.export_out(db, exports.get_export(db, found[0])))
 
 
 @api.post("/runs/{jid}/resume", status_code=201, responses=errors(404, 409, 422))

@@ -229,11 +229,12 @@ export function heatMap(names, cells, label, fmt = pct, {
 
 // Round tick values (1, 2, 2.5, 5 × 10^k) covering [lo, hi]; one tick when lo === hi, so a
 // single value is labelled as itself rather than given an invented range.
-export function niceTicks(lo, hi, count = 4) {
+export function niceTicks(lo, hi, count = 4, integer = false) {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;
   const p = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= raw);
+  let step = [1, 2, 2.5, 5, 10].map((m) => m * p).find((s) => s >= raw);
+  if (integer) step = Math.max(1, Math.ceil(step));  // steps are whole updates
   const ticks = [];
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(+v.toPrecision(12));
   return ticks;
@@ -267,7 +268,7 @@ export function lineChart(points, { title, xLabel = "step", yLabel = "", smoothi
   const xs = points.map((p) => p[0]); const ys = points.map((p) => p[1]);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs)];
   const [y0, y1] = [Math.min(...ys), Math.max(...ys)];
-  const xt = niceTicks(x0, x1, 4); const yt = niceTicks(y0, y1, 4);
+  const xt = niceTicks(x0, x1, 4, true); const yt = niceTicks(y0, y1, 4);
   // Stretch the domain to the outer ticks; a flat or single value sits mid-height.
   const [dx0, dx1] = x1 > x0 ? [Math.min(x0, xt[0]), Math.max(x1, xt[xt.length - 1])] : [x0 - 1, x0 + 1];
   const [dy0, dy1] = y1 > y0 ? [Math.min(y0, yt[0]), Math.max(y1, yt[yt.length - 1])] : [y0 - 1, y0 + 1];

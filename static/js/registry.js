@@ -55,16 +55,36 @@ function lineageCells(m, byId) {
   ];
 }
 
+function byName(models, id) {
+  return (models.find((m) => m.id === id) || { name: "a model not listed" }).name;
+}
+
 function fillSamplerPickers(models) {
   const modelSelect = document.querySelector("select[name=sampler_model]");
   const keep = modelSelect.value;
   modelSelect.replaceChildren(...models.filter((m) => !m.retired).map((m) => el("option", { value: m.id }, m.name)));
   if (keep) modelSelect.value = keep;
   const projectSelect = document.querySelector("select[name=sampler_project]");
-  if (!projectSelect.options.length) {
-    projectSelect.replaceChildren(...projectList.map((p) => el("option", { value: p.id },
-      `${p.name}${p.sampler_model_id ? "" : " (no sampler yet)"}`)));
+  const chosen = projectSelect.value;
+  projectSelect.replaceChildren(...projectList.map((p) => el("option", { value: p.id },
+    `${p.name}${p.sampler_model_id ? ` (sampler: ${byName(models, p.sampler_model_id)})` : " (no sampler yet)"}`)));
+  if (chosen) projectSelect.value = chosen;
+}
+
+// export ← judgements: the records each export holds (an export of a project the viewer may
+// not read, or one deleted since, shows its id only).
+const exportInfo = new Map();
+
+async function describeExport(eid) {
+  if (!exportInfo.has(eid)) {
+    exportInfo.set(eid, api("GET", `/training/exports/${eid}`).then((e) => {
+      const project = projectList.find((p) => p.id === e.project);
+      const records = Object.entries(e.files || {}).filter(([, f]) => f.records)
+        .map(([name, f]) => `${name.replace(".jsonl", "")} ${f.records}`).join(", ");
+      return `${project ? project.name : e.project} · ${records || "no records"}`;
+    }).catch(() => ""));
   }
+  return exportInfo.get(eid);
 }
 
 function fillExportsUsed(models) {
@@ -74,9 +94,11 @@ function fillExportsUsed(models) {
     if (!used.has(m.info.export)) used.set(m.info.export, []);
     used.get(m.info.export).push(m.name);
   }
-  document.querySelector("#exports-used tbody").replaceChildren(...(used.size ? [...used].map(([eid, names]) =>
-    el("tr", {}, el("td", {}, el("code", {}, eid)), el("td", {}, names.join(", "))))
-    : [el("tr", {}, el("td", { colspan: "2", class: "muted" }, "No model was trained here yet."))]));
+  document.querySelector("#exports-used tbody").replaceChildren(...(used.size ? [...used].map(([eid, names]) => {
+    const what = el("small", { class: "muted", "data-export-records": eid });
+    describeExport(eid).then((text) => { what.textContent = text; });
+    return el("tr", {}, el("td", {}, el("code", {}, eid), el("div", {}, what)), el("td", {}, names.join(", ")));
+  }) : [el("tr", {}, el("td", { colspan: "2", class: "muted" }, "No model was trained here yet."))]));
 }
 
 async function load() {

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 def judged_project(db: Session, items: int = 6) -> str:
     project = f.project(db)
-    project.name = "Exported answers"
+    project.name = f"Exported answers {project.public_id[:6]}"
     people = [f.labeler(db), f.labeler(db)]
     for _ in range(items):
         wi, comps = f.item(db, project, f.prompt(db, project), 4)
@@ -45,7 +45,8 @@ class TestExportsPage:
         page.get_by_role("button", name="Export", exact=True).click()
         status = page.locator("#export-status")
         expect(status).to_contain_text("succeeded", timeout=60_000)
-        rows = page.locator("#exports-table tbody tr")
+        # Other tests' exports share the server: this project's rows are the ones that count.
+        rows = page.locator("#exports-table tbody tr", has_text=f"Exported answers {pid[:6]}")
         expect(rows.first).to_contain_text("rankings.train: 12")
 
         # A second export: half held out, one Borda-aggregated ranking per item.

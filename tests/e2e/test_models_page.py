@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
-from app.models import ModelKind, ModelVersion, Project, Role
+from app.models import Export, ExportStatus, ModelKind, ModelVersion, Project, Role
 from tests.e2e.conftest import Server, log_in, shot
 from tests.factories import PASSWORD, add_member, make_labelers, make_project
 
@@ -28,11 +28,14 @@ class TestModelsPage:
         tag = project.public_id[:6]
         base = ModelVersion(name=f"base-{tag}", kind=ModelKind.local, path=str(tmp_path), info={},
                             retired=False)
-        db.add(base)
+        export = Export(project_id=project.id, status=ExportStatus.succeeded, filters={},
+                        counts={"files": {"rankings.train.jsonl": {"records": 12, "sha256": "0" * 64}}},
+                        path=str(tmp_path))
+        db.add_all([base, export])
         db.flush()
         ppo = ModelVersion(name=f"ppo-{tag}", kind=ModelKind.local, path=str(tmp_path),
                            parent_id=base.id, retired=False,
-                           info={"job": "runjob000000000a", "export": "export00000000000",
+                           info={"job": "runjob000000000a", "export": export.public_id,
                                  "stage": "ppo"})
         db.add(ppo)
         db.commit()
@@ -44,8 +47,11 @@ class TestModelsPage:
         expect(cells.nth(1)).to_have_text("ppo")
         expect(cells.nth(2)).to_have_text(f"base-{tag}")
         expect(cells.nth(3).get_by_role("link")).to_have_attribute("href", "/admin/training/runjob000000000a")
-        expect(cells.nth(4)).to_have_text("export00000000000")
-        expect(page.locator("#exports-used tr", has_text="export00000000000")).to_contain_text(f"ppo-{tag}")
+        expect(cells.nth(4)).to_have_text(export.public_id)
+        used = page.locator("#exports-used tr", has_text=export.public_id)
+        expect(used).to_contain_text(f"ppo-{tag}")
+        # export ← judgements: the project and the records the model was trained on.
+        expect(used.locator("[data-export-records]")).to_have_text("Next round · rankings.train 12")
 
         page.get_by_role("combobox", name=re.compile("^Use")).select_option(label=f"ppo-{tag}")
         page.get_by_role("combobox", name=re.compile("^as the sampler")).select_option(
@@ -54,6 +60,8 @@ class TestModelsPage:
         expect(page.locator("#sampler-status")).to_have_text(
             f"ppo-{tag} now samples the next rounds of Next round.")
         expect(cells.nth(6)).to_have_text("sampler of Next round")
+        expect(page.get_by_role("combobox", name=re.compile("^as the sampler")).locator(
+            "option:checked")).to_have_text(f"Next round (sampler: ppo-{tag})")
         shot(page, "models-page")
         db.expire_all()
         assert db.get(Project, project.id).sampler_model_id == ppo.id  # type: ignore[union-attr]

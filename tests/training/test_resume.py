@@ -20,7 +20,7 @@ from app.db import unit_of_work
 from app.job_kinds import RUNNERS
 from app.jobs import service as jobs
 from app.jobs.worker import Worker, WorkerOptions
-from app.models import Export, ExportStatus, Job, JobKind, JobMetric, JobStatus, Role, User
+from app.models import Export, ExportStatus, Job, JobKind, JobMetric, JobStatus, Project, Role, User
 from app.training.service import output_folder
 from tests.factories import add_member, bearer, make_project, make_user
 from tests.trainer.export_factory import demo, write_export
@@ -175,6 +175,30 @@ class TestResumeRefusals:
         headers = bearer(db, make_user(db, Role.labeler))
         r = client.post(f"/api/v1/training/runs/{'0' * 16}/resume", headers=headers)
         assert r.status_code == 403
+
+
+class TestTrainableExports:
+    def test_engineers_read_the_finished_exports_of_their_projects_only(
+        self, client: TestClient, db: Session, tmp_path: Path
+    ) -> None:
+        engineer = make_user(db, Role.engineer)
+        mine = finished_export(db, tmp_path / "mine", engineer)
+        other = finished_export(db, tmp_path / "other", make_user(db, Role.engineer))
+        pending = Export(project_id=mine.project_id, status=ExportStatus.pending, filters={},
+                         counts={})
+        db.add(pending)
+        db.commit()
+        ids = (mine.public_id, other.public_id, pending.public_id)
+        pid = db.scalar(select(Project.public_id).join(Export, Export.project_id == Project.id)
+                        .where(Export.public_id == ids[0]))
+        db.commit()
+        headers = bearer(db, engineer)
+        r = client.get(f"/api/v1/training/exports/{ids[0]}", headers=headers)
+        assert r.status_code == 200 and r.json()["id"] == ids[0]
+        assert client.get(f"/api/v1/training/exports/{ids[1]}", headers=headers).status_code == 404
+        assert client.get(f"/api/v1/training/exports/{ids[2]}", headers=headers).status_code == 404
+        listed = client.get(f"/api/v1/training/exports?project_id={pid}", headers=headers).json()
+        assert [e["id"] for e in listed] == [ids[0]]
 
 
 class TestStages:
