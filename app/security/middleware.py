@@ -160,6 +160,39 @@ def form_has_nul(body: bytes) -> bool:
     return b"\x00" in body or b"%00" in body
 
 
+def _nul_in_url(scope: Scope) -> str | None:
+    """Where a NUL is in the URL (for the message), or None."""
+    query = scope.get("query_string", b"")
+    if "\x00" in scope["path"]:
+        return "the URL path"
+    if b"%00" in query or b"\x00" in query:
+        return "the query string"
+    return None
+
+
+def _nul_check(ctype: bytes) -> Callable[[bytes], bool] | None:
+    """How to look for a NUL in a body of this content type; None: not read here."""
+    if _is_json(ctype):
+        return json_has_nul
+    return form_has_nul if ctype == b"application/x-www-form-urlencoded" else None
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """Hands the app the body read whole here as one message; what follows (a
+    disconnect) still comes from the client."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            following: Message = await receive()
+            return following
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
 class InputGuard:
     """Refuses, before any route runs, input that no field may hold (422) and multipart
     bodies outside the upload routes (415).
@@ -186,16 +219,15 @@ class InputGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        query = scope.get("query_string", b"")
-        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
-            where = "the URL path" if "\x00" in scope["path"] else "the query string"
+        where = _nul_in_url(scope)
+        if where is not None:
             await self._refuse(scope, receive, send, 422, _invalid(_NUL_MESSAGE.format(where=where)))
             return
         ctype = _content_type(scope)
         if ctype == b"multipart/form-data" and not self.is_upload(scope["path"]):
             await self._refuse(scope, receive, send, 415, _MULTIPART_REFUSED)
             return
-        check = json_has_nul if _is_json(ctype) else form_has_nul if ctype == b"application/x-www-form-urlencoded" else None
+        check = _nul_check(ctype)
         if check is None:
             await self.app(scope, receive, send)
             return
@@ -211,17 +243,7 @@ class InputGuard:
         if check(body):
             await self._refuse(scope, receive, send, 422, _invalid(_NUL_MESSAGE.format(where="the body")))
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                following: Message = await receive()
-                return following
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, _replaying(body, receive), send)
 
 
 _MULTIPART_REFUSED = {
@@ -299,16 +321,15 @@ class Edge:
         if length is not None and length.isdigit() and int(length) > limit:
             await _send_json(send, 413, _too_large(limit))
             return
-        query = scope.get("query_string", b"")
-        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
-            where = "the URL path" if "\x00" in scope["path"] else "the query string"
+        where = _nul_in_url(scope)
+        if where is not None:
             await self.guard._refuse(scope, receive, send, 422, _invalid(_NUL_MESSAGE.format(where=where)))
             return
         ctype = _content_type(scope)
         if ctype == b"multipart/form-data" and not upload:
             await self.guard._refuse(scope, receive, send, 415, _MULTIPART_REFUSED)
             return
-        check = json_has_nul if _is_json(ctype) else form_has_nul if ctype == b"application/x-www-form-urlencoded" else None
+        check = _nul_check(ctype)
         if check is None:
             await self.body_limit(scope, receive, send)  # counts a streamed body as it goes
             return
@@ -330,17 +351,7 @@ class Edge:
         if check(body):
             await self.guard._refuse(scope, receive, send, 422, _invalid(_NUL_MESSAGE.format(where="the body")))
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                following: Message = await receive()
-                return following
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, _replaying(body, receive), send)
 
 
 def _cross_site(headers: dict[bytes, bytes]) -> str | None:
