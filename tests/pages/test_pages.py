@@ -178,6 +178,22 @@ class TestLabelerPages:
             r = client.get(f"/projects/{projects[kind].public_id}/work")
             assert r.status_code == 200 and script in r.text, kind
 
+    def test_an_admin_who_is_not_a_labeler_is_told_how_to_work_in_a_project(
+        self, client: TestClient, db: Session, project: Project
+    ) -> None:
+        # The project tabs offer every admin the work page; it must not be a dead end.
+        (admin,) = make_labelers(db, 1, role=Role.admin)
+        (stranger,) = make_labelers(db, 1)
+        login(client, admin)
+        r = client.get(f"/projects/{project.slug}/work")
+        assert r.status_code == 403
+        assert "add yourself on its Settings &amp; labelers page" in r.text
+        assert 'href="/admin"' in r.text  # the error page keeps the navigation
+        add_member(db, project, admin)
+        assert client.get(f"/projects/{project.slug}/work").status_code == 200
+        login(client, stranger)
+        assert client.get(f"/projects/{project.slug}/work").status_code == 404
+
     def test_guidelines_are_rendered_and_cannot_run_scripts(
         self, client: TestClient, db: Session, project: Project
     ) -> None:
