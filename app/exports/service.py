@@ -14,7 +14,6 @@ import json
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +77,7 @@ def export_dir(settings: Settings, export_public_id: str) -> Path:
     return settings.data_dir / "exports" / export_public_id
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_iso = repo.iso
 
 
 def _assistant(content: str) -> list[dict[str, str]]:
@@ -163,7 +161,7 @@ class _Run:
         out: dict[str, Any] = {
             "labeler": self.labeler(row.user_id),
             "labeler_kind": "ai" if row.judge is not None else "human",
-            "created_at": _iso(row.created_at),
+            "created_at": row.created_at,
             "shown_order": [_cid(c) for c in row.shown_order],
             "seconds": row.seconds,
             "prompt_id": f"q_{row.prompt_public_id}",
@@ -285,7 +283,8 @@ class _Run:
         common = {
             "labeler": "aggregate",
             "labelers": len(ranked),
-            "created_at": _iso(max(r.created_at for r, _ in ranked)),
+            # Same-format UTC texts: the greatest is the latest.
+            "created_at": max(r.created_at for r, _ in ranked),
             "shown_order": [],
             "seconds": sum(r.seconds for r, _ in ranked),
             "prompt_id": f"q_{first.prompt_public_id}",
