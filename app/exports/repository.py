@@ -250,11 +250,16 @@ def iso_text(value: str | datetime) -> str:
     return iso(value)
 
 
+def _text(column: Any) -> Any:
+    """A column read as the text stored, without its type's result processing."""
+    return type_coerce(column, String)
+
+
 def _created_text(db: Session, model: Judgement) -> Any:
     """``created_at`` as text, not parsed into a datetime (see ``iso_text``)."""
     if db.get_bind().dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", model.created_at), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-    return type_coerce(model.created_at, String)
+    return _text(model.created_at)
 
 
 def _common_columns(db: Session, model: Judgement) -> tuple[Any, ...]:
@@ -360,9 +365,11 @@ def iter_pairwise(db: Session, flt: JudgementFilter) -> Iterator[PairRow]:
     comp_a, comp_b = aliased(Completion), aliased(Completion)
     stmt = (
         select(
-            *_common_columns(db, PairwiseJudgement), PairwiseJudgement.winner,
-            PairwiseJudgement.margin_label, PairwiseJudgement.safety_a,
-            PairwiseJudgement.safety_b, PairwiseJudgement.reason,
+            *_common_columns(db, PairwiseJudgement),
+            # The enums as the text they are stored as (the export writes that text).
+            *(_text(c) for c in (PairwiseJudgement.winner, PairwiseJudgement.margin_label,
+                                 PairwiseJudgement.safety_a, PairwiseJudgement.safety_b)),
+            PairwiseJudgement.reason,
             comp_a.public_id, comp_a.content, comp_a.model_name,
             comp_b.public_id, comp_b.content, comp_b.model_name, WorkItem.round,
         )
@@ -381,20 +388,14 @@ def iter_pairwise(db: Session, flt: JudgementFilter) -> Iterator[PairRow]:
             yield PairRow(
                 **_common(row),
                 judge=judges.get(row[1]) if judges else None,
-                winner=_value(row[10]) or "tie",
-                margin_label=_value(row[11]),
-                safety_a=_value(row[12]),
-                safety_b=_value(row[13]),
+                winner=row[10] or "tie",
+                margin_label=row[11],
+                safety_a=row[12],
+                safety_b=row[13],
                 reason=row[14],
                 a=None if row[15] is None else CompletionRow(row[15], row[16], row[17]),
                 b=None if row[18] is None else CompletionRow(row[18], row[19], row[20]),
             )
-
-
-def _value(v: Any) -> str | None:
-    if v is None:
-        return None
-    return str(getattr(v, "value", v))
 
 
 # ---------------------------------------------------------------- prompts
