@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, exists, func, or_, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from app.models import (
@@ -76,7 +76,7 @@ class JudgementRow:
     public_id: str
     item_id: int
     user_id: int
-    created_at: datetime
+    created_at: str  # ISO 8601 UTC with microseconds, as the export writes it (``iso_text``)
     seconds: float
     shown_order: list[str]
     prompt_public_id: str
@@ -191,6 +191,15 @@ def _judges(db: Session, public_ids: Sequence[str]) -> dict[str, dict[str, Any]]
     return out
 
 
+def _judges_of(db: Session, flt: JudgementFilter, batch: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """``_judges`` of a batch of rows (public id second). AI judgements are stored under
+    their AI labeler's own account (app/ai_labeling/service.py), so a filter that leaves
+    AI accounts out has none to look up."""
+    if flt.ai == "exclude":
+        return {}
+    return _judges(db, [row[1] for row in batch])
+
+
 def _review(model: Judgement, verdict: ReviewVerdict | None) -> Any:
     """EXISTS a review of the judgement (with this verdict, when one is given)."""
     query = select(JudgementReview.id).where(
@@ -216,13 +225,50 @@ def _quality_conditions(model: Judgement, flt: JudgementFilter) -> list[ColumnEl
     return conds
 
 
-def _common_columns(model: Judgement) -> tuple[Any, ...]:
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(ISO_FORMAT)
+
+
+def iso_text(value: str | datetime) -> str:
+    """The export's text of a ``created_at`` read by ``_created_text``.
+
+    SQLite stores UTC as "YYYY-MM-DD HH:MM:SS.ffffff" (SQLAlchemy's format, always
+    with microseconds): two slices make it ISO, where parsing into a datetime and
+    formatting it again was a tenth of an export's CPU. PostgreSQL formats it in SQL.
+    Anything else (text written by hand without microseconds) takes the slow path.
+    """
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " ":
+            return value[:10] + "T" + value[11:] + "Z"
+        if len(value) == 27 and value[10] == "T" and value[26] == "Z":
+            return value
+        parsed = datetime.fromisoformat(value)
+        value = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    return iso(value)
+
+
+def _text(column: Any) -> Any:
+    """A column read as the text stored, without its type's result processing."""
+    return type_coerce(column, String)
+
+
+def _created_text(db: Session, model: Judgement) -> Any:
+    """``created_at`` as text, not parsed into a datetime (see ``iso_text``)."""
+    if db.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", model.created_at), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    return _text(model.created_at)
+
+
+def _common_columns(db: Session, model: Judgement) -> tuple[Any, ...]:
     return (
         model.id,
         model.public_id,
         model.item_id,
         model.user_id,
-        model.created_at,
+        _created_text(db, model),
         model.seconds,
         model.shown_order,
         Prompt.public_id,
@@ -236,7 +282,7 @@ def _common(row: Any) -> dict[str, Any]:
         "public_id": row[1],
         "item_id": row[2],
         "user_id": row[3],
-        "created_at": row[4],
+        "created_at": iso_text(row[4]),
         "seconds": float(row[5] or 0.0),
         "shown_order": list(row[6] or []),
         "prompt_public_id": row[7],
@@ -247,7 +293,8 @@ def _common(row: Any) -> dict[str, Any]:
 
 
 def _batches(db: Session, stmt: Any) -> Iterator[Sequence[Any]]:
-    yield from db.execute(stmt.execution_options(yield_per=BATCH)).partitions()
+    # Core execution on the session's connection: plain rows, no ORM loading machinery.
+    yield from db.connection().execute(stmt.execution_options(yield_per=BATCH)).partitions()
 
 
 def count_judgements(db: Session, flt: JudgementFilter) -> dict[str, int]:
@@ -266,14 +313,14 @@ def count_rejected(db: Session, flt: JudgementFilter) -> int:
 
 def iter_demonstrations(db: Session, flt: JudgementFilter) -> Iterator[DemonstrationRow]:
     stmt = (
-        select(*_common_columns(Demonstration), Demonstration.messages, WorkItem.round)
+        select(*_common_columns(db, Demonstration), Demonstration.messages, WorkItem.round)
         .join(Prompt, Prompt.id == Demonstration.prompt_id)
         .join(WorkItem, WorkItem.id == Demonstration.item_id)
         .where(*_conditions(Demonstration, flt))
         .order_by(Demonstration.id)
     )
     for batch in _batches(db, stmt):
-        judges = _judges(db, [row[1] for row in batch])
+        judges = _judges_of(db, flt, batch)
         for row in batch:
             yield DemonstrationRow(**_common(row), judge=judges.get(row[1]), messages=row[10])
 
@@ -281,7 +328,7 @@ def iter_demonstrations(db: Session, flt: JudgementFilter) -> Iterator[Demonstra
 def iter_rankings(db: Session, flt: JudgementFilter) -> Iterator[RankingRow]:
     """Rankings in item order (so an item's rankings are adjacent), with their entries."""
     stmt = (
-        select(*_common_columns(Ranking), Ranking.verdict, Ranking.reason, WorkItem.public_id, WorkItem.round)
+        select(*_common_columns(db, Ranking), Ranking.verdict, Ranking.reason, WorkItem.public_id, WorkItem.round)
         .join(WorkItem, WorkItem.id == Ranking.item_id)
         .join(Prompt, Prompt.id == WorkItem.prompt_id)
         .where(*_conditions(Ranking, flt))
@@ -301,7 +348,7 @@ def iter_rankings(db: Session, flt: JudgementFilter) -> Iterator[RankingRow]:
         )
         for rid, cpid, content, model, tie_group, rating, flags in rows:
             entries[rid].append(CompletionRow(cpid, content, model, tie_group, rating, list(flags or [])))
-        judges = _judges(db, [row[1] for row in batch])
+        judges = _judges_of(db, flt, batch)
         for row in batch:
             verdict = row[10].value if isinstance(row[10], RankingVerdict) else str(row[10])
             yield RankingRow(
@@ -312,47 +359,43 @@ def iter_rankings(db: Session, flt: JudgementFilter) -> Iterator[RankingRow]:
 
 def iter_pairwise(db: Session, flt: JudgementFilter) -> Iterator[PairRow]:
     """Pairwise judgements with the item's completions at canonical positions 0 (A) and 1 (B)."""
+    # The two sides come in the same streamed rows (outer joins on the item_completions
+    # key): no second query per batch with an IN list of a thousand items.
+    side_a, side_b = aliased(ItemCompletion), aliased(ItemCompletion)
+    comp_a, comp_b = aliased(Completion), aliased(Completion)
     stmt = (
         select(
-            *_common_columns(PairwiseJudgement), PairwiseJudgement.winner,
-            PairwiseJudgement.margin_label, PairwiseJudgement.safety_a,
-            PairwiseJudgement.safety_b, PairwiseJudgement.reason, WorkItem.round,
+            *_common_columns(db, PairwiseJudgement),
+            # The enums as the text they are stored as (the export writes that text).
+            *(_text(c) for c in (PairwiseJudgement.winner, PairwiseJudgement.margin_label,
+                                 PairwiseJudgement.safety_a, PairwiseJudgement.safety_b)),
+            PairwiseJudgement.reason,
+            comp_a.public_id, comp_a.content, comp_a.model_name,
+            comp_b.public_id, comp_b.content, comp_b.model_name, WorkItem.round,
         )
         .join(WorkItem, WorkItem.id == PairwiseJudgement.item_id)
         .join(Prompt, Prompt.id == WorkItem.prompt_id)
+        .outerjoin(side_a, and_(side_a.item_id == PairwiseJudgement.item_id, side_a.position == 0))
+        .outerjoin(comp_a, comp_a.id == side_a.completion_id)
+        .outerjoin(side_b, and_(side_b.item_id == PairwiseJudgement.item_id, side_b.position == 1))
+        .outerjoin(comp_b, comp_b.id == side_b.completion_id)
         .where(*_conditions(PairwiseJudgement, flt))
         .order_by(PairwiseJudgement.id)
     )
     for batch in _batches(db, stmt):
-        items = {row[2] for row in batch}
-        sides: dict[tuple[int, int], CompletionRow] = {}
-        rows = db.execute(
-            select(ItemCompletion.item_id, ItemCompletion.position, Completion.public_id,
-                   Completion.content, Completion.model_name)
-            .join(Completion, Completion.id == ItemCompletion.completion_id)
-            .where(ItemCompletion.item_id.in_(items), ItemCompletion.position.in_((0, 1)))
-        )
-        for item_id, position, cpid, content, model in rows:
-            sides[(item_id, position)] = CompletionRow(cpid, content, model)
-        judges = _judges(db, [row[1] for row in batch])
+        judges = _judges_of(db, flt, batch)
         for row in batch:
             yield PairRow(
                 **_common(row),
-                judge=judges.get(row[1]),
-                winner=_value(row[10]) or "tie",
-                margin_label=_value(row[11]),
-                safety_a=_value(row[12]),
-                safety_b=_value(row[13]),
+                judge=judges.get(row[1]) if judges else None,
+                winner=row[10] or "tie",
+                margin_label=row[11],
+                safety_a=row[12],
+                safety_b=row[13],
                 reason=row[14],
-                a=sides.get((row[2], 0)),
-                b=sides.get((row[2], 1)),
+                a=None if row[15] is None else CompletionRow(row[15], row[16], row[17]),
+                b=None if row[18] is None else CompletionRow(row[18], row[19], row[20]),
             )
-
-
-def _value(v: Any) -> str | None:
-    if v is None:
-        return None
-    return str(getattr(v, "value", v))
 
 
 # ---------------------------------------------------------------- prompts

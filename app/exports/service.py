@@ -14,7 +14,6 @@ import json
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +77,7 @@ def export_dir(settings: Settings, export_public_id: str) -> Path:
     return settings.data_dir / "exports" / export_public_id
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+_iso = repo.iso
 
 
 def _assistant(content: str) -> list[dict[str, str]]:
@@ -163,7 +161,7 @@ class _Run:
         out: dict[str, Any] = {
             "labeler": self.labeler(row.user_id),
             "labeler_kind": "ai" if row.judge is not None else "human",
-            "created_at": _iso(row.created_at),
+            "created_at": row.created_at,
             "shown_order": [_cid(c) for c in row.shown_order],
             "seconds": row.seconds,
             "prompt_id": f"q_{row.prompt_public_id}",
@@ -211,30 +209,34 @@ class _Run:
                     self.skip("ranking_without_entries")
                     continue
                 ranked.append((row, tiers))
-                self._ratings(row)
+                common = self.common(row)
+                self._ratings(row, common)
                 if aggregate is None:
                     self._ranking_record(
                         f"r_{row.public_id}", row, row.entries, tiers,
                         {_cid(e.public_id): e.rating for e in row.entries if e.rating is not None},
                         {_cid(e.public_id): e.flags for e in row.entries if e.flags},
-                        self.common(row),
+                        common,
                     )
             if aggregate is not None and ranked:
                 self._aggregate(ranked, aggregate)
 
-    def _ratings(self, row: repo.RankingRow) -> None:
+    def _ratings(self, row: repo.RankingRow, common: dict[str, Any]) -> None:
         split = self.split_of(row.prompt_public_id)
+        out = self.files.split("ratings", split)
+        # K ratings of one ranking share its prompt and common fields: encode those once and
+        # join the pieces, as the pairs do (orjson writes a dict as its key:value pairs in order).
+        prompt = ',"prompt":' + dumps_str(row.prompt_messages) + ',"completion":'
+        tail = "," + dumps_str(common)[1:]
         for e in row.entries:
             if e.rating is None:
                 continue
-            self.files.split("ratings", split).write({
-                "id": f"g_{row.public_id}:{_cid(e.public_id)}",
-                "prompt": row.prompt_messages,
-                "completion": {"id": _cid(e.public_id), "content": e.content, "model": e.model},
-                "rating": e.rating,
-                "flags": e.flags,
-                **self.common(row),
-            })
+            cid = _cid(e.public_id)
+            out.write_json((
+                '{"id":' + dumps_str(f"g_{row.public_id}:{cid}") + prompt
+                + dumps_str({"id": cid, "content": e.content, "model": e.model})
+                + ',"rating":' + dumps_str(e.rating) + ',"flags":' + dumps_str(e.flags) + tail
+            ).encode("utf-8"))
 
     def _ranking_record(
         self, rid: str, row: repo.RankingRow, entries: list[repo.CompletionRow],
@@ -285,7 +287,8 @@ class _Run:
         common = {
             "labeler": "aggregate",
             "labelers": len(ranked),
-            "created_at": _iso(max(r.created_at for r, _ in ranked)),
+            # Same-format UTC texts: the greatest is the latest.
+            "created_at": max(r.created_at for r, _ in ranked),
             "shown_order": [],
             "seconds": sum(r.seconds for r, _ in ranked),
             "prompt_id": f"q_{first.prompt_public_id}",
