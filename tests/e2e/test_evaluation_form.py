@@ -136,7 +136,9 @@ class TestBlindEvaluationFromThePages:
             assert job is not None and job.kind == "evaluation-sample"
             project_id = job.params["project_id"]
             db.rollback()
-            run_worker(_worker_settings(server, tmp_path), server.sessions, poll_seconds=0.1)
+            # The e2e server is shared: other tests may have left jobs queued; take ours.
+            run_worker(_worker_settings(server, tmp_path), server.sessions, poll_seconds=0.1,
+                       kinds=["evaluation-sample"])
         db.expire_all()
         finished = db.scalar(select(Job).where(Job.public_id == job_id))
         status, error = (finished.status, finished.error) if finished else (None, "no job")
