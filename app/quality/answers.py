@@ -31,9 +31,9 @@ _DETACH: dict[TaskKind, Callable[[Session, int], None]] = {TaskKind.ranking: rep
 CORRECTABLE = frozenset({TaskKind.ranking, TaskKind.pairwise, TaskKind.evaluation, TaskKind.demonstration})
 
 
-def answer(db: Session, project: Project, judgement: Any) -> dict[str, Any]:
-    """What the judgement says, as the kind's record shows it (completion ids)."""
-    completions = repo.completion_pairs(db, judgement.item_id)
+def answer(db: Session, project: Project, judgement: Any, completions: list[tuple[str, int]]) -> dict[str, Any]:
+    """What the judgement says, as the kind's record shows it (completion ids);
+    ``completions``: the item's (public id, id) pairs (repo.completion_pairs)."""
     out: dict[str, Any] = kind_of(project.task_kind).answer_out(db, judgement, completions).model_dump(mode="json")
     return out
 

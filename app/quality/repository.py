@@ -742,15 +742,19 @@ def delete_ranking_entries(db: Session, ranking_id: int) -> None:
     db.execute(delete(RankingEntry).where(RankingEntry.ranking_id == ranking_id))
 
 
-def completion_pairs(db: Session, item_id: int) -> list[tuple[str, int]]:
-    """(public id, id) of the item's completions in canonical order (A first)."""
-    query = (
-        select(Completion.public_id, Completion.id)
-        .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
-        .where(ItemCompletion.item_id == item_id)
-        .order_by(ItemCompletion.position)
-    )
-    return [(p, int(i)) for p, i in db.execute(query)]
+def completion_pairs(db: Session, item_ids: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
+    """(public id, id) of each item's completions in canonical order (A first)."""
+    found: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for chunk in _chunks(item_ids):
+        query = (
+            select(ItemCompletion.item_id, Completion.public_id, Completion.id)
+            .join(ItemCompletion, ItemCompletion.completion_id == Completion.id)
+            .where(ItemCompletion.item_id.in_(chunk))
+            .order_by(ItemCompletion.item_id, ItemCompletion.position)
+        )
+        for item_id, public_id, cid in db.execute(query):
+            found[int(item_id)].append((public_id, int(cid)))
+    return found
 
 
 def _insert(db: Session, model: type[Any]) -> Any:

@@ -101,6 +101,7 @@ def item_view(db: Session, viewer: User, item_public_id: str) -> ReviewItemOut:
     canonical = [cid for cid, _, _ in texts]
     letters = {cid: service.LETTERS[i] for i, cid in enumerate(canonical)}
     rows = repo.judgements_of_item(db, project.task_kind, item.id)
+    completions = repo.completion_pairs(db, [item.id])[item.id]
     loaded = repo.load_items(db, project, [item.id]).get(item.id)
     votes = {v.judgement_id: v for v in loaded.item.votes} if loaded else {}
     rejected = loaded.rejected if loaded else frozenset()
@@ -117,7 +118,7 @@ def item_view(db: Session, viewer: User, item_public_id: str) -> ReviewItemOut:
             id=j.public_id,
             labeler={"id": people[j.user_id].public_id, "name": people[j.user_id].display_name},
             created_at=j.created_at, seconds=float(j.seconds or 0.0),
-            answer=answers.in_letters(answers.answer(db, project, j), letters),
+            answer=answers.in_letters(answers.answer(db, project, j, completions), letters),
             disagreements=different, compared=compared,
             gold_correct=correct(spec, vote.ranks, vote.margin) if spec is not None and vote is not None else None,
             review=_review_out(reviews.get(j.id), j.public_id, people),
@@ -222,6 +223,7 @@ def history(db: Session, user: User, ref: str, limit: int, cursor: str | None) -
     reviewers = repo.users_by_id(db, [r.reviewer_id for r in reviews.values() if r.reviewer_id])
     revisions = repo.revision_counts(db, project.id, [j.id for j in rows])
     items = repo.item_rows(db, [j.item_id for j in rows])
+    completions = repo.completion_pairs(db, [j.item_id for j in rows])
     out = []
     for j in rows:
         # Letters as this labeler saw them: A is the answer shown first.
@@ -233,7 +235,8 @@ def history(db: Session, user: User, ref: str, limit: int, cursor: str | None) -
             item_id=items[j.item_id].public_id,
             created_at=j.created_at,
             task_kind=project.task_kind,
-            summary=answers.summary(answers.in_letters(answers.answer(db, project, j), letters)),
+            summary=answers.summary(answers.in_letters(
+                answers.answer(db, project, j, completions[j.item_id]), letters)),
             shown=list(j.shown_order or []),
             review=_review_out(review, j.public_id, reviewers),
             correctable_until=correctable_until(j.created_at, minutes, review is not None),
@@ -270,7 +273,8 @@ def correct_judgement(
     if now > until:
         raise Conflict(f"The correction window of {minutes} minutes closed at {until:%Y-%m-%d %H:%M} UTC.")
     revision = repo.revision_counts(db, project.id, [judgement.id]).get(judgement.id, 0) + 1
-    old = answers.answer(db, project, judgement)
+    completions = repo.completion_pairs(db, [judgement.item_id])[judgement.item_id]
+    old = answers.answer(db, project, judgement, completions)
     checked = answers.check(db, project, judgement, body, settings)
     with service.content_change(db, project, judgement.item_id):
         answers.correct(db, project, judgement, checked)
@@ -278,7 +282,7 @@ def correct_judgement(
         project_id=project.id, judgement_id=judgement.id, user_id=user.id, revision=revision, answer=old,
         replaced_at=now,
     ))
-    new = answers.answer(db, project, judgement)
+    new = answers.answer(db, project, judgement, completions)
     audit.record(db, user, "judgement.correct", project.slug, {
         "judgement": judgement.public_id, "revision": revision, "before": old, "after": new,
     })
