@@ -241,6 +241,10 @@ def renew(db: Session, project: Project, lease: Assignment, now: datetime) -> da
         current = repo.active_assignment(db, lease.user_id, project.id)
         if current is not None and current.id != lease.id:
             raise Conflict("You have moved on to another task in this project; this one was given back.")
+        if expires <= now:
+            # Past its longest hold: taking the slot back would only hold it for a dead lease.
+            raise LeaseExpired("Your time on this task ran out (a task is held for at most "
+                               f"{MAX_HOLD.total_seconds() / 3600:g} hours); ask for the next task.")
         if repo.take_slot(db, lease.item_id):
             repo.reactivate(db, lease.id, expires)
             return expires

@@ -91,6 +91,17 @@ class TestRenew:
         db.refresh(w.item)
         assert (_lease(db, w.task.assignment_id).status, w.item.taken) == (AssignmentStatus.active, 1)
 
+    def test_a_lease_that_ran_out_past_its_maximum_hold_does_not_take_its_slot_back(self, db: Session) -> None:
+        w = _leased(db)
+        hold = queue.MAX_HOLD.total_seconds()
+        assert queue.reclaim_expired(db, w.project.id, w.at(hold + 1)) == 1
+        db.commit()
+        with pytest.raises(LeaseExpired, match="at most 4 hours"):
+            service.renew(db, w.alice, w.task.assignment_id, now=w.at(hold + 10))
+        db.rollback()
+        db.refresh(w.item)
+        assert (_lease(db, w.task.assignment_id).status, w.item.taken) == (AssignmentStatus.expired, 0)
+
     def test_a_slot_someone_else_took_is_gone(self, db: Session) -> None:
         w = _leased(db)
         taken = service.next_task(db, w.bob, w.project.public_id, now=w.at(61))
