@@ -68,11 +68,6 @@ def constitutions(db: Session, labeler_id: int) -> list[AiConstitution]:
     ))
 
 
-def ai_user_ids(db: Session, project_id: int) -> frozenset[int]:
-    """The accounts of the project's AI labelers."""
-    return frozenset(db.scalars(select(AiLabeler.user_id).where(AiLabeler.project_id == project_id)))
-
-
 # --- what a run judges -----------------------------------------------------------------------
 
 
@@ -176,13 +171,6 @@ def judged_count(db: Session, labeler_id: int) -> int:
 
 def provenance(db: Session, judgement_public_id: str) -> AiJudgement | None:
     return db.scalar(select(AiJudgement).where(AiJudgement.judgement_public_id == judgement_public_id))
-
-
-def provenance_by_public_ids(db: Session, public_ids: Sequence[str]) -> dict[str, AiJudgement]:
-    if not public_ids:
-        return {}
-    rows = db.scalars(select(AiJudgement).where(AiJudgement.judgement_public_id.in_(public_ids)))
-    return {r.judgement_public_id: r for r in rows}
 
 
 def judged_item_ids(db: Session, model: JudgementModel, user_id: int) -> list[int]:
