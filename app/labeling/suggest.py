@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -59,7 +59,6 @@ class SamplerUnreachable(DomainError):
 
 
 class TurnIn(RequestModel):
-    model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
     content: str = Field(max_length=100_000)
 
@@ -67,7 +66,6 @@ class TurnIn(RequestModel):
 class SuggestIn(RequestModel):
     """The turns the labeler has written so far, before the reply to draft (multi-turn)."""
 
-    model_config = ConfigDict(extra="forbid")
     turns: Annotated[list[TurnIn], Field(max_length=64)] = Field(default_factory=list)
 
 

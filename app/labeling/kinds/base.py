@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
@@ -42,8 +42,6 @@ UNHASHED = frozenset({"idempotency_key", "seconds"})
 class SubmitBase(RequestModel):
     """The fields every submit body carries, whatever the task kind."""
 
-    model_config = ConfigDict(extra="forbid")
-
     idempotency_key: str = Field(
         min_length=8,
         max_length=64,
@@ -54,7 +52,6 @@ class SubmitBase(RequestModel):
 
 
 class MessageIn(RequestModel):
-    model_config = ConfigDict(extra="forbid")
     role: str = Field(max_length=16)
     content: str = Field(max_length=TEXT_MAX)
 
