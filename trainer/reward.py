@@ -157,10 +157,12 @@ def _demonstration_sequences(export: Export, tokenizer: PreTrainedTokenizerBase,
 
 def demonstration_offset(model: nn.Module, export: Export, tokenizer: PreTrainedTokenizerBase,
                          accelerator: Accelerator, max_length: int, batch_size: int,
-                         head: int = 0) -> float:
+                         head: int = 0, seqs: list[list[int]] | None = None) -> float:
     """Mean raw score of the training demonstrations (prompt ⊕ its last assistant turn).
-    InstructGPT subtracts this so that demonstrations score 0 on average."""
-    seqs = _demonstration_sequences(export, tokenizer, max_length)
+    InstructGPT subtracts this so that demonstrations score 0 on average. ``seqs``: the
+    demonstrations already encoded (``_demonstration_sequences``), when the caller has them."""
+    if seqs is None:
+        seqs = _demonstration_sequences(export, tokenizer, max_length)
     seqs = seqs[accelerator.process_index::accelerator.num_processes]
     total = torch.zeros(2, device=accelerator.device)  # (Σ score, count)
     pad = pad_token_id(tokenizer)
@@ -200,6 +202,8 @@ def train(
         raise ConfigError("model", f"cannot load a model from {config.model}: {exc}") from None
     helpful = heads.index("helpful") if "helpful" in heads else None
     use_offset = config.compute_offset and helpful is not None and bool(export.sft.get("train"))
+    # Encoded once: every saved model (each new best, the last) scores the same demonstrations.
+    demos = _demonstration_sequences(export, tokenizer, config.max_length)
 
     def before_save(unwrapped: nn.Module) -> SaveExtras:
         """InstructGPT's offset for the weights being saved: demonstrations score 0.
@@ -209,8 +213,8 @@ def train(
         if use_offset and helpful is not None:
             offsets[helpful] = demonstration_offset(unwrapped, export, tokenizer, acc,
                                                     config.max_length, config.batch_size,
-                                                    head=helpful)
-        probe = _demonstration_sequences(export, tokenizer, config.max_length)[:8]
+                                                    head=helpful, seqs=demos)
+        probe = demos[:8]
         undo = fold_offset(unwrapped, offsets, probe, session.pad_id) if probe else None
         set_reward_offset(unwrapped, [0.0] * len(heads) if undo else offsets)
 
