@@ -26,6 +26,7 @@ from trainer.config import ConfigError
 from trainer.loop import load_pretrained, load_tokenizer
 from trainer.reward import HEADS_BY_OBJECTIVE
 from trainer.reward_model import load_reward_model
+from trainer.run_folder import STATE_FILE
 from trainer.runtime import lineage, save_final
 from trainer.stages import STAGES
 
@@ -34,11 +35,11 @@ __all__ = ["checkpoint_to_model"]
 def checkpoint_to_model(checkpoint: str | Path, out: str | Path) -> Path:
     """Write the (first, i.e. policy) model of ``checkpoint`` as a model folder at ``out``."""
     folder = Path(checkpoint)
-    state_file = folder / "trainer_state.json"
+    state_file = folder / STATE_FILE
     weights = folder / "model.safetensors"
     if not state_file.is_file() or not weights.is_file():
         raise ConfigError("checkpoint", f"{folder} is not a Rankwise checkpoint "
-                                        "(trainer_state.json and model.safetensors)")
+                                        f"({STATE_FILE} and model.safetensors)")
     state: dict[str, Any] = json.loads(state_file.read_text(encoding="utf-8"))
     config = state.get("config")
     if not isinstance(config, dict) or not config.get("model"):

@@ -43,6 +43,7 @@ process and broadcast, so all processes stop at the same step.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import os
@@ -319,17 +320,24 @@ def _rankwise_version() -> str:
 
 def library_versions() -> dict[str, str | None]:
     """What produced a model: Python and the libraries whose behaviour it depends on."""
-    return {"python": platform.python_version(),
-            **{name: _version(name) for name in ("rankwise", "torch", "transformers",
-                                                  "accelerate", "peft", "tokenizers")}}
+    return dict(_library_versions())
+
+
+@functools.cache  # fixed for the process; asked on every saved model
+def _library_versions() -> tuple[tuple[str, str | None], ...]:
+    return (("python", platform.python_version()),
+            *((name, _version(name)) for name in ("rankwise", "torch", "transformers",
+                                                   "accelerate", "peft", "tokenizers")))
 
 
 def code_commit() -> str | None:
     """The git commit of the running trainer code when it runs from a checkout
     (``RANKWISE_GIT_COMMIT`` overrides, e.g. set by a container build); else None."""
-    env = os.environ.get("RANKWISE_GIT_COMMIT")
-    if env:
-        return env
+    return os.environ.get("RANKWISE_GIT_COMMIT") or _checkout_commit()
+
+
+@functools.cache  # one `git rev-parse` per process, not one per saved model
+def _checkout_commit() -> str | None:
     root = Path(__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None
