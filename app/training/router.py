@@ -37,8 +37,8 @@ def training(request: Request, db: SessionDep, user: EngineerUser,
     chosen = service.readable_export(db, user, export[:16]) if export else None
     return templates.TemplateResponse(request, "training/training.html", {
         "user": user, "stages": LABELS,
-        "preselect_export": chosen[0] if chosen else "",
-        "preselect_project": chosen[1] if chosen else ""})
+        "preselect_export": chosen[0].public_id if chosen else "",
+        "preselect_project": chosen[1].public_id if chosen else ""})
 
 
 @pages.get("/admin/training/{jid}")
@@ -72,7 +72,7 @@ def trainable_export(eid: PathId, db: SessionDep, user: EngineerUser) -> ExportO
     found = service.readable_export(db, user, eid)
     if found is None:
         raise NotFound("No finished export with that id in a project you may read.")
-    return ExportOut.model_validate(exports.export_out(db, exports.get_export(db, found[0])))
+    return ExportOut.model_validate(exports.export_out(db, found[0]))
 
 
 @api.post("/runs/{jid}/resume", status_code=201, responses=errors(404, 409, 422))

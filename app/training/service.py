@@ -20,9 +20,9 @@ from app.exports import runner as export_job
 from app.exports import service as exports
 from app.jobs import service as jobs
 from app.jobs.worker import job_dir
-from app.models import Export, ExportStatus, Job, JobKind, JobStatus, User
+from app.models import Export, ExportStatus, Job, JobKind, JobStatus, Project, User
 from app.registry import service as registry
-from app.training.schemas import TrainJobIn, TrainRun
+from app.training.schemas import TrainJobIn, TrainParams, TrainRun
 from app.training.stages import NEEDS_REWARD_MODEL
 from trainer.run_folder import latest_checkpoint
 
@@ -32,30 +32,35 @@ RESUMABLE = frozenset({JobStatus.cancelled, JobStatus.failed})
 MODEL_FIELDS = ("model_id", "reward_model_id", "ref_model_id", "value_model_id")
 
 
+def _check_models(db: Session, run: TrainParams | TrainRun) -> None:
+    """Every model a run names is a local model version (422 naming it otherwise)."""
+    for key in MODEL_FIELDS:
+        value = getattr(run, key)
+        if value is not None:
+            registry.local_model(db, value)
+
+
 def output_folder(settings: Settings, job_public_id: str) -> Path:
     """Where a train job writes its model, metrics.jsonl and checkpoints."""
     return job_dir(settings, job_public_id) / OUTPUT_DIR
 
 
+def readable_export(db: Session, actor: User, export_id: str) -> tuple[Export, Project] | None:
+    """A finished export the caller may train on, with its project; None if there is no
+    such export or its project is not theirs to read."""
+    found = exports.finished_export(db, export_id)
+    return found if found is not None and access.can_read(db, actor, found[1].id) else None
+
+
 def _readable_export(db: Session, actor: User, export_id: str) -> tuple[str, int]:
+    """(export id, project row id) of a finished export the caller may train on, or the
+    4xx that says what is wrong."""
     found = exports.finished_export(db, export_id)
     if found is None:
         raise InvalidInput("export_id: no finished export with that id.")
-    export, project = found
-    if not access.can_read(db, actor, project.id):
-        raise NotFound(access.NOT_FOUND)
-    return export.public_id, project.id
-
-
-def readable_export(db: Session, actor: User, export_id: str) -> tuple[str, str] | None:
-    """(export id, project id) of a finished export the caller may train on; None if
-    there is no such export or its project is not theirs to read."""
-    found = exports.finished_export(db, export_id)
-    if found is None:
-        return None
     if not access.can_read(db, actor, found[1].id):
-        return None
-    return found[0].public_id, found[1].public_id
+        raise NotFound(access.NOT_FOUND)
+    return found[0].public_id, found[1].id
 
 
 def trainable_exports(db: Session, actor: User, project_public_id: str) -> list[Export]:
@@ -74,10 +79,7 @@ def submit(db: Session, actor: User, body: TrainJobIn) -> Job:
         export_id, project_id = str(after.params["export_id"]), after.project_id
     else:
         export_id, project_id = _readable_export(db, actor, str(params.export_id))
-    for key in MODEL_FIELDS:
-        value = getattr(params, key)
-        if value is not None:
-            registry.local_model(db, value)
+    _check_models(db, params)
     if params.stage in NEEDS_REWARD_MODEL and params.reward_model_id is None:
         raise InvalidInput(f"reward_model_id: a {params.stage} run needs a reward model.")
     run = TrainRun.model_validate({
@@ -108,10 +110,7 @@ def resume(db: Session, actor: User, settings: Settings, public_id: str) -> Job:
         raise Conflict("The run left no checkpoint to resume from: it stopped before its "
                        "first one (set save_steps to keep periodic checkpoints). Start it "
                        "again instead.")
-    for key in MODEL_FIELDS:
-        value = getattr(previous, key)
-        if value is not None:
-            registry.local_model(db, value)
+    _check_models(db, previous)
     run = previous.model_copy(update={"export_id": export_id, "after_job": None,
                                       "resume": True, "resume_from": source.public_id})
     job = jobs.enqueue(db, JobKind.train, run.model_dump(mode="json"), actor=actor,
