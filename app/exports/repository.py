@@ -157,16 +157,20 @@ def _conditions(model: Judgement, flt: JudgementFilter) -> list[ColumnElement[bo
     return conds
 
 
-def count_by_source(db: Session, flt: JudgementFilter) -> dict[str, int]:
-    """Judgements the filter keeps, by who made them ("human", "ai")."""
-    out = {"human": 0, "ai": 0}
-    for model in (Demonstration, Ranking, PairwiseJudgement):
+def count_by_source(db: Session, flt: JudgementFilter) -> dict[str, dict[str, int]]:
+    """Judgements the filter keeps, per table ("demonstrations", "rankings", "pairwise")
+    and by who made them ("human", "ai"): one grouped count per table."""
+    out: dict[str, dict[str, int]] = {}
+    for name, model in (("demonstrations", Demonstration), ("rankings", Ranking),
+                        ("pairwise", PairwiseJudgement)):
+        per = {"human": 0, "ai": 0}
         rows = db.execute(
             select(User.kind, func.count()).select_from(model).join(User, User.id == model.user_id)
             .where(*_conditions(model, flt)).group_by(User.kind)
         )
         for kind, n in rows:
-            out[UserKind(kind).value] += int(n)
+            per[UserKind(kind).value] += int(n)
+        out[name] = per
     return out
 
 
@@ -298,11 +302,8 @@ def _batches(db: Session, stmt: Any) -> Iterator[Sequence[Any]]:
 
 
 def count_judgements(db: Session, flt: JudgementFilter) -> dict[str, int]:
-    out = {}
-    for name, model in (("demonstrations", Demonstration), ("rankings", Ranking),
-                        ("pairwise", PairwiseJudgement)):
-        out[name] = db.scalar(select(func.count()).select_from(model).where(*_conditions(model, flt))) or 0
-    return out
+    """Judgements the filter keeps, per table."""
+    return {name: sum(per.values()) for name, per in count_by_source(db, flt).items()}
 
 
 def count_rejected(db: Session, flt: JudgementFilter) -> int:

@@ -427,7 +427,8 @@ def write_export(
         kinds = set(request.filters.kinds or ALL_KINDS)
         evaluation = project.task_kind == TaskKind.evaluation
         want_pairwise = ("evaluation" if evaluation else "pairwise") in kinds
-        counts = repo.count_judgements(db, flt)
+        by_source = repo.count_by_source(db, flt)
+        counts = {name: sum(per.values()) for name, per in by_source.items()}
         unjudged = repo.count_unjudged_prompts(db, project.id) if "prompt" in kinds else 0
         run.total = (
             (counts["demonstrations"] if "demonstration" in kinds else 0)
@@ -463,7 +464,8 @@ def write_export(
     counts_out: dict[str, Any] = {
         **record_counts,
         "judgements": run.judged,
-        "judgements_by_source": repo.count_by_source(db, flt),
+        "judgements_by_source": {source: sum(per[source] for per in by_source.values())
+                                 for source in ("human", "ai")},
         "skipped": run.skipped,
         "rejected_left_out": repo.count_rejected(db, flt) if flt.exclude_rejected else 0,
     }
