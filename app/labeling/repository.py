@@ -315,7 +315,7 @@ def _uncertain_stmt(lock: bool) -> Select[int]:
 def find_uncertain(db: Session, project_id: int, user_id: int, *, lock: bool) -> int | None:
     """The open item with a free slot, never given to this labeler, whose reward-model
     margin is smallest (scored items only; ``ix_work_items_uncertainty``)."""
-    value = db.scalar(_uncertain_stmt(lock), {"project_id": project_id, "user_id": user_id})
+    value = _core(db).scalar(_uncertain_stmt(lock), {"project_id": project_id, "user_id": user_id})
     return int(value) if value is not None else None
 
 
