@@ -1,15 +1,9 @@
 // The AI labelers' agreement with the people, drawn beside the people's own: on the
 // project's AI page and, for admins, on its quality page (#ai-agreement).
 import { api, el, notice } from "./api.js";
-import { forest } from "./charts.js";
+import { forest, interval } from "./charts.js";
 
 const pct = (v) => `${(v * 100).toFixed(0)}%`;
-
-function interval(e) {
-  if (e.value === null || e.value === undefined) return "–";
-  const ci = e.low !== null && e.low !== undefined ? ` (${pct(e.low)}–${pct(e.high)})` : "";
-  return `${pct(e.value)}${ci}`;
-}
 
 export function agreementView(a) {
   const rows = [
@@ -20,9 +14,9 @@ export function agreementView(a) {
   return el("div", { class: "ai-agreement" },
     el("p", { class: "small" },
       `On ${a.items} items judged by ${a.name} and by people: ${a.name} agrees with the people's majority on `,
-      el("b", {}, interval(a.with_majority)),
+      el("b", {}, interval(a.with_majority, pct)),
       " of the untied pairs; a person agrees with the other people's majority on ",
-      el("b", {}, interval(a.humans_with_majority)), " (95% intervals)."),
+      el("b", {}, interval(a.humans_with_majority, pct)), " (95% intervals)."),
     forest(rows, `Agreement of ${a.name} with the people, beside the people's own`, { reference: 0.5 }));
 }
 
