@@ -47,6 +47,11 @@ export async function api(method, path, body, options = {}) {
   return { status: response.status, data, headers: response.headers };
 }
 
+// The answer's JSON body alone, for pages that need neither its status nor its headers.
+export async function apiData(method, path, body) {
+  return (await api(method, path, body)).data;
+}
+
 // crypto.randomUUID needs a secure context; a LAN install over plain HTTP has
 // only getRandomValues, which is enough for a 122-bit v4 key.
 export function newKey() {

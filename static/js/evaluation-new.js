@@ -1,8 +1,7 @@
 // The "new evaluation" form: two models, the prompts' project and the labelers, all
 // chosen from lists; on success it links to the results page and the sampling job.
-import { api as request, el, notice } from "./api.js";
+import { apiData as api, el, notice } from "./api.js";
 
-const api = async (method, path, body) => (await request(method, path, body)).data;
 const form = document.getElementById("eval-form");
 const status = document.getElementById("eval-status");
 const box = document.getElementById("f-labelers");

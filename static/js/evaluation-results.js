@@ -1,10 +1,9 @@
 // One evaluation's results: the winner in words, the leaderboard with its intervals,
 // the head-to-head win-rate matrix and table, and the evaluation's position bias.
-import { api as request, el, notice } from "./api.js";
+import { apiData as api, el, notice } from "./api.js";
 import { forest } from "./charts.js";
 import { SWEEP, interval, natural, pct, points, ratingsChart, winRateChart } from "./evaluation-charts.js";
 
-const api = async (method, path) => (await request(method, path)).data;
 const root = document.getElementById("results");
 const pid = encodeURIComponent(root.dataset.project);
 const verdict = document.getElementById("verdict");

@@ -1,10 +1,6 @@
 // Exports page: every option of an export, run as a job and watched; the history with
 // counts and checksums, downloads, side-by-side comparison, "train from this export".
-import { api as request, el, fmtDate, notice } from "./api.js";
-
-async function api(method, path, body) {
-  return (await request(method, path, body)).data;
-}
+import { apiData as api, el, fmtDate, notice } from "./api.js";
 
 const form = document.getElementById("export-form");
 const status = document.getElementById("export-status");

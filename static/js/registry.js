@@ -1,11 +1,7 @@
 // Model registry page: register, test ("one reply to this prompt") and retire versions.
-import { api as request, el, fmtDate, notice } from "./api.js";
+import { apiData as api, el, fmtDate, notice } from "./api.js";
 
 // These pages only need the answer's body.
-async function api(method, path, body) {
-  return (await request(method, path, body)).data;
-}
-
 const form = document.getElementById("model-form");
 const status = document.getElementById("model-status");
 const out = document.getElementById("test-out");

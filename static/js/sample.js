@@ -1,9 +1,5 @@
 // Sample a new round: a sample job for the chosen model and prompts, watched to the end.
-import { api as request, el, notice } from "./api.js";
-
-async function api(method, path, body) {
-  return (await request(method, path, body)).data;
-}
+import { apiData as api, el, notice } from "./api.js";
 
 const form = document.getElementById("sample-form");
 const status = document.getElementById("sample-status");

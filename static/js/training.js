@@ -1,12 +1,8 @@
 // Training page: choose the data and models from lists, a hyper-parameter form drawn from
 // the trainer's own config (GET /training/stages), start runs and list jobs. Job page:
 // progress, ETA, curves (static/js/charts.js), log, cancel, resume from the last checkpoint.
-import { api as request, el, fmtDate, notice } from "./api.js";
+import { apiData as api, el, fmtDate, notice } from "./api.js";
 import { lineChart } from "./charts.js";
-
-async function api(method, path, body) {
-  return (await request(method, path, body)).data;
-}
 
 // Which metrics get a curve first; others follow alphabetically.
 const PREFERRED = ["loss", "val_loss", "reward_accuracy", "accuracy", "val_accuracy", "mean_reward",
